@@ -1,0 +1,71 @@
+//! `AppState`: what every request needs, built once per process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::{auth::KeySet, config::Config, db};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: db::DbPool,
+    pub redis: Redis,
+    pub keys: Arc<KeySet>,
+}
+
+impl AppState {
+    /// Builds the state without waiting for Redis: the hub serves ledger traffic while
+    /// Redis is down (DESIGN.md), so Redis connects lazily and reconnects on its own.
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        let keys = KeySet::from_config(&config.jwt).context("loading JWT keys")?;
+        let db = db::pool(
+            &config.database_url,
+            config.db_pool_size,
+            config.db_statement_timeout,
+        )?;
+        let redis = Redis::new(&config)?;
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            redis,
+            keys: Arc::new(keys),
+        })
+    }
+}
+
+/// Redis access with bounded waits, and the key prefix of this hub.
+#[derive(Clone)]
+pub struct Redis {
+    pub manager: ConnectionManager,
+    pub prefix: Arc<str>,
+}
+
+impl Redis {
+    fn new(config: &Config) -> anyhow::Result<Redis> {
+        let client = redis::Client::open(config.redis_url.as_str()).context("REDIS_URL")?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.redis_timeout))
+            .set_response_timeout(Some(config.redis_timeout))
+            .set_number_of_retries(1);
+        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
+            .context("creating the Redis connection manager")?;
+        Ok(Redis {
+            manager,
+            prefix: config.redis_prefix.as_str().into(),
+        })
+    }
+
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.manager.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    }
+}

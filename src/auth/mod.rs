@@ -1,0 +1,9 @@
+//! Who is calling: JWT verification ([`keys`]), the typed [`Principal`] a token becomes, the
+//! partner scopes, OAuth2 client credentials ([`oauth`]) and secret hashing ([`secrets`]).
+
+pub mod keys;
+pub mod principal;
+pub mod secrets;
+
+pub use keys::{KeySet, TokenRequest};
+pub use principal::{Principal, Role, Scope, Scopes};

@@ -1,0 +1,197 @@
+//! Configuration from the environment. Every variable is listed in the README; each has a
+//! development default except the JWT keys, which `serve` requires (see [`JwtConfig`]).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key this hub writes, so several hubs (or tests) share one Redis.
+    pub redis_prefix: String,
+    pub listen: SocketAddr,
+    /// Public base URL printed by `dev` (GraphiQL, OAuth endpoint).
+    pub public_url: Option<String>,
+    pub db_pool_size: usize,
+    pub db_statement_timeout: Duration,
+    pub redis_timeout: Duration,
+    /// The coalition's money currency (ISO 4217), used for partner rates and settlement.
+    pub currency: String,
+    pub jwt: JwtConfig,
+    pub limits: Limits,
+    pub graphiql: bool,
+    /// Operators may introspect the schema; nobody else ever can.
+    pub operator_introspection: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: Vec<KeySpec>,
+    pub leeway: Duration,
+    pub partner_token_ttl: Duration,
+    pub member_token_ttl: Duration,
+    pub operator_token_ttl: Duration,
+}
+
+/// One entry of `HUB_JWT_KEYS` (a JSON array, or `@path` of a file holding one).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    pub kid: String,
+    /// `HS256`, `HS384`, `HS512`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`,
+    /// `ES256`, `ES384` or `EdDSA`. Tokens under this kid must use exactly this algorithm.
+    pub alg: String,
+    /// Shared secret for HS* keys.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// PEM files for asymmetric keys; the private key is needed only to sign.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// The key new tokens are signed with; exactly one key must have it.
+    #[serde(default)]
+    pub signing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_directives: usize,
+    pub request_timeout: Duration,
+    pub max_page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            max_depth: 10,
+            max_complexity: 500,
+            max_aliases: 15,
+            max_directives: 10,
+            request_timeout: Duration::from_secs(10),
+            max_page_size: 100,
+        }
+    }
+}
+
+/// Keys committed under `dev/keys/` for development and the demo: never for production.
+pub fn development_keys() -> Vec<KeySpec> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dev/keys");
+    vec![KeySpec {
+        kid: "dev-ed25519".into(),
+        alg: "EdDSA".into(),
+        secret: None,
+        private_key_file: Some(dir.join("dev-ed25519.pem")),
+        public_key_file: Some(dir.join("dev-ed25519.pub.pem")),
+        signing: true,
+    }]
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+fn millis(name: &str, default_ms: u64) -> anyhow::Result<Duration> {
+    Ok(Duration::from_millis(parse_var(name, default_ms)?))
+}
+
+fn secs(name: &str, default_s: u64) -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(parse_var(name, default_s)?))
+}
+
+impl Config {
+    /// Reads the environment. `dev_defaults` lets `dev` and tests fall back to the committed
+    /// development keys; `serve` passes false and refuses to start without `HUB_JWT_KEYS`.
+    pub fn from_env(dev_defaults: bool) -> anyhow::Result<Config> {
+        let keys = match var("HUB_JWT_KEYS") {
+            Some(raw) => parse_keys(&raw)?,
+            None if dev_defaults => development_keys(),
+            None => bail!(
+                "HUB_JWT_KEYS is not set: give the hub its JWT keys (see README, \"Configuration\")"
+            ),
+        };
+        let defaults = Limits::default();
+        let config = Config {
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://hub@127.0.0.1:54329/hub".into()),
+            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:63799/".into()),
+            redis_prefix: var("HUB_REDIS_PREFIX").unwrap_or_else(|| "hub:".into()),
+            listen: parse_var("HUB_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            public_url: var("HUB_PUBLIC_URL"),
+            db_pool_size: parse_var("HUB_DB_POOL_SIZE", 8)?,
+            db_statement_timeout: millis("HUB_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
+            redis_timeout: millis("HUB_REDIS_TIMEOUT_MS", 500)?,
+            currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
+            jwt: JwtConfig {
+                issuer: var("HUB_JWT_ISSUER").unwrap_or_else(|| "coalition-hub".into()),
+                audience: var("HUB_JWT_AUDIENCE").unwrap_or_else(|| "coalition-hub-api".into()),
+                keys,
+                leeway: secs("HUB_JWT_LEEWAY_SECS", 30)?,
+                partner_token_ttl: secs("HUB_PARTNER_TOKEN_TTL_SECS", 3600)?,
+                member_token_ttl: secs("HUB_MEMBER_TOKEN_TTL_SECS", 900)?,
+                operator_token_ttl: secs("HUB_OPERATOR_TOKEN_TTL_SECS", 3600)?,
+            },
+            limits: Limits {
+                max_body_bytes: parse_var("HUB_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_depth: parse_var("HUB_MAX_DEPTH", defaults.max_depth)?,
+                max_complexity: parse_var("HUB_MAX_COMPLEXITY", defaults.max_complexity)?,
+                max_aliases: parse_var("HUB_MAX_ALIASES", defaults.max_aliases)?,
+                max_directives: parse_var("HUB_MAX_DIRECTIVES", defaults.max_directives)?,
+                request_timeout: millis(
+                    "HUB_REQUEST_TIMEOUT_MS",
+                    defaults.request_timeout.as_millis() as u64,
+                )?,
+                max_page_size: parse_var("HUB_MAX_PAGE_SIZE", defaults.max_page_size)?,
+            },
+            graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
+            operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.db_pool_size == 0 {
+            bail!("HUB_DB_POOL_SIZE must be at least 1");
+        }
+        if !crate::domain::money::is_currency_code(&self.currency) {
+            bail!("HUB_CURRENCY must be a three-letter ISO 4217 code");
+        }
+        if self.limits.max_page_size == 0 {
+            bail!("HUB_MAX_PAGE_SIZE must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+fn parse_keys(raw: &str) -> anyhow::Result<Vec<KeySpec>> {
+    let json = match raw.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading HUB_JWT_KEYS file {path}"))?,
+        None => raw.to_owned(),
+    };
+    serde_json::from_str(&json).context("HUB_JWT_KEYS must be a JSON array of keys")
+}

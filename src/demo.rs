@@ -1,0 +1,155 @@
+//! The demo coalition that `hub dev` seeds: a few partners of different kinds, credentials,
+//! members linked to them. Seeding again reuses what is there.
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+
+use crate::{
+    app::AppState,
+    auth::{Principal, Scopes, TokenRequest},
+    db::models::Partner,
+    domain::partner::PartnerCategory,
+    error::AppResult,
+    services::{credentials, members, partners},
+};
+
+pub struct DemoPartner {
+    pub partner: Partner,
+    pub client_id: String,
+    pub client_secret: String,
+    pub token: String,
+}
+
+pub struct DemoCoalition {
+    pub operator_token: String,
+    pub partners: Vec<DemoPartner>,
+    pub members: Vec<(String, String, String)>,
+}
+
+const PARTNERS: [(&str, &str, PartnerCategory, &str); 4] = [
+    ("fresh-mart", "Fresh Mart", PartnerCategory::Grocery, "1"),
+    ("volt-fuel", "Volt Fuel", PartnerCategory::Fuel, "2"),
+    ("sky-travel", "Sky Travel", PartnerCategory::Travel, "0.5"),
+    (
+        "kind-hearts",
+        "Kind Hearts Foundation",
+        PartnerCategory::Charity,
+        "0",
+    ),
+];
+
+fn operator() -> Principal {
+    Principal::Operator {
+        subject: "demo-operator".into(),
+    }
+}
+
+pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
+    let operator = operator();
+    let mut demo_partners = Vec::new();
+    for (slug, name, category, rate) in PARTNERS {
+        let existing = {
+            let mut conn = state.db.get().await?;
+            Partner::find_by_slug(&mut conn, slug).await?
+        };
+        let partner = match existing {
+            Some(p) => p,
+            None => {
+                partners::create(
+                    &state.db,
+                    &operator,
+                    &state.config.currency,
+                    partners::NewPartner {
+                        name: name.into(),
+                        slug: slug.into(),
+                        category,
+                        currency: None,
+                        earn_rate: BigDecimal::from_str(rate).expect("demo rates parse"),
+                        accepts_redemptions: true,
+                    },
+                )
+                .await?
+            }
+        };
+        let all_scopes: Vec<String> = Scopes::all().to_vec();
+        let created = credentials::create(&state.db, &operator, partner.id, &all_scopes).await?;
+        let token = state.keys.mint(TokenRequest {
+            principal: Principal::Partner {
+                partner_id: partner.id,
+                scopes: Scopes::all(),
+            },
+            ttl: state.config.jwt.partner_token_ttl,
+        })?;
+        demo_partners.push(DemoPartner {
+            partner,
+            client_id: created.credential.client_id,
+            client_secret: created.client_secret,
+            token: token.token,
+        });
+    }
+    let fresh_mart = demo_partners[0].partner.id;
+    let mut demo_members = Vec::new();
+    for customer in ["FM-1001", "FM-1002", "FM-1003"] {
+        let enrolment = members::enroll(
+            &state.db,
+            &operator,
+            Some(fresh_mart),
+            Some(customer.into()),
+        )
+        .await?;
+        let token = state.keys.mint(TokenRequest {
+            principal: Principal::Member {
+                member_id: enrolment.member.id,
+            },
+            ttl: state.config.jwt.member_token_ttl,
+        })?;
+        demo_members.push((
+            customer.to_owned(),
+            enrolment.member.member_number,
+            token.token,
+        ));
+    }
+    let operator_token = state
+        .keys
+        .mint(TokenRequest {
+            principal: operator,
+            ttl: state.config.jwt.operator_token_ttl,
+        })?
+        .token;
+    Ok(DemoCoalition {
+        operator_token,
+        partners: demo_partners,
+        members: demo_members,
+    })
+}
+
+impl DemoCoalition {
+    pub fn print(&self, base_url: &str) {
+        println!("\n=== Coalition hub: demo coalition ready ===\n");
+        println!("GraphiQL:   {base_url}/");
+        println!("GraphQL:    {base_url}/graphql");
+        println!("OAuth2:     {base_url}/oauth/token   JWKS: {base_url}/.well-known/jwks.json\n");
+        println!("Operator token:\n  {}\n", self.operator_token);
+        for p in &self.partners {
+            println!(
+                "Partner {} ({}) id {}",
+                p.partner.name, p.partner.slug, p.partner.id
+            );
+            println!(
+                "  client_id {}  client_secret {}",
+                p.client_id, p.client_secret
+            );
+            println!("  token {}\n", p.token);
+        }
+        for (customer, number, token) in &self.members {
+            println!("Member {number} (Fresh Mart customer {customer})\n  token {token}\n");
+        }
+        let partner_token = &self.partners[0].token;
+        println!("Try it (a partner enrols a member and reads it back):");
+        println!(
+            "  curl -s {base_url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {partner_token}' \\\n    -d '{{\"query\":\"mutation {{ enrollMember(input: {{partnerCustomerId: \\\"C-42\\\"}}) {{ member {{ id memberNumber partnerCustomerId }} }} }}\"}}'"
+        );
+        println!("In GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
+    }
+}

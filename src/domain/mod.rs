@@ -1,0 +1,5 @@
+//! Pure rules: no I/O, no database, property-tested where they compute.
+
+pub mod member;
+pub mod money;
+pub mod partner;

@@ -1,0 +1,149 @@
+//! Schema extensions: the error-code mapping and the alias limit.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Response, ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+use crate::error::AppError;
+
+/// Maps every error of a response to its public code and message (see [`AppError`]).
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors.iter_mut().for_each(AppError::finalize);
+        response
+    }
+}
+
+/// Refuses documents with more than `max_aliases` aliased fields: aliases let one request
+/// repeat an expensive field many times under different names.
+pub struct AliasLimit {
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimit {
+            max_aliases: self.max_aliases,
+        })
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AliasLimit {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.max_aliases {
+            return Err(ServerError::new(
+                format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                None,
+            ));
+        }
+        Ok(document)
+    }
+}
+
+/// Aliases as executed: a fragment counts once per spread, so a fragment of aliases spread
+/// many times cannot slip under the limit. Each fragment is counted once (memoized), so
+/// nested spreads cost linear time; cycles (refused later by validation) count as nothing.
+pub fn count_aliases(document: &ExecutableDocument) -> usize {
+    struct Counter<'a> {
+        doc: &'a ExecutableDocument,
+        fragments: HashMap<&'a str, usize>,
+        visiting: Vec<&'a str>,
+    }
+    impl<'a> Counter<'a> {
+        fn set(&mut self, set: &'a SelectionSet) -> usize {
+            set.items.iter().fold(0usize, |total, item| {
+                let n = match &item.node {
+                    Selection::Field(field) => usize::from(field.node.alias.is_some())
+                        .saturating_add(self.set(&field.node.selection_set.node)),
+                    Selection::InlineFragment(f) => self.set(&f.node.selection_set.node),
+                    Selection::FragmentSpread(spread) => {
+                        self.fragment(spread.node.fragment_name.node.as_str())
+                    }
+                };
+                total.saturating_add(n)
+            })
+        }
+
+        fn fragment(&mut self, name: &'a str) -> usize {
+            if let Some(n) = self.fragments.get(name) {
+                return *n;
+            }
+            let doc = self.doc;
+            let Some((key, fragment)) = doc.fragments.get_key_value(name) else {
+                return 0;
+            };
+            if self.visiting.contains(&name) {
+                return 0;
+            }
+            self.visiting.push(name);
+            let n = self.set(&fragment.node.selection_set.node);
+            self.visiting.pop();
+            self.fragments.insert(key.as_str(), n);
+            n
+        }
+    }
+    let mut counter = Counter {
+        doc: document,
+        fragments: HashMap::new(),
+        visiting: Vec::new(),
+    };
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| counter.set(&op.node.selection_set.node))
+        .fold(0usize, usize::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_aliases_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: viewer { role } b: viewer { r: role } ...F ...F } fragment F on Query { c: viewer { role } }",
+        )
+        .unwrap();
+        assert_eq!(count_aliases(&doc), 5);
+        let cyclic = async_graphql::parser::parse_query(
+            "query { ...A } fragment A on Query { x: viewer { role } ...B } fragment B on Query { ...A }",
+        )
+        .unwrap();
+        assert_eq!(count_aliases(&cyclic), 1);
+        // 40 levels of fragments each spreading the next twice: 2^40 aliases as executed,
+        // counted in linear time.
+        let mut text = String::from("query { ...F0 }");
+        for i in 0..40 {
+            text += &format!(" fragment F{i} on Query {{ ...F{} ...F{} }}", i + 1, i + 1);
+        }
+        text += " fragment F40 on Query { x: viewer { role } }";
+        let nested = async_graphql::parser::parse_query(&text).unwrap();
+        assert_eq!(count_aliases(&nested), 1usize << 40);
+    }
+}

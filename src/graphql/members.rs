@@ -1,0 +1,196 @@
+use async_graphql::{Context, ID, InputObject, Object, OneofObject, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{ContextExt, partners::parse_id};
+use crate::{
+    auth::Principal,
+    db::models::Member,
+    error::AppError,
+    services::members::{self, MemberRef},
+};
+
+/// Exactly one way of naming a member.
+#[derive(OneofObject, Clone)]
+pub enum MemberRefInput {
+    MemberId(ID),
+    /// The 16-digit number on the member's card (spaces and dashes allowed).
+    MemberNumber(String),
+    /// The calling partner's own customer id for the member.
+    PartnerCustomerId(String),
+}
+
+impl MemberRefInput {
+    pub fn to_ref(&self) -> Result<MemberRef, AppError> {
+        Ok(match self {
+            MemberRefInput::MemberId(id) => MemberRef::Id(parse_id(id, "memberId")?),
+            MemberRefInput::MemberNumber(n) => MemberRef::Number(n.clone()),
+            MemberRefInput::PartnerCustomerId(c) => MemberRef::PartnerCustomerId(c.clone()),
+        })
+    }
+}
+
+pub struct MemberNode(pub Member);
+
+#[Object(name = "Member")]
+impl MemberNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn member_number(&self) -> &str {
+        &self.0.member_number
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The calling partner's customer id for this member (null for other callers).
+    async fn partner_customer_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match ctx.principal()? {
+            Principal::Partner { partner_id, .. } => {
+                Ok(members::customer_id_for(&ctx.state().db, *partner_id, self.0.id).await?)
+            }
+            _ => Ok(None),
+        }
+    }
+    /// How many partners this member is linked to.
+    async fn linked_partner_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let links = members::links(&ctx.state().db, self.0.id).await?;
+        Ok(links.len() as i32)
+    }
+}
+
+#[derive(InputObject)]
+pub struct EnrollMemberInput {
+    /// Operator only: the partner to link the member to. Partners always act as themselves.
+    pub partner_id: Option<ID>,
+    /// The partner's own customer id; enrolling one that is already linked returns its member.
+    pub partner_customer_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct EnrollMemberPayload {
+    pub member: MemberNode,
+    /// False when the customer id was already linked and the existing member is returned.
+    pub created: bool,
+}
+
+#[derive(InputObject)]
+pub struct LinkMemberInput {
+    /// Operator only; partners always act as themselves.
+    pub partner_id: Option<ID>,
+    /// The coalition member to link, by `memberId` or `memberNumber`.
+    pub member: MemberRefInput,
+    pub partner_customer_id: String,
+}
+
+#[derive(InputObject)]
+pub struct IssueMemberTokenInput {
+    pub member: MemberRefInput,
+    /// Lifetime in seconds, at most the configured member token lifetime (the default).
+    pub ttl_seconds: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct MemberToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub member: MemberNode,
+}
+
+#[derive(Default)]
+pub struct MemberQuery;
+
+#[Object]
+impl MemberQuery {
+    /// A member the caller may see: operators any, partners (`members:read`) their linked
+    /// members, members themselves. Others are `NOT_FOUND`.
+    async fn member(&self, ctx: &Context<'_>, r#ref: MemberRefInput) -> Result<MemberNode> {
+        let member = members::get(&ctx.state().db, ctx.principal()?, &r#ref.to_ref()?).await?;
+        Ok(MemberNode(member))
+    }
+}
+
+#[derive(Default)]
+pub struct MemberMutation;
+
+#[Object]
+impl MemberMutation {
+    /// Partner (`points:issue`) or operator: enrols a coalition member.
+    async fn enroll_member(
+        &self,
+        ctx: &Context<'_>,
+        input: EnrollMemberInput,
+    ) -> Result<EnrollMemberPayload> {
+        let partner_id = input
+            .partner_id
+            .as_ref()
+            .map(|id| parse_id(id, "partnerId"))
+            .transpose()?;
+        let enrolment = members::enroll(
+            &ctx.state().db,
+            ctx.principal()?,
+            partner_id,
+            input.partner_customer_id,
+        )
+        .await?;
+        Ok(EnrollMemberPayload {
+            member: MemberNode(enrolment.member),
+            created: enrolment.created,
+        })
+    }
+
+    /// Partner (`points:issue`) or operator: links an existing member to the partner's own
+    /// customer id.
+    async fn link_member(&self, ctx: &Context<'_>, input: LinkMemberInput) -> Result<MemberNode> {
+        let partner_id = input
+            .partner_id
+            .as_ref()
+            .map(|id| parse_id(id, "partnerId"))
+            .transpose()?;
+        let member = members::link(
+            &ctx.state().db,
+            ctx.principal()?,
+            partner_id,
+            input.member.to_ref()?,
+            input.partner_customer_id,
+        )
+        .await?;
+        Ok(MemberNode(member))
+    }
+
+    /// Partner (`members:token`) or operator: a short-lived token for one linked member, for
+    /// the partner's app backend to log the member in.
+    async fn issue_member_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueMemberTokenInput,
+    ) -> Result<MemberToken> {
+        let state = ctx.state();
+        let max = state.config.jwt.member_token_ttl;
+        let ttl = match input.ttl_seconds {
+            None => max,
+            Some(s) if s >= 60 && (s as u64) <= max.as_secs() => {
+                std::time::Duration::from_secs(s as u64)
+            }
+            Some(_) => {
+                return Err(AppError::bad_input(format!(
+                    "ttlSeconds must be between 60 and {}",
+                    max.as_secs()
+                ))
+                .into());
+            }
+        };
+        let (member, minted) = members::issue_member_token(
+            &state.db,
+            &state.keys,
+            ctx.principal()?,
+            &input.member.to_ref()?,
+            ttl,
+        )
+        .await?;
+        Ok(MemberToken {
+            token: minted.token,
+            expires_at: minted.expires_at,
+            member: MemberNode(member),
+        })
+    }
+}

@@ -1,0 +1,269 @@
+//! The hardened `/graphql` endpoint (DESIGN.md "HTTP hardening"): JSON only, one operation
+//! per request, mutations over POST only, a body limit, authentication before any work,
+//! introspection for operators only, a request timeout, and mutations that run to the end
+//! even when the client goes away.
+
+use std::time::Instant;
+
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use axum::{
+    Json,
+    body::Body,
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::Instrument;
+
+use super::HttpState;
+use crate::{auth::Principal, error::AppError, services::partners};
+
+/// A response with errors only (no `data`), for requests refused before execution.
+fn refuse(status: StatusCode, error: AppError) -> Response {
+    let body = json!({ "errors": [error.to_server_error()] });
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn refuse_for(error: AppError) -> Response {
+    let status = match &error {
+        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        AppError::PartnerSuspended | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Internal(source) => {
+            tracing::error!(error = ?source, "request failed before execution");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    refuse(status, error)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    if !is_json(&headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::bad_input("send the request as application/json"),
+        );
+    }
+    let limit = http.app.config.limits.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::bad_input(format!("the request body is larger than {limit} bytes")),
+        );
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                AppError::bad_input("the body is not valid JSON"),
+            );
+        }
+    };
+    if value.is_array() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            AppError::bad_input(
+                "batched requests are not supported: send one operation per request",
+            ),
+        );
+    }
+    match serde_json::from_value::<async_graphql::Request>(value) {
+        Ok(request) => execute(http, &headers, request, false).await,
+        Err(_) => refuse(
+            StatusCode::BAD_REQUEST,
+            AppError::bad_input(
+                "the body must be an object with \"query\" and optional \"variables\" and \"operationName\"",
+            ),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: String,
+    operation_name: Option<String>,
+    /// JSON text, as the GraphQL-over-HTTP spec has it.
+    variables: Option<String>,
+}
+
+pub async fn get(
+    State(http): State<HttpState>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            AppError::bad_input("GET needs a query parameter \"query\""),
+        );
+    };
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(text) = params.variables {
+        match serde_json::from_str(&text) {
+            Ok(variables) => request = request.variables(variables),
+            Err(_) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    AppError::bad_input("variables must be a JSON object"),
+                );
+            }
+        }
+    }
+    execute(http, &headers, request, true).await
+}
+
+async fn authenticate(http: &HttpState, headers: &HeaderMap) -> Result<Principal, AppError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AppError::Unauthenticated("no bearer token"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(AppError::Unauthenticated("malformed Authorization header"))?;
+    let principal = http.app.keys.verify(token)?;
+    // Checked on every request, so a suspension takes effect at once.
+    if let Principal::Partner { partner_id, .. } = &principal {
+        partners::require_active(&http.app.db, *partner_id).await?;
+    }
+    Ok(principal)
+}
+
+fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
+/// Aborts a spawned query when the client goes away (the handler future is dropped).
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
+    }
+}
+
+async fn execute(
+    http: HttpState,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+    over_get: bool,
+) -> Response {
+    let principal = match authenticate(&http, headers).await {
+        Ok(p) => p,
+        Err(e) => return refuse_for(e),
+    };
+    let operation_name = request.operation_name.clone();
+    let kind = match request.parsed_query() {
+        Ok(document) => operation_type(document, operation_name.as_deref()),
+        Err(error) => {
+            let mut error = error;
+            AppError::finalize(&mut error);
+            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": [error] }))).into_response();
+        }
+    };
+    match kind {
+        Some(OperationType::Mutation) if over_get => {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                AppError::bad_input("mutations must be sent with POST"),
+            );
+        }
+        Some(OperationType::Subscription) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                AppError::bad_input("subscriptions use the graphql-transport-ws websocket"),
+            );
+        }
+        _ => {}
+    }
+    let is_mutation = kind == Some(OperationType::Mutation);
+    let kind_label = if is_mutation { "mutation" } else { "query" };
+    if !(principal.is_operator() && http.app.config.operator_introspection) {
+        request = request.disable_introspection();
+    }
+    let span = tracing::info_span!(
+        "graphql",
+        operation = request.operation_name.as_deref().unwrap_or("-"),
+        kind = kind_label,
+        role = ?principal.role(),
+        principal = %principal.subject(),
+    );
+    let request = request.data(principal);
+    let schema = http.schema.clone();
+    let started = Instant::now();
+    // Spawned so that a mutation is never cancelled half way when the client disconnects:
+    // it commits or rolls back on its own. Queries are aborted instead.
+    let task = tokio::spawn(async move { schema.execute(request).await }.instrument(span));
+    let _abort_guard = AbortOnDrop((!is_mutation).then(|| task.abort_handle()));
+    let timeout = http.app.config.limits.request_timeout;
+    let response = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(join_error)) => {
+            let error = AppError::internal(anyhow::anyhow!("resolver task failed: {join_error}"));
+            tracing::error!(error = ?error, "request failed");
+            http.metrics
+                .record(kind_label, error.code(), started.elapsed());
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, error);
+        }
+        Err(_) => {
+            http.metrics
+                .record(kind_label, "TIMEOUT", started.elapsed());
+            let message = if is_mutation {
+                "the mutation is still running; retry with the same idempotency key to get its result"
+            } else {
+                "the request took too long"
+            };
+            tracing::warn!(?timeout, "request timed out");
+            let mut error = AppError::internal(anyhow::anyhow!("timeout")).to_server_error();
+            error.message = message.into();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "errors": [error] })),
+            )
+                .into_response();
+        }
+    };
+    let outcome = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| match ext.get("code") {
+            Some(async_graphql::Value::String(code)) => Some(code.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "ok".into());
+    http.metrics.record(kind_label, &outcome, started.elapsed());
+    Json(response).into_response()
+}

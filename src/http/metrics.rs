@@ -1,0 +1,64 @@
+//! A few Prometheus counters, kept by hand to keep the dependency tree small.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{extract::State, http::header, response::IntoResponse};
+
+use super::HttpState;
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (operation kind, error code or "ok") -> count
+    operations: Mutex<BTreeMap<(&'static str, String), u64>>,
+    duration_micros_sum: AtomicU64,
+    duration_count: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record(&self, kind: &'static str, outcome: &str, elapsed: Duration) {
+        let mut ops = self.operations.lock().unwrap_or_else(|p| p.into_inner());
+        *ops.entry((kind, outcome.to_owned())).or_default() += 1;
+        drop(ops);
+        self.duration_micros_sum
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.duration_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP hub_graphql_operations_total GraphQL operations by kind and outcome.\n",
+        );
+        out.push_str("# TYPE hub_graphql_operations_total counter\n");
+        let ops = self.operations.lock().unwrap_or_else(|p| p.into_inner());
+        for ((kind, outcome), n) in ops.iter() {
+            let _ = writeln!(
+                out,
+                "hub_graphql_operations_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        drop(ops);
+        out.push_str("# HELP hub_graphql_duration_seconds Time to answer GraphQL operations.\n");
+        out.push_str("# TYPE hub_graphql_duration_seconds summary\n");
+        let sum = self.duration_micros_sum.load(Ordering::Relaxed) as f64 / 1e6;
+        let count = self.duration_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "hub_graphql_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "hub_graphql_duration_seconds_count {count}");
+        out
+    }
+}
+
+pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,115 @@
+//! HTTP: the router, the hardened `/graphql` handler, OAuth2 token endpoint, JWKS, health
+//! and metrics.
+
+pub mod graphql;
+pub mod metrics;
+pub mod oauth;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::{app::AppState, db, graphql::HubSchema};
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: HubSchema,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+pub fn router(app: AppState) -> Router {
+    let graphiql = app.config.graphiql;
+    let state = HttpState {
+        schema: crate::graphql::schema(app.clone()),
+        app,
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
+    let mut router = Router::new()
+        .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/oauth/token", post(oauth::token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::render));
+    if graphiql {
+        router = router.route("/", get(graphiql_page));
+    }
+    router
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id (the caller's `x-request-id` if sane, else a new one), logs it
+/// on every line of the request and returns it.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when PostgreSQL and Redis both answer.
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let (postgres, redis) = tokio::join!(db::ping(&state.app.db), state.app.redis.ping());
+    let status = if postgres && redis {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    (
+        status,
+        Json(json!({ "postgres": word(postgres), "redis": word(redis) })),
+    )
+        .into_response()
+}
+
+async fn jwks(State(state): State<HttpState>) -> Response {
+    let mut response = Json(state.app.keys.jwks()).into_response();
+    response.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+async fn graphiql_page() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Coalition hub")
+            .finish(),
+    )
+}

@@ -1,0 +1,21 @@
+//! Coalition loyalty hub: one points ledger across many partner merchants.
+//!
+//! Layers, top to bottom: [`http`] and [`graphql`] (thin) -> [`services`] (authorization,
+//! one transaction per mutation) -> [`domain`] (pure rules) and [`db`] (rows and queries).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod server;
+pub mod services;
+pub mod telemetry;
+
+pub use app::AppState;
+pub use config::Config;
+pub use error::{AppError, AppResult};

@@ -1,0 +1,180 @@
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use coalition_hub::{
+    AppState, Config, auth::Principal, auth::Scopes, auth::TokenRequest, db, demo, graphql, server,
+    telemetry,
+};
+use uuid::Uuid;
+
+/// Coalition loyalty hub.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command_,
+}
+
+#[derive(Subcommand)]
+enum Command_ {
+    /// Serve the GraphQL API (configuration from the environment; see README).
+    Serve {
+        /// Run pending migrations before serving.
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Run pending database migrations.
+    Migrate,
+    /// Development: private PostgreSQL and Redis (unless DATABASE_URL and REDIS_URL are set),
+    /// migrations, the demo coalition, tokens printed, then serve.
+    Dev,
+    /// Mint a token for development and operations.
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Partner id, for partner tokens.
+        #[arg(long)]
+        partner: Option<Uuid>,
+        /// Member id, for member tokens.
+        #[arg(long)]
+        member: Option<Uuid>,
+        /// Space-separated partner scopes (all of them when omitted).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Operator name, for operator tokens.
+        #[arg(long, default_value = "cli-operator")]
+        subject: String,
+        /// Lifetime in seconds (the configured lifetime for the role when omitted).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Operator,
+    Partner,
+    Member,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    match cli.command {
+        Command_::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command_::Migrate => {
+            let config = Config::from_env(true)?;
+            let applied = db::migrate(&config.database_url).await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command_::Serve { migrate } => {
+            let config = Config::from_env(false)?;
+            if migrate {
+                db::migrate(&config.database_url).await?;
+            }
+            run_server(AppState::new(config)?, None).await
+        }
+        Command_::Dev => dev().await,
+        Command_::Token {
+            role,
+            partner,
+            member,
+            scope,
+            subject,
+            ttl,
+        } => {
+            let config = Config::from_env(true)?;
+            let keys = coalition_hub::auth::KeySet::from_config(&config.jwt)?;
+            let (principal, default_ttl) = match role {
+                RoleArg::Operator => (
+                    Principal::Operator { subject },
+                    config.jwt.operator_token_ttl,
+                ),
+                RoleArg::Partner => (
+                    Principal::Partner {
+                        partner_id: partner.context("--partner is required for partner tokens")?,
+                        scopes: match scope {
+                            Some(text) => Scopes::parse_strict(&text)?,
+                            None => Scopes::all(),
+                        },
+                    },
+                    config.jwt.partner_token_ttl,
+                ),
+                RoleArg::Member => (
+                    Principal::Member {
+                        member_id: member.context("--member is required for member tokens")?,
+                    },
+                    config.jwt.member_token_ttl,
+                ),
+            };
+            let minted = keys.mint(TokenRequest {
+                principal,
+                ttl: ttl.map(Duration::from_secs).unwrap_or(default_ttl),
+            })?;
+            println!("{}", minted.token);
+            Ok(())
+        }
+    }
+}
+
+async fn run_server(state: AppState, ready: Option<demo::DemoCoalition>) -> anyhow::Result<()> {
+    let listen = state.config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(listen)));
+    if let Some(demo) = ready {
+        demo.print(&base);
+    }
+    tracing::info!(%base, "serving");
+    server::serve(state, listener).await
+}
+
+/// Starts the private services through scripts/services.sh; returns the database and Redis
+/// URLs from its `export` lines.
+fn start_private_services() -> anyhow::Result<(String, String)> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg("up")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !output.status.success() {
+        bail!("{} up failed", script.display());
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let exported = |name: &str| {
+        stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_owned())
+            .with_context(|| format!("services.sh did not print {name}"))
+    };
+    Ok((exported("DATABASE_URL")?, exported("REDIS_URL")?))
+}
+
+async fn dev() -> anyhow::Result<()> {
+    let mut config = Config::from_env(true)?;
+    if std::env::var_os("DATABASE_URL").is_none() || std::env::var_os("REDIS_URL").is_none() {
+        (config.database_url, config.redis_url) = start_private_services()?;
+    }
+    let applied = db::migrate(&config.database_url).await?;
+    tracing::info!(applied = applied.len(), "migrations up to date");
+    let state = AppState::new(config)?;
+    let demo = demo::seed(&state).await?;
+    run_server(state, Some(demo)).await
+}

@@ -1,0 +1,151 @@
+//! Partner API credentials and the OAuth2 client-credentials exchange.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        KeySet, Principal, Scopes, TokenRequest,
+        keys::MintedToken,
+        secrets::{decoy_hash, hash_secret, random_token, verify_secret},
+    },
+    db::{DbPool, models::Credential, models::Partner},
+    error::{AppError, AppResult},
+};
+
+pub struct NewCredentials {
+    pub credential: Credential,
+    /// Shown once, here; only its hash is stored.
+    pub client_secret: String,
+}
+
+pub async fn create(
+    db: &DbPool,
+    principal: &Principal,
+    partner_id: Uuid,
+    scopes: &[String],
+) -> AppResult<NewCredentials> {
+    principal.require_operator()?;
+    let scopes = Scopes::from_list(scopes.iter().map(String::as_str))?;
+    if scopes.is_empty() {
+        return Err(AppError::bad_input("credentials need at least one scope"));
+    }
+    let mut conn = db.get().await?;
+    Partner::find(&mut conn, partner_id)
+        .await?
+        .ok_or(AppError::NotFound("partner"))?;
+    let client_secret = random_token("sk_", 32);
+    let secret_hash = tokio::task::spawn_blocking({
+        let secret = client_secret.clone();
+        move || hash_secret(&secret)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    let credential = Credential {
+        client_id: random_token("cl_", 12),
+        partner_id,
+        secret_hash,
+        scope: scopes.to_string(),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    Credential::insert(&mut conn, &credential).await?;
+    tracing::info!(%partner_id, client_id = %credential.client_id, "partner credentials created");
+    Ok(NewCredentials {
+        credential,
+        client_secret,
+    })
+}
+
+pub async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppResult<()> {
+    principal.require_operator()?;
+    let mut conn = db.get().await?;
+    if Credential::revoke(&mut conn, client_id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("live credentials"))
+    }
+}
+
+pub async fn for_partner(db: &DbPool, partner_id: Uuid) -> AppResult<Vec<Credential>> {
+    let mut conn = db.get().await?;
+    Ok(Credential::for_partner(&mut conn, partner_id).await?)
+}
+
+/// Why a client-credentials exchange was refused, in the terms of RFC 6749 section 5.2.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExchangeError {
+    InvalidClient,
+    PartnerSuspended,
+    InvalidScope(String),
+    Internal,
+}
+
+/// Exchanges a client id and secret for a partner token carrying the requested scopes (all
+/// the credential's scopes when none are requested).
+pub async fn exchange(
+    db: &DbPool,
+    keys: &KeySet,
+    ttl: std::time::Duration,
+    client_id: &str,
+    client_secret: &str,
+    requested_scope: Option<&str>,
+) -> Result<(MintedToken, Scopes), ExchangeError> {
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "client credentials exchange failed");
+        ExchangeError::Internal
+    };
+    let found = {
+        let mut conn = db.get().await.map_err(|e| internal(&e))?;
+        Credential::find_live(&mut conn, client_id)
+            .await
+            .map_err(|e| internal(&e))?
+    };
+    // Verify against a decoy hash for unknown clients: same work, same time.
+    let stored_hash = found
+        .as_ref()
+        .map(|(c, _)| c.secret_hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
+    let secret = client_secret.to_owned();
+    let secret_ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &stored_hash))
+        .await
+        .map_err(|e| internal(&e))?;
+    let (credential, status) = match found {
+        Some(found) if secret_ok => found,
+        _ => return Err(ExchangeError::InvalidClient),
+    };
+    if status != "ACTIVE" {
+        return Err(ExchangeError::PartnerSuspended);
+    }
+    let granted = Scopes::parse_lenient(&credential.scope);
+    let scopes = match requested_scope {
+        None => granted,
+        Some(text) => {
+            let requested = Scopes::parse_strict(text)
+                .map_err(|e| ExchangeError::InvalidScope(e.to_string()))?;
+            if !requested.is_subset(&granted) {
+                return Err(ExchangeError::InvalidScope(
+                    "the requested scope exceeds what these credentials grant".into(),
+                ));
+            }
+            requested
+        }
+    };
+    let token = keys
+        .mint(TokenRequest {
+            principal: Principal::Partner {
+                partner_id: credential.partner_id,
+                scopes: scopes.clone(),
+            },
+            ttl,
+        })
+        .map_err(|e| internal(&e))?;
+    Ok((token, scopes))
+}
+
+impl From<AppError> for ExchangeError {
+    fn from(_: AppError) -> Self {
+        ExchangeError::Internal
+    }
+}

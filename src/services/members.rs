@@ -1,0 +1,289 @@
+//! Enrolment, partner links, lookups with the visibility rules of DESIGN.md, member tokens.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::{
+    auth::{KeySet, Principal, Scope, TokenRequest, keys::MintedToken},
+    db::{
+        DbPool,
+        models::{Member, MemberLink, Partner, is_unique_violation},
+    },
+    domain::member::{generate_member_number, normalize_member_number, validate_customer_id},
+    error::{AppError, AppResult},
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+/// Exactly one way of naming a member (`MemberRefInput`).
+#[derive(Clone, Debug)]
+pub enum MemberRef {
+    Id(Uuid),
+    Number(String),
+    PartnerCustomerId(String),
+}
+
+pub struct Enrolment {
+    pub member: Member,
+    /// False when the partner's customer id was already linked and that member is returned.
+    pub created: bool,
+}
+
+/// The scope a partner needs to enrol and link members: it is part of earning.
+const ENROL_SCOPE: Scope = Scope::PointsIssue;
+
+/// Enrols a new member, linked to the acting partner's customer id when given. Enrolling a
+/// customer id that is already linked returns that member (a till may retry).
+pub async fn enroll(
+    db: &DbPool,
+    principal: &Principal,
+    partner_id: Option<Uuid>,
+    customer_id: Option<String>,
+) -> AppResult<Enrolment> {
+    let partner_id = match (principal, partner_id, &customer_id) {
+        (Principal::Operator { .. }, None, None) => None,
+        _ => Some(principal.acting_partner(ENROL_SCOPE, partner_id)?),
+    };
+    if let Some(id) = &customer_id {
+        validate_customer_id(id)?;
+    }
+    if partner_id.is_some() && customer_id.is_none() {
+        return Err(AppError::bad_input(
+            "partnerCustomerId is required to enrol a member for a partner",
+        ));
+    }
+    let mut conn = db.get().await?;
+    if let Some(partner_id) = partner_id {
+        ensure_partner_exists(&mut conn, partner_id).await?;
+    }
+    let enrolment = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            if let (Some(partner_id), Some(customer_id)) = (partner_id, &customer_id) {
+                find_or_enroll(conn, partner_id, customer_id).await
+            } else {
+                Ok(Enrolment {
+                    member: insert_member(conn).await?,
+                    created: true,
+                })
+            }
+        })
+        .await?;
+    if enrolment.created {
+        tracing::info!(member_id = %enrolment.member.id, ?partner_id, "member enrolled");
+    }
+    Ok(enrolment)
+}
+
+/// The member linked to this customer id of the partner, enrolled now if there is none.
+/// Runs inside the caller's transaction; concurrent calls for the same customer id end with
+/// one member (the link's primary key decides).
+pub async fn find_or_enroll(
+    conn: &mut AsyncPgConnection,
+    partner_id: Uuid,
+    customer_id: &str,
+) -> AppResult<Enrolment> {
+    if let Some(member) = Member::find_by_customer_id(conn, partner_id, customer_id).await? {
+        return Ok(Enrolment {
+            member,
+            created: false,
+        });
+    }
+    let member = insert_member(conn).await?;
+    let link = MemberLink {
+        partner_id,
+        partner_customer_id: customer_id.to_owned(),
+        member_id: member.id,
+        linked_at: Utc::now(),
+    };
+    match MemberLink::insert(conn, &link).await? {
+        Some(_) => Ok(Enrolment {
+            member,
+            created: true,
+        }),
+        // Lost a race with a concurrent enrolment of the same customer id: under READ
+        // COMMITTED the winner's link is visible now. Our member row never existed for
+        // anyone else (same transaction), so drop it and return the winner.
+        None => {
+            Member::delete_unlinked(conn, member.id).await?;
+            let member = Member::find_by_customer_id(conn, partner_id, customer_id)
+                .await?
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("link vanished")))?;
+            Ok(Enrolment {
+                member,
+                created: false,
+            })
+        }
+    }
+}
+
+async fn insert_member(conn: &mut AsyncPgConnection) -> AppResult<Member> {
+    // A collision of two random 15-digit numbers is rare; try a few before giving up.
+    for _ in 0..5 {
+        let row = Member {
+            id: Uuid::now_v7(),
+            member_number: generate_member_number(&mut rand::rng()),
+            created_at: Utc::now(),
+        };
+        match Member::insert(conn, &row).await {
+            Ok(member) => return Ok(member),
+            Err(e) if is_unique_violation(&e, "members_member_number_key") => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "could not draw a free member number"
+    )))
+}
+
+async fn ensure_partner_exists(conn: &mut AsyncPgConnection, partner_id: Uuid) -> AppResult<()> {
+    Partner::find(conn, partner_id)
+        .await?
+        .map(drop)
+        .ok_or(AppError::NotFound("partner"))
+}
+
+/// Links an existing coalition member (named by id or number, as on the card) to the acting
+/// partner's customer id. Linking the same pair again is a no-op.
+pub async fn link(
+    db: &DbPool,
+    principal: &Principal,
+    partner_id: Option<Uuid>,
+    member: MemberRef,
+    customer_id: String,
+) -> AppResult<Member> {
+    let partner_id = principal.acting_partner(ENROL_SCOPE, partner_id)?;
+    validate_customer_id(&customer_id)?;
+    let mut conn = db.get().await?;
+    ensure_partner_exists(&mut conn, partner_id).await?;
+    let member = match member {
+        MemberRef::Id(id) => Member::find(&mut conn, id).await?,
+        MemberRef::Number(number) => {
+            Member::find_by_number(&mut conn, &normalize_member_number(&number)?).await?
+        }
+        MemberRef::PartnerCustomerId(_) => {
+            return Err(AppError::bad_input(
+                "name the member to link by memberId or memberNumber",
+            ));
+        }
+    }
+    .ok_or(AppError::NotFound("member"))?;
+    let row = MemberLink {
+        partner_id,
+        partner_customer_id: customer_id.clone(),
+        member_id: member.id,
+        linked_at: Utc::now(),
+    };
+    match MemberLink::insert(&mut conn, &row).await {
+        Ok(Some(_)) => Ok(member),
+        Ok(None) => {
+            // The customer id is taken: fine if by this very member.
+            match Member::find_by_customer_id(&mut conn, partner_id, &customer_id).await? {
+                Some(existing) if existing.id == member.id => Ok(member),
+                _ => Err(AppError::bad_input(
+                    "this partnerCustomerId is already linked to another member",
+                )),
+            }
+        }
+        Err(e) if is_unique_violation(&e, "member_links_member_id_partner_id_key") => Err(
+            AppError::bad_input("this member is already linked under another partnerCustomerId"),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finds a member the caller may see: operators any member, a partner (with `members:read`)
+/// only members linked to it, a member only itself. Anything else is `NOT_FOUND`, so that
+/// nobody learns which members exist elsewhere.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    member: &MemberRef,
+) -> AppResult<Member> {
+    let found = match (principal, member) {
+        (Principal::Partner { .. }, _) => {
+            let partner_id = principal.require_partner_scope(Scope::MembersRead)?;
+            let found = match member {
+                MemberRef::PartnerCustomerId(cid) => {
+                    Member::find_by_customer_id(conn, partner_id, cid).await?
+                }
+                other => lookup(conn, other).await?,
+            };
+            match found {
+                Some(m) if MemberLink::find(conn, m.id, partner_id).await?.is_some() => Some(m),
+                _ => None,
+            }
+        }
+        (_, MemberRef::PartnerCustomerId(_)) => {
+            return Err(AppError::bad_input(
+                "partnerCustomerId names a member only for the partner that linked it",
+            ));
+        }
+        (Principal::Operator { .. }, other) => lookup(conn, other).await?,
+        (Principal::Member { member_id }, other) => {
+            lookup(conn, other).await?.filter(|m| m.id == *member_id)
+        }
+    };
+    found.ok_or(AppError::NotFound("member"))
+}
+
+async fn lookup(conn: &mut AsyncPgConnection, member: &MemberRef) -> AppResult<Option<Member>> {
+    Ok(match member {
+        MemberRef::Id(id) => Member::find(conn, *id).await?,
+        MemberRef::Number(number) => {
+            Member::find_by_number(conn, &normalize_member_number(number)?).await?
+        }
+        MemberRef::PartnerCustomerId(_) => None,
+    })
+}
+
+pub async fn get(db: &DbPool, principal: &Principal, member: &MemberRef) -> AppResult<Member> {
+    let mut conn = db.get().await?;
+    find_visible(&mut conn, principal, member).await
+}
+
+/// The calling partner's customer id for a member, if linked.
+pub async fn customer_id_for(
+    db: &DbPool,
+    partner_id: Uuid,
+    member_id: Uuid,
+) -> AppResult<Option<String>> {
+    let mut conn = db.get().await?;
+    Ok(MemberLink::find(&mut conn, member_id, partner_id)
+        .await?
+        .map(|link| link.partner_customer_id))
+}
+
+pub async fn links(db: &DbPool, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
+    let mut conn = db.get().await?;
+    Ok(MemberLink::for_member(&mut conn, member_id).await?)
+}
+
+/// A short-lived member token, minted by a partner's backend (scope `members:token`) for one
+/// of its linked members, or by an operator.
+pub async fn issue_member_token(
+    db: &DbPool,
+    keys: &KeySet,
+    principal: &Principal,
+    member: &MemberRef,
+    ttl: std::time::Duration,
+) -> AppResult<(Member, MintedToken)> {
+    if !principal.is_operator() {
+        principal.require_partner_scope(Scope::MembersToken)?;
+    }
+    let mut conn = db.get().await?;
+    // A partner may mint only for members linked to it: the members:read rule applies.
+    let lookup_as = match principal {
+        Principal::Partner { partner_id, .. } => Principal::Partner {
+            partner_id: *partner_id,
+            scopes: crate::auth::Scopes::from_list([Scope::MembersRead.as_str()])?,
+        },
+        other => other.clone(),
+    };
+    let found = find_visible(&mut conn, &lookup_as, member).await?;
+    let token = keys.mint(TokenRequest {
+        principal: Principal::Member {
+            member_id: found.id,
+        },
+        ttl,
+    })?;
+    Ok((found, token))
+}

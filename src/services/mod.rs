@@ -1,0 +1,6 @@
+//! Use cases: authorization, validation through the domain rules, and one database
+//! transaction per mutation. Resolvers and the CLI call these and nothing below them.
+
+pub mod credentials;
+pub mod members;
+pub mod partners;

@@ -1,0 +1,137 @@
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    auth::Principal,
+    db::{
+        DbPool,
+        models::{Partner, is_unique_violation, partner::PartnerChanges},
+    },
+    domain::{
+        money::is_currency_code,
+        partner::{self, PartnerCategory, PartnerStatus},
+    },
+    error::{AppError, AppResult},
+};
+
+pub struct NewPartner {
+    pub name: String,
+    pub slug: String,
+    pub category: PartnerCategory,
+    pub currency: Option<String>,
+    pub earn_rate: BigDecimal,
+    pub accepts_redemptions: bool,
+}
+
+#[derive(Default)]
+pub struct PartnerUpdate {
+    pub name: Option<String>,
+    pub category: Option<PartnerCategory>,
+    pub earn_rate: Option<BigDecimal>,
+    pub accepts_redemptions: Option<bool>,
+    pub status: Option<PartnerStatus>,
+}
+
+pub async fn create(
+    db: &DbPool,
+    principal: &Principal,
+    coalition_currency: &str,
+    input: NewPartner,
+) -> AppResult<Partner> {
+    principal.require_operator()?;
+    let name = partner::validate_name(&input.name)?;
+    partner::validate_slug(&input.slug)?;
+    partner::validate_earn_rate(&input.earn_rate)?;
+    let currency = input
+        .currency
+        .unwrap_or_else(|| coalition_currency.to_owned());
+    if !is_currency_code(&currency) {
+        return Err(AppError::bad_input(
+            "currency must be a three-letter ISO 4217 code",
+        ));
+    }
+    let now = Utc::now();
+    let row = Partner {
+        id: Uuid::now_v7(),
+        slug: input.slug,
+        name,
+        category: input.category.as_str().to_owned(),
+        currency,
+        earn_rate: input.earn_rate,
+        accepts_redemptions: input.accepts_redemptions,
+        status: PartnerStatus::Active.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut conn = db.get().await?;
+    Partner::insert(&mut conn, &row).await.map_err(|e| {
+        if is_unique_violation(&e, "partners_slug_key") {
+            AppError::bad_input(format!("slug {:?} is already taken", row.slug))
+        } else {
+            e.into()
+        }
+    })
+}
+
+pub async fn update(
+    db: &DbPool,
+    principal: &Principal,
+    id: Uuid,
+    input: PartnerUpdate,
+) -> AppResult<Partner> {
+    principal.require_operator()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(partner::validate_name)
+        .transpose()?;
+    if let Some(rate) = &input.earn_rate {
+        partner::validate_earn_rate(rate)?;
+    }
+    let changes = PartnerChanges {
+        name,
+        category: input.category.map(|c| c.as_str().to_owned()),
+        earn_rate: input.earn_rate,
+        accepts_redemptions: input.accepts_redemptions,
+        status: input.status.map(|s| s.as_str().to_owned()),
+        updated_at: Some(Utc::now()),
+    };
+    let mut conn = db.get().await?;
+    let updated = Partner::update(&mut conn, id, &changes)
+        .await?
+        .ok_or(AppError::NotFound("partner"))?;
+    if input.status == Some(PartnerStatus::Suspended) {
+        tracing::warn!(partner_id = %id, "partner suspended");
+    }
+    Ok(updated)
+}
+
+/// Operators see every partner; everyone else sees active partners only (the directory).
+pub async fn get(db: &DbPool, principal: &Principal, id: Uuid) -> AppResult<Partner> {
+    let mut conn = db.get().await?;
+    match Partner::find(&mut conn, id).await? {
+        Some(p) if principal.is_operator() || p.is_active() => Ok(p),
+        _ => Err(AppError::NotFound("partner")),
+    }
+}
+
+pub async fn page(
+    db: &DbPool,
+    principal: &Principal,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> AppResult<Vec<Partner>> {
+    let mut conn = db.get().await?;
+    Ok(Partner::page(&mut conn, after, limit, !principal.is_operator()).await?)
+}
+
+/// The hub checks this on every partner request, so suspension takes effect at once.
+pub async fn require_active(db: &DbPool, partner_id: Uuid) -> AppResult<()> {
+    let mut conn = db.get().await?;
+    match Partner::status(&mut conn, partner_id).await?.as_deref() {
+        Some("ACTIVE") => Ok(()),
+        Some(_) => Err(AppError::PartnerSuspended),
+        None => Err(AppError::Unauthenticated("unknown partner")),
+    }
+}
