@@ -97,6 +97,35 @@ pub fn development_keys() -> Vec<KeySpec> {
     }]
 }
 
+impl Config {
+    /// Development defaults with the given service URLs: what tests and tools start from.
+    pub fn development(database_url: String, redis_url: String) -> Config {
+        Config {
+            database_url,
+            redis_url,
+            redis_prefix: "hub:".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            db_pool_size: 4,
+            db_statement_timeout: Duration::from_secs(5),
+            redis_timeout: Duration::from_millis(500),
+            currency: "EUR".into(),
+            jwt: JwtConfig {
+                issuer: "coalition-hub".into(),
+                audience: "coalition-hub-api".into(),
+                keys: development_keys(),
+                leeway: Duration::from_secs(30),
+                partner_token_ttl: Duration::from_secs(3600),
+                member_token_ttl: Duration::from_secs(900),
+                operator_token_ttl: Duration::from_secs(3600),
+            },
+            limits: Limits::default(),
+            graphiql: false,
+            operator_introspection: true,
+        }
+    }
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

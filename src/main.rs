@@ -175,6 +175,8 @@ async fn dev() -> anyhow::Result<()> {
     let applied = db::migrate(&config.database_url).await?;
     tracing::info!(applied = applied.len(), "migrations up to date");
     let state = AppState::new(config)?;
-    let demo = demo::seed(&state).await?;
+    let demo = demo::seed(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo coalition: {e:?}"))?;
     run_server(state, Some(demo)).await
 }

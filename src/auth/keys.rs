@@ -4,10 +4,17 @@
 use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
 use chrono::Utc;
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
-    jwk::{Jwk, JwkSet},
+    jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+        OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+    },
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -72,6 +79,38 @@ fn read_pem(path: &Option<std::path::PathBuf>, kid: &str, what: &str) -> anyhow:
     std::fs::read(path).with_context(|| format!("key {kid}: reading {}", path.display()))
 }
 
+/// The JWK of an Ed25519 public key (jsonwebtoken cannot build one for Ed keys): the SPKI
+/// DER of Ed25519 is a fixed 12-byte prefix followed by the 32-byte key.
+fn ed25519_jwk(public_pem: &[u8], kid: &str) -> anyhow::Result<Jwk> {
+    const SPKI_PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    let text = std::str::from_utf8(public_pem).context("PEM is not text")?;
+    let body: String = text
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = STANDARD
+        .decode(body.trim())
+        .with_context(|| format!("key {kid}: public key PEM"))?;
+    let Some(x) = der.strip_prefix(&SPKI_PREFIX[..]).filter(|x| x.len() == 32) else {
+        bail!("key {kid}: not an Ed25519 public key");
+    };
+    Ok(Jwk {
+        common: CommonParameters {
+            key_id: Some(kid.to_owned()),
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            public_key_use: Some(PublicKeyUse::Signature),
+            ..Default::default()
+        },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: URL_SAFE_NO_PAD.encode(x),
+        }),
+    })
+}
+
 impl Key {
     fn load(spec: &KeySpec) -> anyhow::Result<Key> {
         let alg = Algorithm::from_str(&spec.alg)
@@ -117,14 +156,15 @@ impl Key {
                         )
                     }
                 };
-                let public_jwk = match &encoding {
-                    Some(enc) => {
+                let public_jwk = match (alg, &encoding) {
+                    (Algorithm::EdDSA, _) => Some(ed25519_jwk(&public, kid)?),
+                    (_, Some(enc)) => {
                         let mut jwk = Jwk::from_encoding_key(enc, alg)
                             .with_context(|| format!("key {kid}: building its JWK"))?;
                         jwk.common.key_id = Some(kid.to_owned());
                         Some(jwk)
                     }
-                    None => None,
+                    (_, None) => None,
                 };
                 Key {
                     alg,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::{ConnectionError, sql_query};
 use diesel_async::{
-    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl,
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     pooled_connection::{
         AsyncDieselConnectionManager, ManagerConfig,
         deadpool::{Object, Pool},
@@ -30,10 +30,9 @@ pub fn pool(url: &str, size: usize, statement_timeout: Duration) -> anyhow::Resu
     config.custom_setup = Box::new(move |url| {
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            sql_query(format!(
+            conn.batch_execute(&format!(
                 "SET statement_timeout = {timeout_ms}; SET idle_in_transaction_session_timeout = {timeout_ms}"
             ))
-            .execute(&mut conn)
             .await
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)

@@ -120,9 +120,49 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
         .fold(0usize, usize::saturating_add)
 }
 
+/// True when an operation asks for `__schema` or `__type` at its root (directly or through
+/// fragments): such a request is refused outright for callers who may not introspect,
+/// rather than answered with silent nulls.
+pub fn selects_introspection(document: &ExecutableDocument) -> bool {
+    fn in_root(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+        depth < 16
+            && set.items.iter().any(|item| match &item.node {
+                Selection::Field(field) => {
+                    matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                }
+                Selection::InlineFragment(f) => in_root(doc, &f.node.selection_set.node, depth + 1),
+                Selection::FragmentSpread(spread) => doc
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|f| in_root(doc, &f.node.selection_set.node, depth + 1)),
+            })
+    }
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| in_root(document, &op.node.selection_set.node, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_introspection_at_the_root_only() {
+        let parse = |q: &str| async_graphql::parser::parse_query(q).unwrap();
+        assert!(selects_introspection(&parse(
+            "{ __schema { types { name } } }"
+        )));
+        assert!(selects_introspection(&parse(
+            "{ ... on Query { __type(name: \"X\") { name } } }"
+        )));
+        assert!(selects_introspection(&parse(
+            "{ ...F } fragment F on Query { __schema { queryType { name } } }"
+        )));
+        assert!(!selects_introspection(&parse(
+            "{ __typename viewer { role } }"
+        )));
+    }
 
     #[test]
     fn counts_aliases_in_operations_and_fragments() {

@@ -18,7 +18,10 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::HttpState;
-use crate::{auth::Principal, error::AppError, services::partners};
+use crate::{
+    auth::Principal, error::AppError, graphql::extensions::selects_introspection,
+    services::partners,
+};
 
 /// A response with errors only (no `data`), for requests refused before execution.
 fn refuse(status: StatusCode, error: AppError) -> Response {
@@ -184,8 +187,15 @@ async fn execute(
         Ok(p) => p,
         Err(e) => return refuse_for(e),
     };
+    let may_introspect = principal.is_operator() && http.app.config.operator_introspection;
     let operation_name = request.operation_name.clone();
     let kind = match request.parsed_query() {
+        Ok(document) if !may_introspect && selects_introspection(document) => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                AppError::forbidden("introspection is available to the coalition operator only"),
+            );
+        }
         Ok(document) => operation_type(document, operation_name.as_deref()),
         Err(error) => {
             let mut error = error;
@@ -210,7 +220,7 @@ async fn execute(
     }
     let is_mutation = kind == Some(OperationType::Mutation);
     let kind_label = if is_mutation { "mutation" } else { "query" };
-    if !(principal.is_operator() && http.app.config.operator_introspection) {
+    if !may_introspect {
         request = request.disable_introspection();
     }
     let span = tracing::info_span!(

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite against a real PostgreSQL and a real Redis.
+#
+# Without DATABASE_URL / REDIS_URL it installs what is missing and starts private
+# instances (scripts/services.sh); it also installs the diesel CLI, which the schema drift
+# test runs. Extra arguments go to `cargo test` (for example a test name filter).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=0
+if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
+  eval "$(scripts/services.sh up)"
+  started="${HUB_SERVICES_STARTED:-0}"
+fi
+if [ "$started" = 1 ] && [ -z "${HUB_KEEP_SERVICES:-}" ]; then
+  trap 'scripts/services.sh down' EXIT
+fi
+
+DIESEL_VERSION=2.3.7
+if ! command -v diesel >/dev/null || ! diesel --version | grep -q "$DIESEL_VERSION"; then
+  echo "test: installing diesel_cli $DIESEL_VERSION (once per machine)" >&2
+  cargo install diesel_cli --version "$DIESEL_VERSION" --no-default-features --features postgres --locked
+fi
+
+# Databases of earlier runs (each test clones its own from a template).
+psql_cmd() { "${HUB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$DATABASE_URL" -qtAX "$@"; }
+if command -v "${HUB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" >/dev/null; then
+  for db in $(psql_cmd -c "SELECT datname FROM pg_database WHERE datname LIKE 'hub_test_%'"); do
+    psql_cmd -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || true
+  done
+fi
+
+export DATABASE_URL REDIS_URL
+cargo test --locked --all-targets "$@"

@@ -1,0 +1,282 @@
+//! Abuse probes against `/graphql`: each refused cleanly, with a code and no data.
+
+use serde_json::{Value, json};
+
+use crate::support::{ALL_SCOPES, Gql, TestApp};
+
+async fn post_raw(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> Gql {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Gql {
+        status: response.status().as_u16(),
+        body: response.json().await.unwrap(),
+    }
+}
+
+async fn get_query(app: &TestApp, token: &str, query: &str) -> Gql {
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .bearer_auth(token)
+        .query(&[("query", query)])
+        .send()
+        .await
+        .unwrap();
+    Gql {
+        status: response.status().as_u16(),
+        body: response.json().await.unwrap(),
+    }
+}
+
+async fn partner(app: &TestApp) -> String {
+    let id = app.create_partner("probe").await;
+    app.partner_token(&id, ALL_SCOPES)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_get_mutations_and_non_json_bodies_are_refused() {
+    let app = TestApp::new().await;
+    let token = partner(&app).await;
+
+    let batch = serde_json::to_vec(
+        &json!([{"query": "{ viewer { role } }"}, {"query": "{ viewer { role } }"}]),
+    )
+    .unwrap();
+    let refused = post_raw(&app, &token, "application/json", batch).await;
+    assert_eq!((refused.status, refused.code()), (400, "BAD_USER_INPUT"));
+    assert!(refused.message().contains("batched"));
+    assert!(refused.has_no_data());
+
+    let mutation = get_query(
+        &app,
+        &token,
+        "mutation { enrollMember(input: {partnerCustomerId: \"G\"}) { created } }",
+    )
+    .await;
+    assert_eq!((mutation.status, mutation.code()), (405, "BAD_USER_INPUT"));
+    assert_eq!(app.sql_count("SELECT count(*) FROM members").await, 0);
+    // Queries over GET are fine.
+    let query = get_query(&app, &token, "{ viewer { role } }").await;
+    assert_eq!(query.data()["viewer"]["role"], "PARTNER");
+
+    let text = post_raw(
+        &app,
+        &token,
+        "text/plain",
+        br#"{"query":"{ viewer { role } }"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!((text.status, text.code()), (415, "BAD_USER_INPUT"));
+    let form = post_raw(
+        &app,
+        &token,
+        "application/x-www-form-urlencoded",
+        b"query=%7Bviewer%7Brole%7D%7D".to_vec(),
+    )
+    .await;
+    assert_eq!(form.status, 415);
+    let not_json = post_raw(&app, &token, "application/json", b"{ nope".to_vec()).await;
+    assert_eq!((not_json.status, not_json.code()), (400, "BAD_USER_INPUT"));
+    let json_with_charset = post_raw(
+        &app,
+        &token,
+        "application/json; charset=utf-8",
+        br#"{"query":"{ viewer { role } }"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(json_with_charset.data()["viewer"]["role"], "PARTNER");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::new().await;
+    let token = partner(&app).await;
+    let limit = app.state.config.limits.max_body_bytes;
+    let padding = "x".repeat(limit + 1);
+    let body =
+        serde_json::to_vec(&json!({"query": "{ viewer { role } }", "variables": {"pad": padding}}))
+            .unwrap();
+    let refused = post_raw(&app, &token, "application/json", body).await;
+    assert_eq!((refused.status, refused.code()), (413, "BAD_USER_INPUT"));
+    assert!(refused.has_no_data());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_depth_and_directives_are_limited() {
+    let app = TestApp::new().await;
+    let token = partner(&app).await;
+
+    let aliases: String = (0..100)
+        .map(|i| format!("a{i}: viewer {{ role }} "))
+        .collect();
+    let many = app
+        .gql(&token, &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(many.code(), "BAD_USER_INPUT");
+    assert!(many.message().contains("aliases"), "{}", many.body);
+    assert!(many.has_no_data());
+    // A few aliases are fine.
+    let few = app
+        .gql(
+            &token,
+            "{ a: viewer { role } b: viewer { role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(few.data()["b"]["role"], "PARTNER");
+
+    let directives: String = (0..50).map(|_| "@include(if: true) ").collect();
+    let decorated = app
+        .gql(
+            &token,
+            &format!("{{ viewer {directives} {{ role }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(decorated.code(), "BAD_USER_INPUT");
+    assert!(
+        decorated.message().contains("directives"),
+        "{}",
+        decorated.body
+    );
+    assert!(decorated.has_no_data());
+
+    // Deep nesting through the recursive introspection types (the operator may introspect,
+    // so only the depth limit can refuse this).
+    let mut deep = String::from("name");
+    for _ in 0..12 {
+        deep = format!("ofType {{ {deep} }}");
+    }
+    let operator = app.operator_token();
+    let nested = app
+        .gql(
+            &operator,
+            &format!("{{ __schema {{ queryType {{ fields {{ type {{ {deep} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(nested.code(), "BAD_USER_INPUT");
+    assert!(
+        nested.message().contains("nested too deep"),
+        "{}",
+        nested.body
+    );
+    assert!(nested.has_no_data());
+    // Pathological nesting is stopped by the parser before any validation work.
+    let brackets = format!("{}{}", "{ a ".repeat(2000), "}".repeat(2000));
+    let recursive = app.gql(&operator, &brackets, json!({})).await;
+    assert_eq!(
+        (recursive.status, recursive.code()),
+        (400, "BAD_USER_INPUT")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_is_for_operators_and_suggestions_are_off() {
+    let app = TestApp::new().await;
+    let token = partner(&app).await;
+    let introspect = "{ __schema { types { name } } }";
+
+    let refused = app.gql(&token, introspect, json!({})).await;
+    assert_eq!((refused.status, refused.code()), (403, "FORBIDDEN"));
+    assert!(refused.has_no_data());
+    let type_probe = app
+        .gql(
+            &token,
+            "{ ... on Query { __type(name: \"Partner\") { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(type_probe.code(), "FORBIDDEN");
+    assert!(!type_probe.body.to_string().contains("earnRate"));
+    // Members cannot introspect either; __typename is not introspection.
+    let typename = app.gql(&token, "{ __typename }", json!({})).await;
+    assert_eq!(typename.data()["__typename"], "Query");
+
+    let operator = app.operator_token();
+    let allowed = app.gql(&operator, introspect, json!({})).await;
+    let types = allowed.data()["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Partner"));
+
+    // A misspelt field does not leak the names it resembles.
+    let typo = app
+        .gql(
+            &token,
+            "{ viewr { role } partnr(id: \"x\") { nme } }",
+            json!({}),
+        )
+        .await;
+    let text = typo.body.to_string();
+    assert_eq!(typo.code(), "BAD_USER_INPUT");
+    assert!(!text.contains("Did you mean"), "{text}");
+    assert!(!text.contains("\\\"viewer\\\""), "{text}");
+    assert!(!text.contains("\\\"partner\\\""), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_request_ids() {
+    let app = TestApp::new().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, json!({"postgres": "ok", "redis": "ok"}));
+
+    let token = app.operator_token();
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-from-till-42")
+        .json(&json!({"query": "{ viewer { role } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-from-till-42");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hub_graphql_operations_total{kind=\"query\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_failures_are_coded_and_say_nothing_inside() {
+    // A hub whose database is gone: the request gets INTERNAL and no internal text.
+    let app = TestApp::builder()
+        .await
+        .config(|c| {
+            c.database_url = crate::support::url_for_database(&c.database_url, "no_such_database");
+        })
+        .spawn()
+        .await;
+    let token = app.operator_token();
+    let response = app
+        .gql(&token, "{ partners { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(response.code(), "INTERNAL");
+    assert_eq!(response.message(), "internal error");
+    assert!(!response.body.to_string().contains("no_such_database"));
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary: a real hub over HTTP on real PostgreSQL and Redis.
+
+mod auth;
+mod hardening;
+mod oauth;
+mod partners_members;
+mod readme_commands;
+mod schema_drift;
+mod support;

@@ -1,0 +1,87 @@
+//! The README's run command (`hub dev`) as a user runs it: it prints a URL and working
+//! tokens, and a partner token from it can create a member and read it back.
+
+use std::{process::Stdio, time::Duration};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{env_url, fresh_database};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_command_prints_working_tokens_and_a_url() {
+    let database_url = fresh_database().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("dev")
+        .env("DATABASE_URL", &database_url)
+        .env("REDIS_URL", env_url("REDIS_URL"))
+        .env("HUB_LISTEN", "127.0.0.1:0")
+        .env(
+            "HUB_REDIS_PREFIX",
+            format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        )
+        .env_remove("HUB_JWT_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.starts_with("Try it");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "hub dev printed no demo within 60 s: {printed:?}"
+    );
+
+    let field = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(|v| v.split_whitespace().next().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in {printed:?}"))
+    };
+    let graphql_url = field("GraphQL:");
+    let partner_token = field("token");
+    let graphiql = field("GraphiQL:");
+    assert!(graphiql.starts_with("http://127.0.0.1:"));
+
+    let client = reqwest::Client::new();
+    let call = |query: &'static str| {
+        let client = client.clone();
+        let url = graphql_url.clone();
+        let token = partner_token.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let created = call("mutation { enrollMember(input: {partnerCustomerId: \"README-1\"}) { member { id memberNumber } } }").await;
+    let member = &created["data"]["enrollMember"]["member"];
+    assert!(member["id"].is_string(), "{created}");
+    let read_back =
+        call("{ member(ref: {partnerCustomerId: \"README-1\"}) { id memberNumber } }").await;
+    assert_eq!(&read_back["data"]["member"], member);
+
+    // GraphiQL is served in development.
+    let page = client.get(&graphiql).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    child.kill().await.unwrap();
+}
