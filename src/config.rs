@@ -22,6 +22,7 @@ pub struct Config {
     pub currency: String,
     pub jwt: JwtConfig,
     pub limits: Limits,
+    pub ledger: LedgerConfig,
     pub graphiql: bool,
     /// Operators may introspect the schema; nobody else ever can.
     pub operator_introspection: bool,
@@ -57,6 +58,28 @@ pub struct KeySpec {
     /// The key new tokens are signed with; exactly one key must have it.
     #[serde(default)]
     pub signing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    /// Lifetime of earned points when `issuePoints` gives no `expiresAt`.
+    pub points_lifetime: chrono::Duration,
+    /// Lifetime of a hold when `authorizeRedemption` gives none, and the longest allowed.
+    pub hold_ttl: chrono::Duration,
+    pub max_hold_ttl: chrono::Duration,
+    /// How often `serve` expires lots and holds.
+    pub expiry_interval: Duration,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            points_lifetime: chrono::Duration::days(730),
+            hold_ttl: chrono::Duration::minutes(15),
+            max_hold_ttl: chrono::Duration::days(7),
+            expiry_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -120,6 +143,7 @@ impl Config {
                 operator_token_ttl: Duration::from_secs(3600),
             },
             limits: Limits::default(),
+            ledger: LedgerConfig::default(),
             graphiql: false,
             operator_introspection: true,
         }
@@ -194,6 +218,18 @@ impl Config {
                     defaults.request_timeout.as_millis() as u64,
                 )?,
                 max_page_size: parse_var("HUB_MAX_PAGE_SIZE", defaults.max_page_size)?,
+            },
+            ledger: LedgerConfig {
+                points_lifetime: chrono::Duration::days(parse_var(
+                    "HUB_POINTS_LIFETIME_DAYS",
+                    730,
+                )?),
+                hold_ttl: chrono::Duration::seconds(parse_var("HUB_HOLD_TTL_SECS", 900)?),
+                max_hold_ttl: chrono::Duration::seconds(parse_var(
+                    "HUB_MAX_HOLD_TTL_SECS",
+                    604_800,
+                )?),
+                expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
             },
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,

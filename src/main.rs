@@ -3,7 +3,10 @@ use std::{path::PathBuf, process::Command, time::Duration};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use coalition_hub::{
-    AppState, Config, auth::Principal, auth::Scopes, auth::TokenRequest, db, demo, graphql, server,
+    AppState, Config,
+    auth::{Principal, Scopes, TokenRequest},
+    db, demo, graphql, server,
+    services::{expiry, verify},
     telemetry,
 };
 use uuid::Uuid;
@@ -51,6 +54,10 @@ enum Command_ {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Expire past-due lot points (breakage) and holds now, with progress.
+    Expire,
+    /// Check every ledger invariant over the whole database; exits 1 on any violation.
+    Verify,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,6 +90,36 @@ async fn main() -> anyhow::Result<()> {
             run_server(AppState::new(config)?, None).await
         }
         Command_::Dev => dev().await,
+        Command_::Expire => {
+            let state = AppState::new(Config::from_env(true)?)?;
+            let run = expiry::run(&state.db, chrono::Utc::now(), |p| {
+                eprintln!(
+                    "expire: {} holds released, {} members, {} points expired so far",
+                    p.holds_released, p.members_expired, p.points_expired
+                );
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
+            println!(
+                "expired: {} holds released, {} points of {} members",
+                run.holds_released, run.points_expired, run.members_expired
+            );
+            Ok(())
+        }
+        Command_::Verify => {
+            let state = AppState::new(Config::from_env(true)?)?;
+            let report = verify::run(&state.db)
+                .await
+                .map_err(|e| anyhow::anyhow!("verify could not run: {e:?}"))?;
+            print!("{report}");
+            if report.is_clean() {
+                println!("all {} invariants hold", report.checks.len());
+                Ok(())
+            } else {
+                println!("INVARIANTS VIOLATED");
+                std::process::exit(1);
+            }
+        }
         Command_::Token {
             role,
             partner,

@@ -1,15 +1,21 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{app::AppState, http};
+use crate::{app::AppState, http, services::expiry};
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job runs
+/// alongside.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let expiry_job = expiry::spawn(&state);
     let router = http::router(state);
-    axum::serve(listener, router)
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+    if let Some(job) = expiry_job {
+        job.abort();
+    }
+    served
 }
 
 async fn shutdown_signal() {

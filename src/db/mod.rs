@@ -1,5 +1,6 @@
 //! PostgreSQL access: the pool, embedded migrations, the diesel schema and the models.
 
+pub mod ledger;
 pub mod models;
 pub mod schema;
 

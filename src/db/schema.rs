@@ -1,6 +1,106 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    accounts (id) {
+        id -> Int8,
+        kind -> Text,
+        member_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    hold_lots (hold_id, lot_id) {
+        hold_id -> Uuid,
+        lot_id -> Uuid,
+        points -> Int8,
+        seq -> Int4,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        partner_id -> Uuid,
+        points -> Int8,
+        status -> Text,
+        captured_points -> Int8,
+        reference -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        authorize_entry_id -> Uuid,
+        final_entry_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        finalized_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (caller, key) {
+        caller -> Text,
+        key -> Text,
+        fingerprint -> Bytea,
+        entry_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_entries (id) {
+        id -> Uuid,
+        kind -> Text,
+        member_id -> Uuid,
+        partner_id -> Nullable<Uuid>,
+        points -> Int8,
+        reverses_entry_id -> Nullable<Uuid>,
+        hold_id -> Nullable<Uuid>,
+        reference -> Nullable<Text>,
+        purchase_amount -> Nullable<Numeric>,
+        purchase_currency -> Nullable<Text>,
+        earn_rate -> Nullable<Numeric>,
+        debt_repaid -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    lot_consumptions (entry_id, lot_id) {
+        entry_id -> Uuid,
+        lot_id -> Uuid,
+        points -> Int8,
+        kind -> Text,
+        redeeming_partner_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    lots (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        issuer_partner_id -> Uuid,
+        points -> Int8,
+        remaining -> Int8,
+        reserved -> Int8,
+        earned_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_balances (member_id) {
+        member_id -> Uuid,
+        available_account -> Int8,
+        held_account -> Int8,
+        available -> Int8,
+        held -> Int8,
+        debt -> Int8,
+        lifetime_earned -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     member_links (partner_id, partner_customer_id) {
         partner_id -> Uuid,
         partner_customer_id -> Text,
@@ -14,6 +114,14 @@ diesel::table! {
         id -> Uuid,
         member_number -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    partner_accounts (partner_id) {
+        partner_id -> Uuid,
+        issuance_account -> Int8,
+        redemption_account -> Int8,
     }
 }
 
@@ -43,8 +151,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    postings (entry_id, account_id) {
+        entry_id -> Uuid,
+        account_id -> Int8,
+        amount -> Int8,
+    }
+}
+
+diesel::joinable!(accounts -> members (member_id));
+diesel::joinable!(accounts -> partners (partner_id));
+diesel::joinable!(hold_lots -> holds (hold_id));
+diesel::joinable!(hold_lots -> lots (lot_id));
+diesel::joinable!(holds -> members (member_id));
+diesel::joinable!(journal_entries -> members (member_id));
+diesel::joinable!(lot_consumptions -> journal_entries (entry_id));
+diesel::joinable!(lot_consumptions -> lots (lot_id));
+diesel::joinable!(lots -> journal_entries (id));
+diesel::joinable!(lots -> members (member_id));
+diesel::joinable!(member_balances -> members (member_id));
 diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
+diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
+diesel::joinable!(postings -> journal_entries (entry_id));
 
-diesel::allow_tables_to_appear_in_same_query!(member_links, members, partner_credentials, partners,);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    hold_lots,
+    holds,
+    idempotency_keys,
+    journal_entries,
+    lot_consumptions,
+    lots,
+    member_balances,
+    member_links,
+    members,
+    partner_accounts,
+    partner_credentials,
+    partners,
+    postings,
+);

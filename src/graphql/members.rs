@@ -1,13 +1,33 @@
 use async_graphql::{Context, ID, InputObject, Object, OneofObject, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{ContextExt, partners::parse_id};
+use async_graphql::connection::Connection;
+
+use super::{
+    ContextExt,
+    ledger::{BalanceView, ExpiringPoints, LedgerEntryKind, LedgerEntryNode, entry_connection},
+    partners::parse_id,
+    scalars::BigInt,
+};
 use crate::{
     auth::Principal,
     db::models::Member,
+    db::models::ledger::EntryFilter,
     error::AppError,
-    services::members::{self, MemberRef},
+    services::{
+        ledger,
+        members::{self, MemberRef},
+    },
 };
+
+fn may_see_points(principal: &Principal) -> Result<(), AppError> {
+    match principal {
+        Principal::Partner { .. } => principal
+            .require_partner_scope(crate::auth::Scope::MembersRead)
+            .map(drop),
+        _ => Ok(()),
+    }
+}
 
 /// Exactly one way of naming a member.
 #[derive(OneofObject, Clone)]
@@ -50,6 +70,45 @@ impl MemberNode {
             }
             _ => Ok(None),
         }
+    }
+    /// The member's points. Visible to the operator, the member, and partners with
+    /// `members:read`.
+    async fn balance(&self, ctx: &Context<'_>) -> Result<BalanceView> {
+        may_see_points(ctx.principal()?)?;
+        Ok(ledger::balance(ctx.state(), self.0.id).await?.into())
+    }
+    /// Points expiring within the next `withinDays` days, by date.
+    async fn expiring_points(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] within_days: i32,
+    ) -> Result<Vec<ExpiringPoints>> {
+        may_see_points(ctx.principal()?)?;
+        let rows = ledger::expiring(ctx.state(), self.0.id, i64::from(within_days)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(date, points)| ExpiringPoints {
+                date,
+                points: BigInt(points),
+            })
+            .collect())
+    }
+    /// The member's entries, newest first (for a partner: the entries with that partner).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kinds: Option<Vec<LedgerEntryKind>>,
+    ) -> Result<Connection<String, LedgerEntryNode>> {
+        may_see_points(ctx.principal()?)?;
+        let filter = EntryFilter {
+            member_id: Some(self.0.id),
+            kinds: kinds.map(|k| k.iter().map(|k| k.as_str().to_owned()).collect()),
+            ..EntryFilter::default()
+        };
+        entry_connection(ctx, filter, first, after).await
     }
     /// How many partners this member is linked to.
     async fn linked_partner_count(&self, ctx: &Context<'_>) -> Result<i32> {

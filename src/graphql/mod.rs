@@ -2,6 +2,7 @@
 //! tests. Resolvers stay thin: parse arguments, call a service, shape the result.
 
 pub mod extensions;
+pub mod ledger;
 pub mod members;
 pub mod page;
 pub mod partners;
@@ -17,10 +18,15 @@ pub struct Query(
     viewer::ViewerQuery,
     partners::PartnerQuery,
     members::MemberQuery,
+    ledger::LedgerQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(partners::PartnerMutation, members::MemberMutation);
+pub struct Mutation(
+    partners::PartnerMutation,
+    members::MemberMutation,
+    ledger::LedgerMutation,
+);
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;
 

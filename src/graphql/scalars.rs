@@ -77,3 +77,29 @@ mod tests {
         assert_eq!(whole.to_value(), Value::String("100".into()));
     }
 }
+
+/// A 64-bit integer written as a string ("12345678901"): balances and other aggregates that
+/// can pass 2^31.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BigInt(pub i64);
+
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(text) => text
+                .parse()
+                .map(BigInt)
+                .map_err(|_| InputValueError::custom("not a 64-bit integer")),
+            Value::Number(n) => n
+                .as_i64()
+                .map(BigInt)
+                .ok_or_else(|| InputValueError::custom("not a 64-bit integer")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{KeySet, Principal, Scope, TokenRequest, keys::MintedToken},
+    db::ledger::hub_enroll_member,
     db::{
         DbPool,
         models::{Member, MemberLink, Partner, is_unique_violation},
@@ -12,7 +13,7 @@ use crate::{
     domain::member::{generate_member_number, normalize_member_number, validate_customer_id},
     error::{AppError, AppResult},
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 /// Exactly one way of naming a member (`MemberRefInput`).
 #[derive(Clone, Debug)]
@@ -74,45 +75,27 @@ pub async fn enroll(
 }
 
 /// The member linked to this customer id of the partner, enrolled now if there is none.
-/// Runs inside the caller's transaction; concurrent calls for the same customer id end with
-/// one member (the link's primary key decides).
+/// Concurrent calls for one customer id end with one member (the SQL function serializes
+/// them); `issuePoints` enrols through the same function.
 pub async fn find_or_enroll(
     conn: &mut AsyncPgConnection,
     partner_id: Uuid,
     customer_id: &str,
 ) -> AppResult<Enrolment> {
-    if let Some(member) = Member::find_by_customer_id(conn, partner_id, customer_id).await? {
-        return Ok(Enrolment {
-            member,
-            created: false,
-        });
-    }
-    let member = insert_member(conn).await?;
-    let link = MemberLink {
+    let number = generate_member_number(&mut rand::rng());
+    let (member_id, created) = diesel::select(hub_enroll_member(
         partner_id,
-        partner_customer_id: customer_id.to_owned(),
-        member_id: member.id,
-        linked_at: Utc::now(),
-    };
-    match MemberLink::insert(conn, &link).await? {
-        Some(_) => Ok(Enrolment {
-            member,
-            created: true,
-        }),
-        // Lost a race with a concurrent enrolment of the same customer id: under READ
-        // COMMITTED the winner's link is visible now. Our member row never existed for
-        // anyone else (same transaction), so drop it and return the winner.
-        None => {
-            Member::delete_unlinked(conn, member.id).await?;
-            let member = Member::find_by_customer_id(conn, partner_id, customer_id)
-                .await?
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("link vanished")))?;
-            Ok(Enrolment {
-                member,
-                created: false,
-            })
-        }
-    }
+        customer_id,
+        Uuid::now_v7(),
+        number,
+        Utc::now(),
+    ))
+    .get_result::<(Uuid, bool)>(conn)
+    .await?;
+    let member = Member::find(conn, member_id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("enrolled member vanished")))?;
+    Ok(Enrolment { member, created })
 }
 
 async fn insert_member(conn: &mut AsyncPgConnection) -> AppResult<Member> {

@@ -2,5 +2,8 @@
 //! transaction per mutation. Resolvers and the CLI call these and nothing below them.
 
 pub mod credentials;
+pub mod expiry;
+pub mod ledger;
 pub mod members;
 pub mod partners;
+pub mod verify;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod hardening;
+mod ledger;
 mod oauth;
 mod partners_members;
 mod readme_commands;

@@ -166,6 +166,8 @@ pub fn test_config(database_url: String) -> Config {
     let mut config = Config::development(database_url, env_url("REDIS_URL"));
     config.redis_prefix = format!("test:{}:", Uuid::new_v4().simple());
     config.jwt.keys = test_keys();
+    // Tests run expiry themselves, at the times they choose.
+    config.ledger.expiry_interval = Duration::ZERO;
     config
 }
 
@@ -193,7 +195,7 @@ impl TestAppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
-        coalition_hub::telemetry::init();
+        coalition_hub::telemetry::init_with_default("warn");
         let state = AppState::new(self.config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -339,6 +341,14 @@ impl TestApp {
             member["id"].as_str().unwrap().to_owned(),
             member["memberNumber"].as_str().unwrap().to_owned(),
         )
+    }
+
+    pub async fn sql_text(&self, query: &str) -> String {
+        let mut conn = self.state.db.get().await.unwrap();
+        diesel::dsl::sql::<diesel::sql_types::Text>(query)
+            .get_result(&mut conn)
+            .await
+            .unwrap()
     }
 
     pub async fn sql_count(&self, query: &str) -> i64 {

@@ -40,14 +40,6 @@ impl Member {
             .optional()
     }
 
-    /// Removes a member row created in the current transaction that lost an enrolment race.
-    pub async fn delete_unlinked(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
-        diesel::delete(members::table.find(id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
     pub async fn find_by_number(
         conn: &mut AsyncPgConnection,
         number: &str,

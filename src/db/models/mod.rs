@@ -1,6 +1,7 @@
 //! Rows and the queries over them, as async functions over `&mut AsyncPgConnection`.
 
 pub mod credential;
+pub mod ledger;
 pub mod member;
 pub mod partner;
 

@@ -1,0 +1,90 @@
+//! The ledger's SQL functions (migrations/*_ledger), declared for diesel so that each call
+//! is a statically known, cached prepared statement: one round trip per operation.
+
+use diesel::{
+    pg::sql_types::Record,
+    sql_types::{BigInt, Bool, Bytea, Integer, Nullable, Numeric, Text, Timestamptz, Uuid},
+};
+
+/// `hub_result`: the entry, its hold, the member and the member's balance afterwards.
+pub type ResultSql = Record<(
+    Uuid,
+    Nullable<Uuid>,
+    Uuid,
+    BigInt,
+    BigInt,
+    BigInt,
+    BigInt,
+    Bool,
+)>;
+
+pub type ResultRow = (
+    uuid::Uuid,
+    Option<uuid::Uuid>,
+    uuid::Uuid,
+    i64,
+    i64,
+    i64,
+    i64,
+    bool,
+);
+
+diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_issue(
+        caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
+        member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
+        new_member_id: Uuid, new_member_number: Text,
+        points: Nullable<BigInt>, purchase_amount: Nullable<Numeric>, purchase_currency: Nullable<Text>,
+        expires_at: Timestamptz, reference: Nullable<Text>, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_redeem(
+        caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
+        member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
+        points: BigInt, reference: Nullable<Text>, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_authorize(
+        caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
+        member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
+        points: BigInt, reference: Nullable<Text>, expires_at: Timestamptz, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_settle_hold(
+        caller: Text, key: Text, fingerprint: Bytea, partner_id: Nullable<Uuid>,
+        hold_id: Uuid, capture: Nullable<BigInt>, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_reverse(
+        caller: Text, key: Text, fingerprint: Bytea, partner_id: Nullable<Uuid>,
+        original_id: Uuid, points: Nullable<BigInt>, reference: Nullable<Text>, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
+    fn ledger_expire_holds(now: Timestamptz, limit: Integer) -> Integer;
+}
+
+diesel::define_sql_function! {
+    fn ledger_expire_lots(now: Timestamptz, limit: Integer) -> Record<(Integer, BigInt)>;
+}
+
+diesel::define_sql_function! {
+    /// The member linked to the partner's customer id, enrolled now if there is none.
+    fn hub_enroll_member(
+        partner_id: Uuid, customer_id: Text, member_id: Uuid, member_number: Text, now: Timestamptz
+    ) -> Record<(Uuid, Bool)>;
+}

@@ -1,0 +1,176 @@
+//! Reading the ledger: entries, holds, balances, lots. (Writing is the SQL functions'.)
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Date, Timestamptz},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{holds, journal_entries, member_balances};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = journal_entries, check_for_backend(diesel::pg::Pg))]
+pub struct JournalEntry {
+    pub id: Uuid,
+    pub kind: String,
+    pub member_id: Uuid,
+    pub partner_id: Option<Uuid>,
+    pub points: i64,
+    pub reverses_entry_id: Option<Uuid>,
+    pub hold_id: Option<Uuid>,
+    pub reference: Option<String>,
+    pub purchase_amount: Option<bigdecimal::BigDecimal>,
+    pub purchase_currency: Option<String>,
+    pub earn_rate: Option<bigdecimal::BigDecimal>,
+    pub debt_repaid: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = holds, check_for_backend(diesel::pg::Pg))]
+pub struct Hold {
+    pub id: Uuid,
+    pub member_id: Uuid,
+    pub partner_id: Uuid,
+    pub points: i64,
+    pub status: String,
+    pub captured_points: i64,
+    pub reference: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub authorize_entry_id: Uuid,
+    pub final_entry_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub finalized_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = member_balances, check_for_backend(diesel::pg::Pg))]
+pub struct Balance {
+    pub available: i64,
+    pub held: i64,
+    pub debt: i64,
+    pub lifetime_earned: i64,
+}
+
+/// Which entries to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFilter {
+    pub member_id: Option<Uuid>,
+    /// Entries this partner is party to.
+    pub partner_id: Option<Uuid>,
+    pub kinds: Option<Vec<String>>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+pub struct ExpiringRow {
+    #[diesel(sql_type = Date)]
+    pub date: chrono::NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+}
+
+impl JournalEntry {
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<JournalEntry>> {
+        journal_entries::table
+            .find(id)
+            .select(JournalEntry::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// A page of entries, newest first, strictly before the `before` key.
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        filter: &EntryFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> QueryResult<Vec<JournalEntry>> {
+        use journal_entries::dsl as e;
+        let mut query = e::journal_entries
+            .select(JournalEntry::as_select())
+            .order_by((e::created_at.desc(), e::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(member) = filter.member_id {
+            query = query.filter(e::member_id.eq(member));
+        }
+        if let Some(partner) = filter.partner_id {
+            query = query.filter(e::partner_id.eq(partner));
+        }
+        if let Some(kinds) = &filter.kinds {
+            query = query.filter(e::kind.eq_any(kinds.clone()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(e::created_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(e::created_at.lt(to));
+        }
+        if let Some((at, id)) = before {
+            query = query.filter(
+                e::created_at
+                    .lt(at)
+                    .or(e::created_at.eq(at).and(e::id.lt(id))),
+            );
+        }
+        query.load(conn).await
+    }
+
+    /// Points of this entry already reversed.
+    pub async fn reversed_points(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
+        journal_entries::table
+            .filter(journal_entries::reverses_entry_id.eq(id))
+            .select(diesel::dsl::sum(journal_entries::points))
+            .first::<Option<bigdecimal::BigDecimal>>(conn)
+            .await
+            .map(|sum| {
+                sum.and_then(|s| bigdecimal::ToPrimitive::to_i64(&s))
+                    .unwrap_or(0)
+            })
+    }
+}
+
+impl Hold {
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Hold>> {
+        holds::table
+            .find(id)
+            .select(Hold::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+}
+
+impl Balance {
+    pub async fn of(conn: &mut AsyncPgConnection, member_id: Uuid) -> QueryResult<Balance> {
+        member_balances::table
+            .find(member_id)
+            .select(Balance::as_select())
+            .first(conn)
+            .await
+    }
+
+    /// Free points of lots expiring before `until`, by UTC date.
+    pub async fn expiring(
+        conn: &mut AsyncPgConnection,
+        member_id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> QueryResult<Vec<ExpiringRow>> {
+        diesel::sql_query(
+            "SELECT (expires_at AT TIME ZONE 'UTC')::date AS date, sum(remaining - reserved)::bigint AS points \
+             FROM lots WHERE member_id = $1 AND remaining > reserved AND expires_at > $2 AND expires_at <= $3 \
+             GROUP BY 1 ORDER BY 1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(member_id)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(until)
+        .load(conn)
+        .await
+    }
+}

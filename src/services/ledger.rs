@@ -1,0 +1,489 @@
+//! Money-moving operations. Each validates its input (domain rules), fingerprints it for
+//! idempotency and makes one call of a ledger SQL function: one round trip, one
+//! transaction, all or nothing.
+
+use bigdecimal::{BigDecimal, Zero};
+use chrono::{DateTime, Duration, Utc};
+use diesel::result::Error as DieselError;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{Principal, Scope},
+    db::{
+        ledger::{self as sql, ResultRow},
+        models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
+    },
+    domain::{
+        ledger::{
+            Fingerprint, lot_expiry, refusal, validate_key, validate_points, validate_reference,
+        },
+        member::{generate_member_number, normalize_member_number, validate_customer_id},
+        money::{fraction_digits, is_currency_code},
+    },
+    error::{AppError, AppResult},
+    services::members::MemberRef,
+};
+
+pub enum Amount {
+    Points(i64),
+    /// Points from the partner's earn rate, rounded down.
+    Purchase {
+        amount: BigDecimal,
+        currency: String,
+    },
+}
+
+pub struct IssueInput {
+    pub partner_id: Option<Uuid>,
+    pub member: MemberRef,
+    pub amount: Amount,
+    pub idempotency_key: String,
+    pub reference: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct RedeemInput {
+    pub partner_id: Option<Uuid>,
+    pub member: MemberRef,
+    pub points: i64,
+    pub idempotency_key: String,
+    pub reference: Option<String>,
+}
+
+pub struct AuthorizeInput {
+    pub redeem: RedeemInput,
+    pub expires_in: Option<Duration>,
+}
+
+pub struct SettleHoldInput {
+    pub hold_id: Uuid,
+    /// `None` captures the whole hold; voids pass `Some(0)`.
+    pub capture: Option<i64>,
+    pub idempotency_key: String,
+}
+
+pub struct ReverseInput {
+    pub entry_id: Uuid,
+    /// `None` reverses what is left of the entry.
+    pub points: Option<i64>,
+    pub idempotency_key: String,
+    pub reference: Option<String>,
+}
+
+/// What an operation did: its entry, the hold it concerns, the member's balance after it,
+/// and whether it was a replay of an earlier call with the same idempotency key.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub entry_id: Uuid,
+    pub hold_id: Option<Uuid>,
+    pub member_id: Uuid,
+    pub balance: Balance,
+    pub replayed: bool,
+}
+
+impl From<ResultRow> for Outcome {
+    fn from(row: ResultRow) -> Self {
+        let (entry_id, hold_id, member_id, available, held, debt, lifetime_earned, replayed) = row;
+        Outcome {
+            entry_id,
+            hold_id,
+            member_id,
+            balance: Balance {
+                available,
+                held,
+                debt,
+                lifetime_earned,
+            },
+            replayed,
+        }
+    }
+}
+
+/// Idempotency keys are scoped to the caller.
+fn caller(principal: &Principal) -> String {
+    match principal {
+        Principal::Operator { subject } => format!("operator:{subject}"),
+        Principal::Partner { partner_id, .. } => format!("partner:{partner_id}"),
+        Principal::Member { member_id } => format!("member:{member_id}"),
+    }
+}
+
+/// The member reference as the SQL functions take it: (id, number, customer id).
+type MemberArgs = (Option<Uuid>, Option<String>, Option<String>);
+
+fn member_args(member: &MemberRef) -> AppResult<MemberArgs> {
+    Ok(match member {
+        MemberRef::Id(id) => (Some(*id), None, None),
+        MemberRef::Number(number) => (None, Some(normalize_member_number(number)?), None),
+        MemberRef::PartnerCustomerId(cid) => {
+            validate_customer_id(cid)?;
+            (None, None, Some(cid.clone()))
+        }
+    })
+}
+
+fn fingerprint_member(fp: &mut Fingerprint, member: &MemberArgs) {
+    fp.optional(member.0)
+        .optional(member.1.as_deref())
+        .optional(member.2.as_deref());
+}
+
+fn validate_purchase(amount: &BigDecimal, currency: &str) -> AppResult<()> {
+    if amount <= &BigDecimal::zero() || amount > &BigDecimal::from(1_000_000_000_000i64) {
+        return Err(AppError::bad_input(
+            "purchase amount must be positive and at most 1000000000000",
+        ));
+    }
+    if fraction_digits(amount) > 4 {
+        return Err(AppError::bad_input(
+            "purchase amount has at most 4 decimal places",
+        ));
+    }
+    if !is_currency_code(currency) {
+        return Err(AppError::bad_input(
+            "currency must be a three-letter ISO 4217 code",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one ledger function call, mapping the database's refusals to their codes.
+async fn call(
+    state: &AppState,
+    query: impl for<'c> FnOnce(
+        &'c mut AsyncPgConnection,
+    )
+        -> futures_util::future::BoxFuture<'c, Result<ResultRow, DieselError>>,
+) -> AppResult<Outcome> {
+    let mut conn = state.db.get().await?;
+    match query(&mut conn).await {
+        Ok(row) => Ok(row.into()),
+        Err(DieselError::DatabaseError(kind, info)) => match refusal(info.message()) {
+            Some(refused) => Err(refused),
+            None => Err(AppError::internal(DieselError::DatabaseError(kind, info))),
+        },
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn with_requested(error: AppError, requested: i64) -> AppError {
+    match error {
+        AppError::InsufficientPoints { available, .. } => AppError::InsufficientPoints {
+            available,
+            requested,
+        },
+        other => other,
+    }
+}
+
+pub async fn issue(
+    state: &AppState,
+    principal: &Principal,
+    input: IssueInput,
+) -> AppResult<Outcome> {
+    let partner_id = principal.acting_partner(Scope::PointsIssue, input.partner_id)?;
+    validate_key(&input.idempotency_key)?;
+    validate_reference(input.reference.as_deref())?;
+    let member = member_args(&input.member)?;
+    let now = Utc::now();
+    let expires_at = lot_expiry(now, input.expires_at, state.config.ledger.points_lifetime)?;
+    let mut fp = Fingerprint::new("issuePoints");
+    fp.field(partner_id);
+    fingerprint_member(&mut fp, &member);
+    let (points, purchase) = match input.amount {
+        Amount::Points(points) => {
+            fp.field("points").field(validate_points(points)?);
+            (Some(points), None)
+        }
+        Amount::Purchase { amount, currency } => {
+            validate_purchase(&amount, &currency)?;
+            fp.field("purchase")
+                .field(amount.normalized())
+                .field(&currency);
+            (None, Some((amount, currency)))
+        }
+    };
+    fp.optional(input.reference.as_deref())
+        .optional(input.expires_at.map(|t| t.timestamp_micros()));
+    let fingerprint = fp.finish();
+    let caller = caller(principal);
+    let new_member_id = Uuid::now_v7();
+    let new_member_number = generate_member_number(&mut rand::rng());
+    let (purchase_amount, purchase_currency) = purchase.unzip();
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_issue(
+                caller,
+                input.idempotency_key,
+                fingerprint,
+                partner_id,
+                member.0,
+                member.1,
+                member.2,
+                new_member_id,
+                new_member_number,
+                points,
+                purchase_amount,
+                purchase_currency,
+                expires_at,
+                input.reference,
+                now,
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+}
+
+fn redeem_args(
+    principal: &Principal,
+    input: &RedeemInput,
+    operation: &str,
+) -> AppResult<(Uuid, MemberArgs, Vec<u8>)> {
+    let partner_id = principal.acting_partner(Scope::PointsRedeem, input.partner_id)?;
+    validate_key(&input.idempotency_key)?;
+    validate_reference(input.reference.as_deref())?;
+    validate_points(input.points)?;
+    let member = member_args(&input.member)?;
+    let mut fp = Fingerprint::new(operation);
+    fp.field(partner_id);
+    fingerprint_member(&mut fp, &member);
+    fp.field(input.points).optional(input.reference.as_deref());
+    Ok((partner_id, member, fp.finish()))
+}
+
+pub async fn redeem(
+    state: &AppState,
+    principal: &Principal,
+    input: RedeemInput,
+) -> AppResult<Outcome> {
+    let (partner_id, member, fingerprint) = redeem_args(principal, &input, "redeemPoints")?;
+    let caller = caller(principal);
+    let points = input.points;
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_redeem(
+                caller,
+                input.idempotency_key,
+                fingerprint,
+                partner_id,
+                member.0,
+                member.1,
+                member.2,
+                input.points,
+                input.reference,
+                Utc::now(),
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+    .map_err(|e| with_requested(e, points))
+}
+
+pub async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    input: AuthorizeInput,
+) -> AppResult<Outcome> {
+    let (partner_id, member, mut fingerprint) =
+        redeem_args(principal, &input.redeem, "authorizeRedemption")?;
+    let limits = &state.config.ledger;
+    let expires_in = input.expires_in.unwrap_or(limits.hold_ttl);
+    if expires_in < Duration::seconds(1) || expires_in > limits.max_hold_ttl {
+        return Err(AppError::bad_input(format!(
+            "expiresInSeconds must be between 1 and {}",
+            limits.max_hold_ttl.num_seconds()
+        )));
+    }
+    fingerprint.extend(
+        Fingerprint::new("ttl")
+            .optional(input.expires_in.map(|d| d.num_seconds()))
+            .finish(),
+    );
+    let caller = caller(principal);
+    let now = Utc::now();
+    let redeem = input.redeem;
+    let points = redeem.points;
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_authorize(
+                caller,
+                redeem.idempotency_key,
+                fingerprint,
+                partner_id,
+                member.0,
+                member.1,
+                member.2,
+                redeem.points,
+                redeem.reference,
+                now + expires_in,
+                now,
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+    .map_err(|e| with_requested(e, points))
+}
+
+/// Captures (all or part) or voids a hold. Partners act on their own holds (scope
+/// `points:redeem`); the operator on any.
+pub async fn settle_hold(
+    state: &AppState,
+    principal: &Principal,
+    input: SettleHoldInput,
+) -> AppResult<Outcome> {
+    let partner_id = match principal {
+        Principal::Operator { .. } => None,
+        _ => Some(principal.require_partner_scope(Scope::PointsRedeem)?),
+    };
+    validate_key(&input.idempotency_key)?;
+    if let Some(points) = input.capture.filter(|p| *p != 0) {
+        validate_points(points)?;
+    }
+    let operation = if input.capture == Some(0) {
+        "voidHold"
+    } else {
+        "captureHold"
+    };
+    let fingerprint = Fingerprint::new(operation)
+        .field(input.hold_id)
+        .optional(input.capture)
+        .finish();
+    let caller = caller(principal);
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_settle_hold(
+                caller,
+                input.idempotency_key,
+                fingerprint,
+                partner_id,
+                input.hold_id,
+                input.capture,
+                Utc::now(),
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+}
+
+/// Reverses (refunds) all or part of the partner's own earn or redemption.
+pub async fn reverse(
+    state: &AppState,
+    principal: &Principal,
+    input: ReverseInput,
+) -> AppResult<Outcome> {
+    let partner_id = match principal {
+        Principal::Operator { .. } => None,
+        _ => Some(principal.require_partner_scope(Scope::PointsReverse)?),
+    };
+    validate_key(&input.idempotency_key)?;
+    validate_reference(input.reference.as_deref())?;
+    if let Some(points) = input.points {
+        validate_points(points)?;
+    }
+    let fingerprint = Fingerprint::new("reverseEntry")
+        .field(input.entry_id)
+        .optional(input.points)
+        .optional(input.reference.as_deref())
+        .finish();
+    let caller = caller(principal);
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_reverse(
+                caller,
+                input.idempotency_key,
+                fingerprint,
+                partner_id,
+                input.entry_id,
+                input.points,
+                input.reference,
+                Utc::now(),
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+}
+
+/// An entry the caller may see: the operator any, a partner the entries it is party to, a
+/// member its own. Anything else is `NOT_FOUND`.
+pub async fn entry(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<JournalEntry> {
+    let mut conn = state.db.get().await?;
+    let entry = JournalEntry::find(&mut conn, id).await?;
+    entry
+        .filter(|e| can_see(principal, e.partner_id, e.member_id))
+        .ok_or(AppError::NotFound("ledger entry"))
+}
+
+pub async fn hold(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<Hold> {
+    let mut conn = state.db.get().await?;
+    Hold::find(&mut conn, id)
+        .await?
+        .filter(|h| can_see(principal, Some(h.partner_id), h.member_id))
+        .ok_or(AppError::NotFound("hold"))
+}
+
+fn can_see(principal: &Principal, partner_id: Option<Uuid>, member_id: Uuid) -> bool {
+    match principal {
+        Principal::Operator { .. } => true,
+        Principal::Partner { partner_id: me, .. } => partner_id == Some(*me),
+        Principal::Member { member_id: me } => member_id == *me,
+    }
+}
+
+/// Narrows a listing to what the caller may see.
+pub fn visible_filter(principal: &Principal, mut filter: EntryFilter) -> AppResult<EntryFilter> {
+    match principal {
+        Principal::Operator { .. } => {}
+        Principal::Partner { partner_id, .. } => filter.partner_id = Some(*partner_id),
+        Principal::Member { member_id } => {
+            if filter.member_id.is_some_and(|m| m != *member_id) {
+                return Err(AppError::NotFound("member"));
+            }
+            filter.member_id = Some(*member_id);
+        }
+    }
+    Ok(filter)
+}
+
+pub async fn entries(
+    state: &AppState,
+    principal: &Principal,
+    filter: EntryFilter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> AppResult<Vec<JournalEntry>> {
+    let filter = visible_filter(principal, filter)?;
+    let mut conn = state.db.get().await?;
+    Ok(JournalEntry::page(&mut conn, &filter, before, limit).await?)
+}
+
+pub async fn balance(state: &AppState, member_id: Uuid) -> AppResult<Balance> {
+    let mut conn = state.db.get().await?;
+    Ok(Balance::of(&mut conn, member_id).await?)
+}
+
+pub async fn expiring(
+    state: &AppState,
+    member_id: Uuid,
+    within_days: i64,
+) -> AppResult<Vec<(chrono::NaiveDate, i64)>> {
+    if !(1..=3660).contains(&within_days) {
+        return Err(AppError::bad_input("withinDays must be between 1 and 3660"));
+    }
+    let now = Utc::now();
+    let mut conn = state.db.get().await?;
+    let rows =
+        Balance::expiring(&mut conn, member_id, now, now + Duration::days(within_days)).await?;
+    Ok(rows.into_iter().map(|r| (r.date, r.points)).collect())
+}
+
+pub async fn reversed_points(state: &AppState, entry_id: Uuid) -> AppResult<i64> {
+    let mut conn = state.db.get().await?;
+    Ok(JournalEntry::reversed_points(&mut conn, entry_id).await?)
+}

@@ -1,0 +1,159 @@
+//! `hub verify`: every ledger invariant of DESIGN.md checked over the whole database, in
+//! one consistent snapshot.
+
+use diesel::{QueryableByName, sql_types::BigInt};
+use diesel_async::RunQueryDsl;
+
+use crate::{db::DbPool, error::AppResult};
+
+/// (what is checked, SQL counting the rows that break it)
+const CHECKS: &[(&str, &str)] = &[
+    (
+        "every entry has two or more postings summing to zero",
+        "SELECT count(*) FROM (SELECT e.id FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id
+          GROUP BY e.id HAVING count(p.entry_id) < 2 OR coalesce(sum(p.amount), 0) <> 0) x",
+    ),
+    (
+        "all postings together sum to zero",
+        "SELECT count(*) FROM (SELECT coalesce(sum(amount), 0) AS s FROM postings) x WHERE s <> 0",
+    ),
+    (
+        "every posting names an existing account",
+        "SELECT count(*) FROM postings p WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id)",
+    ),
+    (
+        "every entry's partner exists",
+        "SELECT count(*) FROM journal_entries e
+          WHERE e.partner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM partners p WHERE p.id = e.partner_id)",
+    ),
+    (
+        "member available balance = sum of its account's postings (available - debt)",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT account_id, sum(amount) AS s FROM postings GROUP BY account_id) p ON p.account_id = b.available_account
+          WHERE coalesce(p.s, 0) <> b.available - b.debt",
+    ),
+    (
+        "member held balance = sum of its hold account's postings",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT account_id, sum(amount) AS s FROM postings GROUP BY account_id) p ON p.account_id = b.held_account
+          WHERE coalesce(p.s, 0) <> b.held",
+    ),
+    (
+        "remaining lot points = available + held (free = available, reserved = held)",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT member_id, sum(remaining - reserved) AS free, sum(reserved) AS reserved
+                     FROM lots GROUP BY member_id) l ON l.member_id = b.member_id
+          WHERE coalesce(l.free, 0) <> b.available OR coalesce(l.reserved, 0) <> b.held",
+    ),
+    (
+        "a member in debt has no free lot points",
+        "SELECT count(*) FROM member_balances b
+          WHERE b.debt > 0 AND EXISTS (SELECT 1 FROM lots l WHERE l.member_id = b.member_id AND l.remaining > l.reserved)",
+    ),
+    (
+        "no overdraft (balances and lots never negative)",
+        "SELECT (SELECT count(*) FROM member_balances WHERE available < 0 OR held < 0 OR debt < 0 OR (available > 0 AND debt > 0))
+              + (SELECT count(*) FROM lots WHERE remaining < 0 OR reserved < 0 OR reserved > remaining OR remaining > points)",
+    ),
+    (
+        "each lot's consumptions add up to what left it",
+        "SELECT count(*) FROM lots l
+          LEFT JOIN (SELECT lot_id, sum(points) AS s FROM lot_consumptions GROUP BY lot_id) c ON c.lot_id = l.id
+          WHERE l.points - l.remaining <> coalesce(c.s, 0)",
+    ),
+    (
+        "pending holds add up to the member's held points",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT member_id, sum(points) AS s FROM holds WHERE status = 'PENDING' GROUP BY member_id) h
+            ON h.member_id = b.member_id
+          WHERE coalesce(h.s, 0) <> b.held",
+    ),
+    (
+        "lot reservations match the pending holds",
+        "SELECT count(*) FROM lots l
+          LEFT JOIN (SELECT hl.lot_id, sum(hl.points) AS s FROM hold_lots hl JOIN holds h ON h.id = hl.hold_id
+                     WHERE h.status = 'PENDING' GROUP BY hl.lot_id) r ON r.lot_id = l.id
+          WHERE l.reserved <> coalesce(r.s, 0)",
+    ),
+    (
+        "one entry per idempotency key, and each key's entry exists",
+        "SELECT (SELECT count(*) FROM idempotency_keys k WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = k.entry_id))
+              + (SELECT count(*) FROM (SELECT entry_id FROM idempotency_keys GROUP BY entry_id HAVING count(*) > 1) x)",
+    ),
+    (
+        "reversals never exceed the entry they reverse",
+        "SELECT count(*) FROM journal_entries o
+          JOIN (SELECT reverses_entry_id, sum(points) AS s FROM journal_entries
+                WHERE reverses_entry_id IS NOT NULL GROUP BY reverses_entry_id) r ON r.reverses_entry_id = o.id
+          LEFT JOIN holds h ON h.id = o.hold_id
+          WHERE r.s > CASE WHEN o.kind = 'CAPTURE' THEN h.captured_points ELSE o.points END",
+    ),
+    (
+        "lifetime earned = earns - clawbacks",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT member_id, sum(CASE kind WHEN 'ISSUE' THEN points ELSE -points END) AS s
+                     FROM journal_entries WHERE kind IN ('ISSUE', 'REVERSE_ISSUE') GROUP BY member_id) e
+            ON e.member_id = b.member_id
+          WHERE b.lifetime_earned <> coalesce(e.s, 0)",
+    ),
+];
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+pub struct Check {
+    pub name: &'static str,
+    pub violations: i64,
+}
+
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.checks.iter().all(|c| c.violations == 0)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for check in &self.checks {
+            let verdict = if check.violations == 0 {
+                "ok".to_owned()
+            } else {
+                format!("VIOLATED by {}", check.violations)
+            };
+            writeln!(f, "{verdict:>16}  {}", check.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs every check in one repeatable-read, read-only transaction (one snapshot, so a live
+/// hub's traffic cannot make a check see half an operation).
+pub async fn run(db: &DbPool) -> AppResult<Report> {
+    let mut conn = db.get().await?;
+    let checks = conn
+        .build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async |conn| {
+            let mut checks = Vec::with_capacity(CHECKS.len());
+            for (name, sql) in CHECKS {
+                let row: Count = diesel::sql_query(format!("SELECT ({sql}) AS count"))
+                    .get_result(conn)
+                    .await?;
+                checks.push(Check {
+                    name,
+                    violations: row.count,
+                });
+            }
+            Ok::<_, diesel::result::Error>(checks)
+        })
+        .await?;
+    Ok(Report { checks })
+}

@@ -1,0 +1,860 @@
+//! The points ledger through the API, on real PostgreSQL: earn, redeem, holds, reversals,
+//! lots and expiry, idempotency, invariants, concurrency and a killed connection.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use coalition_hub::services::{expiry, verify};
+use serde_json::{Value, json};
+
+use crate::support::{ALL_SCOPES, Gql, TestApp};
+
+pub const RESULT: &str = "balance { available held debt lifetimeEarned net } replayed entry { id kind points } hold { id status points capturedPoints }";
+
+pub fn issue_query() -> String {
+    format!("mutation($input: IssuePointsInput!) {{ issuePoints(input: $input) {{ {RESULT} }} }}")
+}
+pub fn redeem_query() -> String {
+    format!("mutation($input: RedeemPointsInput!) {{ redeemPoints(input: $input) {{ {RESULT} }} }}")
+}
+pub fn authorize_query() -> String {
+    format!(
+        "mutation($input: AuthorizeRedemptionInput!) {{ authorizeRedemption(input: $input) {{ {RESULT} }} }}"
+    )
+}
+pub fn capture_query() -> String {
+    format!("mutation($input: CaptureHoldInput!) {{ captureHold(input: $input) {{ {RESULT} }} }}")
+}
+pub fn void_query() -> String {
+    format!("mutation($input: VoidHoldInput!) {{ voidHold(input: $input) {{ {RESULT} }} }}")
+}
+pub fn reverse_query() -> String {
+    format!("mutation($input: ReverseEntryInput!) {{ reverseEntry(input: $input) {{ {RESULT} }} }}")
+}
+
+/// A coalition of partners (all scopes) and a member linked to all of them as "M".
+pub struct Coalition {
+    pub app: Arc<TestApp>,
+    pub tokens: Vec<String>,
+    pub member: String,
+}
+
+impl Coalition {
+    pub async fn new(app: TestApp, partners: usize) -> Coalition {
+        let app = Arc::new(app);
+        let mut tokens = Vec::new();
+        for i in 0..partners {
+            let id = app.create_partner(&format!("partner-{i}")).await;
+            tokens.push(app.partner_token(&id, ALL_SCOPES));
+        }
+        let (member, _) = app.enroll(&tokens[0], "M").await;
+        let link = "mutation($m: ID!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: \"M\"}) { id } }";
+        for token in &tokens[1..] {
+            app.gql(token, link, json!({"m": member})).await.data();
+        }
+        Coalition {
+            app,
+            tokens,
+            member,
+        }
+    }
+
+    pub async fn issue(&self, partner: usize, points: i64, key: &str) -> Gql {
+        self.issue_with(
+            partner,
+            json!({"member": {"partnerCustomerId": "M"}, "points": points, "idempotencyKey": key}),
+        )
+        .await
+    }
+
+    pub async fn issue_with(&self, partner: usize, input: Value) -> Gql {
+        self.app
+            .gql(
+                &self.tokens[partner],
+                &issue_query(),
+                json!({ "input": input }),
+            )
+            .await
+    }
+
+    pub async fn redeem(&self, partner: usize, points: i64, key: &str) -> Gql {
+        let input =
+            json!({"member": {"partnerCustomerId": "M"}, "points": points, "idempotencyKey": key});
+        self.app
+            .gql(
+                &self.tokens[partner],
+                &redeem_query(),
+                json!({ "input": input }),
+            )
+            .await
+    }
+
+    pub async fn authorize(&self, partner: usize, points: i64, key: &str) -> Gql {
+        let input =
+            json!({"member": {"partnerCustomerId": "M"}, "points": points, "idempotencyKey": key});
+        self.app
+            .gql(
+                &self.tokens[partner],
+                &authorize_query(),
+                json!({ "input": input }),
+            )
+            .await
+    }
+
+    pub async fn reverse(
+        &self,
+        partner: usize,
+        entry: &str,
+        points: Option<i64>,
+        key: &str,
+    ) -> Gql {
+        let input = json!({"entryId": entry, "points": points, "idempotencyKey": key});
+        self.app
+            .gql(
+                &self.tokens[partner],
+                &reverse_query(),
+                json!({ "input": input }),
+            )
+            .await
+    }
+
+    pub async fn balance(&self) -> Value {
+        let response = self
+            .app
+            .gql(
+                &self.app.operator_token(),
+                "query($m: ID!) { member(ref: {memberId: $m}) { balance { available held debt lifetimeEarned net } } }",
+                json!({"m": self.member}),
+            )
+            .await;
+        response.data()["member"]["balance"].clone()
+    }
+
+    pub async fn verify(&self) {
+        let report = verify::run(&self.app.state.db).await.unwrap();
+        assert!(report.is_clean(), "invariants violated:\n{report}");
+    }
+
+    pub async fn entries(&self) -> i64 {
+        self.app
+            .sql_count("SELECT count(*) FROM journal_entries")
+            .await
+    }
+}
+
+pub fn balance(available: i64, held: i64, debt: i64, lifetime: i64) -> Value {
+    json!({
+        "available": available.to_string(), "held": held.to_string(), "debt": debt.to_string(),
+        "lifetimeEarned": lifetime.to_string(), "net": (available - debt).to_string(),
+    })
+}
+
+fn entry_id(response: &Gql, field: &str) -> String {
+    response.data()[field]["entry"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earn_spend_and_replay() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    let earned = c.issue(0, 120, "earn-1").await;
+    assert_eq!(
+        earned.data()["issuePoints"]["balance"],
+        balance(120, 0, 0, 120)
+    );
+    assert_eq!(earned.data()["issuePoints"]["replayed"], false);
+    assert_eq!(earned.data()["issuePoints"]["entry"]["kind"], "ISSUE");
+
+    // The same key and input replays: same entry, nothing new written.
+    let again = c.issue(0, 120, "earn-1").await;
+    assert_eq!(again.data()["issuePoints"]["replayed"], true);
+    assert_eq!(
+        entry_id(&again, "issuePoints"),
+        entry_id(&earned, "issuePoints")
+    );
+    assert_eq!(c.entries().await, 1);
+    // The same key with another input is refused.
+    let reused = c.issue(0, 121, "earn-1").await;
+    assert_eq!(reused.code(), "IDEMPOTENCY_KEY_REUSED");
+    // Keys are scoped to the caller: partner 1 may use "earn-1" too.
+    assert_eq!(
+        c.issue(1, 30, "earn-1").await.data()["issuePoints"]["replayed"],
+        false
+    );
+
+    let spent = c.redeem(1, 100, "spend-1").await;
+    assert_eq!(
+        spent.data()["redeemPoints"]["balance"],
+        balance(50, 0, 0, 150)
+    );
+    let short = c.redeem(1, 51, "spend-2").await;
+    assert_eq!(short.code(), "INSUFFICIENT_POINTS");
+    assert_eq!(short.body["errors"][0]["extensions"]["available"], "50");
+    assert_eq!(short.body["errors"][0]["extensions"]["requested"], "51");
+    // A refused operation does not claim its key: the same call can succeed later.
+    c.issue(0, 1, "earn-2").await.data();
+    assert_eq!(
+        c.redeem(1, 51, "spend-2").await.data()["redeemPoints"]["balance"],
+        balance(0, 0, 0, 151)
+    );
+
+    // Earning by purchase: the partner's earn rate (1.5 in tests), rounded down.
+    let by_purchase = c
+        .issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "purchase": {"amount": "10.99", "currency": "EUR"}, "idempotencyKey": "buy-1"}))
+        .await;
+    assert_eq!(by_purchase.data()["issuePoints"]["entry"]["points"], "16");
+    let wrong_currency = c
+        .issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "purchase": {"amount": "10", "currency": "USD"}, "idempotencyKey": "buy-2"}))
+        .await;
+    assert_eq!(wrong_currency.code(), "BAD_USER_INPUT");
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuing_to_a_new_customer_id_enrols_the_member() {
+    let c = Coalition::new(TestApp::new().await, 1).await;
+    let input =
+        json!({"member": {"partnerCustomerId": "NEW-7"}, "points": 10, "idempotencyKey": "k"});
+    let first = c.app.gql(&c.tokens[0], &format!("mutation($input: IssuePointsInput!) {{ issuePoints(input: $input) {{ member {{ id partnerCustomerId }} balance {{ available }} }} }}"), json!({"input": input})).await;
+    let member = &first.data()["issuePoints"]["member"];
+    assert_eq!(member["partnerCustomerId"], "NEW-7");
+    assert_eq!(c.app.sql_count("SELECT count(*) FROM members").await, 2);
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lots_are_spent_first_expiring_first_and_expire_only_their_remainder() {
+    let c = Coalition::new(TestApp::new().await, 3).await;
+    let now = Utc::now();
+    let later = (now + Duration::days(300)).to_rfc3339();
+    let sooner = (now + Duration::days(10)).to_rfc3339();
+    let a = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "a", "expiresAt": later})).await;
+    let b = c.issue_with(1, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "b", "expiresAt": sooner})).await;
+    let (lot_a, lot_b) = (entry_id(&a, "issuePoints"), entry_id(&b, "issuePoints"));
+
+    c.redeem(2, 60, "spend").await.data();
+    let slices = |lot: String| {
+        let app = c.app.clone();
+        async move {
+            app.sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM lot_consumptions WHERE lot_id = '{lot}' AND kind = 'REDEEM'")).await
+        }
+    };
+    assert_eq!(
+        slices(lot_b.clone()).await,
+        60,
+        "B's lot expires sooner and goes first"
+    );
+    assert_eq!(slices(lot_a.clone()).await, 0);
+
+    let expiring = c
+        .app
+        .gql(
+            &c.app.member_token(&c.member),
+            "{ me { expiringPoints(withinDays: 30) { date points } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(expiring.data()["me"]["expiringPoints"][0]["points"], "40");
+
+    // Eleven days on, B's lot has expired: only its 40-point remainder.
+    let run = expiry::run(&c.app.state.db, now + Duration::days(11), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((run.members_expired, run.points_expired), (1, 40));
+    assert_eq!(c.balance().await, balance(100, 0, 0, 200));
+    // Running it again changes nothing.
+    let again = expiry::run(&c.app.state.db, now + Duration::days(11), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again, expiry::ExpiryRun::default());
+    let breakage = c
+        .app
+        .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'EXPIRY' AND points = 40")
+        .await;
+    assert_eq!(breakage, 1);
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clawback_leaves_a_debt_that_the_next_earn_repays() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    let earn = c.issue(0, 100, "earn").await;
+    let earn_id = entry_id(&earn, "issuePoints");
+    c.redeem(1, 80, "spend").await.data();
+
+    let clawback = c.reverse(0, &earn_id, None, "refund").await;
+    assert_eq!(
+        clawback.data()["reverseEntry"]["balance"],
+        balance(0, 0, 80, 0)
+    );
+    assert_eq!(clawback.data()["reverseEntry"]["balance"]["net"], "-80");
+    assert_eq!(
+        clawback.data()["reverseEntry"]["entry"]["kind"],
+        "REVERSE_ISSUE"
+    );
+
+    let refused = c.redeem(1, 1, "while-in-debt").await;
+    assert_eq!(refused.code(), "INSUFFICIENT_POINTS");
+    let refused_hold = c.authorize(1, 1, "hold-in-debt").await;
+    assert_eq!(refused_hold.code(), "INSUFFICIENT_POINTS");
+
+    let next = c.issue(0, 100, "earn-2").await;
+    assert_eq!(
+        next.data()["issuePoints"]["balance"],
+        balance(20, 0, 0, 100)
+    );
+    // The entry was fully reversed: nothing is left to reverse.
+    assert_eq!(
+        c.reverse(0, &earn_id, Some(1), "refund-2").await.code(),
+        "BAD_USER_INPUT"
+    );
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_capture_in_part_void_and_refunds_return_points() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let hold = c.authorize(1, 70, "hold").await;
+    let hold_id = hold.data()["authorizeRedemption"]["hold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        hold.data()["authorizeRedemption"]["balance"],
+        balance(30, 70, 0, 100)
+    );
+
+    let capture = c
+        .app
+        .gql(
+            &c.tokens[1],
+            &capture_query(),
+            json!({"input": {"holdId": hold_id, "points": 50, "idempotencyKey": "cap"}}),
+        )
+        .await;
+    let captured = &capture.data()["captureHold"];
+    assert_eq!(captured["balance"], balance(50, 0, 0, 100));
+    assert_eq!(captured["hold"]["status"], "CAPTURED");
+    assert_eq!(captured["hold"]["capturedPoints"], "50");
+    let capture_id = captured["entry"]["id"].as_str().unwrap().to_owned();
+
+    // A settled hold cannot be settled again.
+    let void = c
+        .app
+        .gql(
+            &c.tokens[1],
+            &void_query(),
+            json!({"input": {"holdId": hold_id, "idempotencyKey": "void"}}),
+        )
+        .await;
+    assert_eq!(void.code(), "HOLD_NOT_PENDING");
+    // Another partner cannot touch it.
+    let foreign = c
+        .app
+        .gql(
+            &c.tokens[0],
+            &void_query(),
+            json!({"input": {"holdId": hold_id, "idempotencyKey": "void"}}),
+        )
+        .await;
+    assert_eq!(foreign.code(), "NOT_FOUND");
+
+    // Refund 20 of the 50 captured: they come back; no more than 50 can ever come back.
+    let refund = c.reverse(1, &capture_id, Some(20), "refund").await;
+    assert_eq!(
+        refund.data()["reverseEntry"]["balance"],
+        balance(70, 0, 0, 100)
+    );
+    assert_eq!(
+        c.reverse(1, &capture_id, Some(31), "refund-2").await.code(),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        c.reverse(1, &capture_id, None, "refund-3").await.data()["reverseEntry"]["balance"],
+        balance(100, 0, 0, 100)
+    );
+    // A partner reverses only its own entries.
+    assert_eq!(
+        c.reverse(0, &capture_id, None, "not-mine").await.code(),
+        "NOT_FOUND"
+    );
+
+    // A hold that times out returns its points.
+    let short = c.app.gql(&c.tokens[1], &authorize_query(), json!({"input": {"member": {"partnerCustomerId": "M"}, "points": 40, "idempotencyKey": "short", "expiresInSeconds": 60}})).await;
+    let short_id = short.data()["authorizeRedemption"]["hold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = expiry::run(&c.app.state.db, Utc::now() + Duration::minutes(2), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(run.holds_released, 1);
+    assert_eq!(c.balance().await, balance(100, 0, 0, 100));
+    let late = c
+        .app
+        .gql(
+            &c.tokens[1],
+            &capture_query(),
+            json!({"input": {"holdId": short_id, "idempotencyKey": "late"}}),
+        )
+        .await;
+    assert_eq!(late.code(), "HOLD_NOT_PENDING");
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_and_writes_nothing() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    let earn = c.issue(0, 100, "earn").await;
+    let earn_id = entry_id(&earn, "issuePoints");
+    let hold = c.authorize(1, 10, "hold").await;
+    let hold_id = hold.data()["authorizeRedemption"]["hold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.app
+        .gql(
+            &c.tokens[1],
+            &void_query(),
+            json!({"input": {"holdId": hold_id, "idempotencyKey": "void"}}),
+        )
+        .await
+        .data();
+    let before = (
+        c.entries().await,
+        c.app
+            .sql_count("SELECT count(*) FROM idempotency_keys")
+            .await,
+        c.balance().await,
+    );
+
+    let m = json!({"partnerCustomerId": "M"});
+    let cases: Vec<(&str, usize, String, Value, &str)> = vec![
+        (
+            "zero points",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 0, "idempotencyKey": "x1"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "negative points",
+            0,
+            issue_query(),
+            json!({"member": m, "points": -5, "idempotencyKey": "x2"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "huge points",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 2_000_000_000, "idempotencyKey": "x3"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "beyond Int",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 9_000_000_000i64, "idempotencyKey": "x4"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "points and purchase",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 5, "purchase": {"amount": "1", "currency": "EUR"}, "idempotencyKey": "x5"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "negative purchase",
+            0,
+            issue_query(),
+            json!({"member": m, "purchase": {"amount": "-1", "currency": "EUR"}, "idempotencyKey": "x6"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "expiresAt in the past",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 5, "idempotencyKey": "x7", "expiresAt": "2020-01-01T00:00:00Z"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "over-long key",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 5, "idempotencyKey": "k".repeat(256)}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "empty key",
+            0,
+            issue_query(),
+            json!({"member": m, "points": 5, "idempotencyKey": ""}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "unknown member id",
+            0,
+            issue_query(),
+            json!({"member": {"memberId": "01a20990-0000-7000-8000-000000000000"}, "points": 5, "idempotencyKey": "x8"}),
+            "NOT_FOUND",
+        ),
+        (
+            "unknown member number",
+            0,
+            issue_query(),
+            json!({"member": {"memberNumber": "4111111111111111"}, "points": 5, "idempotencyKey": "x9"}),
+            "NOT_FOUND",
+        ),
+        (
+            "mistyped member number",
+            0,
+            redeem_query(),
+            json!({"member": {"memberNumber": "4111111111111112"}, "points": 5, "idempotencyKey": "x10"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "unknown customer to redeem from",
+            0,
+            redeem_query(),
+            json!({"member": {"partnerCustomerId": "nobody"}, "points": 5, "idempotencyKey": "x11"}),
+            "NOT_FOUND",
+        ),
+        (
+            "over-long reference",
+            0,
+            redeem_query(),
+            json!({"member": m, "points": 5, "idempotencyKey": "x12", "reference": "r".repeat(201)}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "another partner's entry",
+            1,
+            reverse_query(),
+            json!({"entryId": earn_id, "idempotencyKey": "x13"}),
+            "NOT_FOUND",
+        ),
+        (
+            "reversing more than the entry",
+            0,
+            reverse_query(),
+            json!({"entryId": earn_id, "points": 101, "idempotencyKey": "x14"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "capture of a voided hold",
+            1,
+            capture_query(),
+            json!({"holdId": hold_id, "idempotencyKey": "x15"}),
+            "HOLD_NOT_PENDING",
+        ),
+        (
+            "capture of nothing",
+            1,
+            capture_query(),
+            json!({"holdId": hold_id, "points": 0, "idempotencyKey": "x16"}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "hold for too long",
+            1,
+            authorize_query(),
+            json!({"member": m, "points": 5, "idempotencyKey": "x17", "expiresInSeconds": 100_000_000}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "unknown hold",
+            1,
+            void_query(),
+            json!({"holdId": "01a20990-0000-7000-8000-000000000000", "idempotencyKey": "x18"}),
+            "NOT_FOUND",
+        ),
+        (
+            "not an id",
+            1,
+            void_query(),
+            json!({"holdId": "hold-1", "idempotencyKey": "x19"}),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (name, partner, query, input, code) in cases {
+        let response = c
+            .app
+            .gql(&c.tokens[partner], &query, json!({"input": input}))
+            .await;
+        assert_eq!(response.code(), code, "{name}: {}", response.body);
+        assert!(response.has_no_data(), "{name}");
+    }
+    let after = (
+        c.entries().await,
+        c.app
+            .sql_count("SELECT count(*) FROM idempotency_keys")
+            .await,
+        c.balance().await,
+    );
+    assert_eq!(before, after, "a refused operation wrote something");
+    // Scopes: a partner without points:redeem cannot redeem; members cannot issue.
+    let issue_only = c.app.partner_token(
+        &c.app
+            .sql_text("SELECT id::text FROM partners ORDER BY created_at LIMIT 1")
+            .await,
+        "points:issue",
+    );
+    let input = json!({"member": m, "points": 1, "idempotencyKey": "s1"});
+    assert_eq!(
+        c.app
+            .gql(&issue_only, &redeem_query(), json!({"input": input}))
+            .await
+            .code(),
+        "FORBIDDEN"
+    );
+    let member = c.app.member_token(&c.member);
+    assert_eq!(
+        c.app
+            .gql(&member, &issue_query(), json!({"input": input}))
+            .await
+            .code(),
+        "FORBIDDEN"
+    );
+    c.verify().await;
+}
+
+/// The balance covers 20 redemptions of 7; 50 arrive at once on 50 connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_redemptions_never_overdraw() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.db_pool_size = 50)
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 2).await;
+    c.issue(0, 140, "earn").await.data();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let app = c.app.clone();
+            let token = c.tokens[1].clone();
+            tokio::spawn(async move {
+                let input = json!({"member": {"partnerCustomerId": "M"}, "points": 7, "idempotencyKey": format!("r{i}")});
+                app.gql(&token, &redeem_query(), json!({"input": input})).await
+            })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.body.get("errors") {
+            None => ok += 1,
+            Some(_) => {
+                assert_eq!(response.code(), "INSUFFICIENT_POINTS", "{}", response.body);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((ok, refused), (20, 30));
+    assert_eq!(c.balance().await, balance(0, 0, 0, 140));
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_captures_and_voids_settle_a_hold_once() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.db_pool_size = 30)
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let hold = c.authorize(1, 60, "hold").await;
+    let hold_id = hold.data()["authorizeRedemption"]["hold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let app = c.app.clone();
+            let token = c.tokens[1].clone();
+            let hold_id = hold_id.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    let input = json!({"holdId": hold_id, "points": 10 + i, "idempotencyKey": format!("c{i}")});
+                    (i, app.gql(&token, &capture_query(), json!({"input": input})).await)
+                } else {
+                    let input = json!({"holdId": hold_id, "idempotencyKey": format!("v{i}")});
+                    (i, app.gql(&token, &void_query(), json!({"input": input})).await)
+                }
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (i, response) = task.await.unwrap();
+        match response.body.get("errors") {
+            None => winners.push(i),
+            Some(_) => assert_eq!(response.code(), "HOLD_NOT_PENDING", "{}", response.body),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one settlement wins: {winners:?}");
+    let captured = if winners[0] % 2 == 0 {
+        10 + winners[0]
+    } else {
+        0
+    };
+    assert_eq!(c.balance().await, balance(100 - captured, 0, 0, 100));
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_key_sent_twenty_times_at_once_makes_one_entry() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.db_pool_size = 20)
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 1).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let app = c.app.clone();
+            let token = c.tokens[0].clone();
+            tokio::spawn(async move {
+                let input = json!({"member": {"partnerCustomerId": "M"}, "points": 25, "idempotencyKey": "once"});
+                app.gql(&token, &issue_query(), json!({"input": input})).await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    let mut fresh = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        let result = &response.data()["issuePoints"];
+        ids.insert(result["entry"]["id"].as_str().unwrap().to_owned());
+        fresh += usize::from(result["replayed"] == false);
+    }
+    assert_eq!((ids.len(), fresh), (1, 1));
+    assert_eq!(c.entries().await, 1);
+    assert_eq!(c.balance().await, balance(25, 0, 0, 25));
+    c.verify().await;
+}
+
+/// The connection running a money-moving call is killed mid-transaction: nothing partial is
+/// left, and a retry with the same key succeeds exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let url = c.app.state.config.database_url.clone();
+
+    // Hold the member's balance row so the redemption stops half way, inside its call,
+    // after it has claimed its key.
+    let mut blocker = AsyncPgConnection::establish(&url).await.unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM member_balances WHERE member_id = '{}' FOR UPDATE",
+            c.member
+        ))
+        .await
+        .unwrap();
+    let app = c.app.clone();
+    let token = c.tokens[1].clone();
+    let request = tokio::spawn(async move {
+        let input =
+            json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": "killed"});
+        app.gql(&token, &redeem_query(), json!({"input": input}))
+            .await
+    });
+    let mut killer = AsyncPgConnection::establish(&url).await.unwrap();
+    let mut killed = 0;
+    for _ in 0..200 {
+        killed = c
+            .app
+            .sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_redeem%'")
+            .await;
+        if killed > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(killed, 1, "the redemption never reached the lock");
+    killer
+        .batch_execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_redeem%'")
+        .await
+        .unwrap();
+    let response = request.await.unwrap();
+    assert_eq!(response.code(), "INTERNAL");
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+
+    assert_eq!(
+        c.app
+            .sql_count("SELECT count(*) FROM idempotency_keys WHERE key = 'killed'")
+            .await,
+        0
+    );
+    assert_eq!(
+        c.app
+            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
+            .await,
+        0
+    );
+    assert_eq!(c.balance().await, balance(100, 0, 0, 100));
+
+    let retry = c.redeem(1, 30, "killed").await;
+    assert_eq!(retry.data()["redeemPoints"]["replayed"], false);
+    assert_eq!(
+        c.redeem(1, 30, "killed").await.data()["redeemPoints"]["replayed"],
+        true
+    );
+    assert_eq!(c.balance().await, balance(70, 0, 0, 100));
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_are_visible_only_to_their_parties() {
+    let c = Coalition::new(TestApp::new().await, 3).await;
+    let earn = c.issue(0, 100, "earn").await;
+    c.redeem(1, 40, "spend").await.data();
+    let earn_id = entry_id(&earn, "issuePoints");
+    let list = "{ ledgerEntries { nodes { kind points partner { slug } } } }";
+
+    let mine = c.app.gql(&c.tokens[0], list, json!({})).await;
+    assert_eq!(
+        mine.data()["ledgerEntries"]["nodes"],
+        json!([{"kind": "ISSUE", "points": "100", "partner": {"slug": "partner-0"}}])
+    );
+    let nothing = c.app.gql(&c.tokens[2], list, json!({})).await;
+    assert_eq!(nothing.data()["ledgerEntries"]["nodes"], json!([]));
+    let hidden = c
+        .app
+        .gql(
+            &c.tokens[2],
+            "query($id: ID!) { ledgerEntry(id: $id) { id } }",
+            json!({"id": earn_id}),
+        )
+        .await;
+    assert_eq!(hidden.code(), "NOT_FOUND");
+
+    let member = c.app.member_token(&c.member);
+    let history = c.app.gql(&member, "{ me { balance { available } transactions { nodes { kind points partner { name } } } } }", json!({})).await;
+    let me = &history.data()["me"];
+    assert_eq!(me["balance"]["available"], "60");
+    assert_eq!(me["transactions"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        me["transactions"]["nodes"][0]["kind"], "REDEEM",
+        "newest first"
+    );
+    let all = c
+        .app
+        .gql(
+            &c.app.operator_token(),
+            "{ ledgerEntries(filter: {kinds: [REDEEM]}) { nodes { kind } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        all.data()["ledgerEntries"]["nodes"],
+        json!([{"kind": "REDEEM"}])
+    );
+}
