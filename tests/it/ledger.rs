@@ -217,7 +217,7 @@ async fn issuing_to_a_new_customer_id_enrols_the_member() {
     let c = Coalition::new(TestApp::new().await, 1).await;
     let input =
         json!({"member": {"partnerCustomerId": "NEW-7"}, "points": 10, "idempotencyKey": "k"});
-    let first = c.app.gql(&c.tokens[0], &format!("mutation($input: IssuePointsInput!) {{ issuePoints(input: $input) {{ member {{ id partnerCustomerId }} balance {{ available }} }} }}"), json!({"input": input})).await;
+    let first = c.app.gql(&c.tokens[0], "mutation($input: IssuePointsInput!) { issuePoints(input: $input) { member { id partnerCustomerId } balance { available } } }", json!({"input": input})).await;
     let member = &first.data()["issuePoints"]["member"];
     assert_eq!(member["partnerCustomerId"], "NEW-7");
     assert_eq!(c.app.sql_count("SELECT count(*) FROM members").await, 2);
