@@ -413,9 +413,11 @@ BEGIN
     RETURN v_total;
 END $$;
 
--- Takes up to p_points free (unreserved, unexpired) points from the member's lots,
+-- Takes up to p_points free (unreserved) points from the member's lots,
 -- first-expiring-first (p_first_lot before all others), recording each slice. Returns the
--- points taken.
+-- points taken. Past-due lots count: until the expiry turns them into breakage their points
+-- are in the wallet (redemptions expire them first; a debt repaid while they wait takes
+-- them like any other).
 CREATE FUNCTION hub_take_from_lots(p_member_id uuid, p_entry_id uuid, p_points bigint,
                                    p_kind text, p_redeeming_partner uuid, p_now timestamptz,
                                    p_first_lot uuid DEFAULT NULL)
@@ -427,7 +429,7 @@ DECLARE
 BEGIN
     FOR v_lot IN
         SELECT id, remaining - reserved AS free FROM lots
-        WHERE member_id = p_member_id AND remaining > reserved AND expires_at > p_now
+        WHERE member_id = p_member_id AND remaining > reserved
         ORDER BY (id = p_first_lot) IS TRUE DESC, expires_at, earned_at, id
     LOOP
         EXIT WHEN v_left = 0;
@@ -653,7 +655,7 @@ BEGIN
     VALUES (v_hold, v_member, p_partner_id, p_points, 'PENDING', p_reference, p_expires_at, v_entry, p_now);
     FOR v_lot IN
         SELECT id, remaining - reserved AS free FROM lots
-        WHERE member_id = v_member AND remaining > reserved AND expires_at > p_now
+        WHERE member_id = v_member AND remaining > reserved
         ORDER BY expires_at, earned_at, id
     LOOP
         EXIT WHEN v_left = 0;

@@ -858,3 +858,30 @@ async fn entries_are_visible_only_to_their_parties() {
         json!([{"kind": "REDEEM"}])
     );
 }
+
+/// Found by the property test: a hold timing out repays a debt from lots that are already
+/// past due; the repayment must take those lots, or the wallet drifts from the balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_hold_repays_a_debt_from_past_due_lots() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    let now = Utc::now();
+    let in_days = |d: i64| (now + Duration::days(d)).to_rfc3339();
+    let earn = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 40, "idempotencyKey": "a", "expiresAt": in_days(1)})).await;
+    c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 21, "idempotencyKey": "b", "expiresAt": in_days(2)})).await.data();
+    c.authorize(1, 61, "hold").await.data();
+    let clawback = c
+        .reverse(0, &entry_id(&earn, "issuePoints"), None, "refund")
+        .await;
+    assert_eq!(
+        clawback.data()["reverseEntry"]["balance"],
+        balance(0, 61, 40, 21)
+    );
+
+    let run = expiry::run(&c.app.state.db, now + Duration::days(40), |_| {})
+        .await
+        .unwrap();
+    // The hold returns 61: 40 repay the debt, 21 were left, and those 21 have expired.
+    assert_eq!((run.holds_released, run.points_expired), (1, 21));
+    assert_eq!(c.balance().await, balance(0, 0, 0, 21));
+    c.verify().await;
+}

@@ -3,6 +3,7 @@
 mod auth;
 mod hardening;
 mod ledger;
+mod ledger_properties;
 mod oauth;
 mod partners_members;
 mod readme_commands;
