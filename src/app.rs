@@ -5,7 +5,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::{auth::KeySet, config::Config, db};
+use crate::{
+    auth::{KeySet, partner_status::PartnerStatusCache},
+    config::Config,
+    db,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +17,7 @@ pub struct AppState {
     pub db: db::DbPool,
     pub redis: Redis,
     pub keys: Arc<KeySet>,
+    pub partner_status: Arc<PartnerStatusCache>,
 }
 
 impl AppState {
@@ -26,11 +31,13 @@ impl AppState {
             config.db_statement_timeout,
         )?;
         let redis = Redis::new(&config)?;
+        let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
         Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
             keys: Arc::new(keys),
+            partner_status,
         })
     }
 }

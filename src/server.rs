@@ -1,12 +1,16 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{app::AppState, http, services::expiry};
+use crate::{app::AppState, auth::partner_status, http, services::expiry};
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job runs
 /// alongside.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let expiry_job = expiry::spawn(&state);
+    let status_listener = partner_status::spawn_listener(
+        state.config.database_url.clone(),
+        state.partner_status.clone(),
+    );
     let router = http::router(state);
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
@@ -15,6 +19,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
     if let Some(job) = expiry_job {
         job.abort();
     }
+    status_listener.abort();
     served
 }
 

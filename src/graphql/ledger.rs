@@ -278,6 +278,10 @@ pub struct LedgerResult {
 
 #[ComplexObject]
 impl LedgerResult {
+    /// The entry's id (no extra lookup, unlike `entry`).
+    async fn entry_id(&self) -> ID {
+        ID(self.outcome.entry_id.to_string())
+    }
     async fn entry(&self, ctx: &Context<'_>) -> Result<LedgerEntryNode> {
         Ok(LedgerEntryNode(
             ledger::entry(ctx.state(), ctx.principal()?, self.outcome.entry_id).await?,

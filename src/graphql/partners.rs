@@ -208,7 +208,7 @@ impl PartnerMutation {
     ) -> Result<PartnerNode> {
         let id = parse_id(&id, "id")?;
         let partner = partners::update(
-            &ctx.state().db,
+            ctx.state(),
             ctx.principal()?,
             id,
             partners::PartnerUpdate {

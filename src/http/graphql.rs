@@ -18,10 +18,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::HttpState;
-use crate::{
-    auth::Principal, error::AppError, graphql::extensions::selects_introspection,
-    services::partners,
-};
+use crate::{auth::Principal, error::AppError, graphql::extensions::selects_introspection};
 
 /// A response with errors only (no `data`), for requests refused before execution.
 fn refuse(status: StatusCode, error: AppError) -> Response {
@@ -150,7 +147,10 @@ async fn authenticate(http: &HttpState, headers: &HeaderMap) -> Result<Principal
     let principal = http.app.keys.verify(token)?;
     // Checked on every request, so a suspension takes effect at once.
     if let Principal::Partner { partner_id, .. } = &principal {
-        partners::require_active(&http.app.db, *partner_id).await?;
+        http.app
+            .partner_status
+            .require_active(&http.app.db, *partner_id)
+            .await?;
     }
     Ok(principal)
 }

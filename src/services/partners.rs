@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
+    app::AppState,
     auth::Principal,
     db::{
         DbPool,
@@ -75,7 +76,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &DbPool,
+    state: &AppState,
     principal: &Principal,
     id: Uuid,
     input: PartnerUpdate,
@@ -97,10 +98,12 @@ pub async fn update(
         status: input.status.map(|s| s.as_str().to_owned()),
         updated_at: Some(Utc::now()),
     };
-    let mut conn = db.get().await?;
+    let mut conn = state.db.get().await?;
     let updated = Partner::update(&mut conn, id, &changes)
         .await?
         .ok_or(AppError::NotFound("partner"))?;
+    // Other processes hear of it through NOTIFY; this one forgets at once.
+    state.partner_status.forget(id);
     if input.status == Some(PartnerStatus::Suspended) {
         tracing::warn!(partner_id = %id, "partner suspended");
     }
@@ -124,14 +127,4 @@ pub async fn page(
 ) -> AppResult<Vec<Partner>> {
     let mut conn = db.get().await?;
     Ok(Partner::page(&mut conn, after, limit, !principal.is_operator()).await?)
-}
-
-/// The hub checks this on every partner request, so suspension takes effect at once.
-pub async fn require_active(db: &DbPool, partner_id: Uuid) -> AppResult<()> {
-    let mut conn = db.get().await?;
-    match Partner::status(&mut conn, partner_id).await?.as_deref() {
-        Some("ACTIVE") => Ok(()),
-        Some(_) => Err(AppError::PartnerSuspended),
-        None => Err(AppError::Unauthenticated("unknown partner")),
-    }
 }

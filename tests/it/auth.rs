@@ -508,3 +508,44 @@ async fn partners_mint_member_tokens_only_for_their_members() {
         "BAD_USER_INPUT"
     );
 }
+
+/// Two hub processes on one database: suspending a partner on one stops its token on the
+/// other too. The cache lifetime is set far longer than the wait, so only the change
+/// announcement (NOTIFY) can explain the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_reaches_every_hub_process() {
+    let long =
+        |c: &mut coalition_hub::Config| c.partner_status_ttl = std::time::Duration::from_secs(600);
+    let hub1 = TestApp::builder().await.config(long).spawn().await;
+    let hub2 = TestApp::builder_on(hub1.state.config.database_url.clone())
+        .config(long)
+        .spawn()
+        .await;
+    let partner = hub1.create_partner("everywhere").await;
+    let token = hub1.partner_token(&partner, ALL_SCOPES);
+    // hub2 has now cached the partner as active.
+    assert_eq!(
+        hub2.gql(&token, VIEWER, json!({})).await.data()["viewer"]["role"],
+        "PARTNER"
+    );
+    // Give hub2's listener a moment to be connected before the change is announced.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    hub1.gql(
+        &hub1.operator_token(),
+        "mutation($id: ID!) { updatePartner(id: $id, input: {status: SUSPENDED}) { status } }",
+        json!({"id": partner}),
+    )
+    .await
+    .data();
+    let mut refused = None;
+    for _ in 0..100 {
+        let response = hub2.gql(&token, VIEWER, json!({})).await;
+        if response.body.get("errors").is_some() {
+            refused = Some(response.code().to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(refused.as_deref(), Some("PARTNER_SUSPENDED"));
+}

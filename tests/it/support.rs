@@ -254,8 +254,13 @@ impl TestApp {
     }
 
     pub async fn builder() -> TestAppBuilder {
+        TestApp::builder_on(fresh_database().await)
+    }
+
+    /// A hub on an existing database: several of them make a multi-process deployment.
+    pub fn builder_on(database_url: String) -> TestAppBuilder {
         TestAppBuilder {
-            config: test_config(fresh_database().await),
+            config: test_config(database_url),
         }
     }
 

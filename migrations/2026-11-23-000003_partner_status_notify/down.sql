@@ -1,0 +1,2 @@
+DROP TRIGGER partners_status_changed ON partners;
+DROP FUNCTION hub_notify_partner_status;
