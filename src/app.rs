@@ -9,6 +9,7 @@ use crate::{
     auth::{KeySet, partner_status::PartnerStatusCache},
     config::Config,
     db,
+    services::batch::Batcher,
 };
 
 #[derive(Clone)]
@@ -18,10 +19,12 @@ pub struct AppState {
     pub redis: Redis,
     pub keys: Arc<KeySet>,
     pub partner_status: Arc<PartnerStatusCache>,
+    pub batcher: Batcher,
 }
 
 impl AppState {
-    /// Builds the state without waiting for Redis: the hub serves ledger traffic while
+    /// Builds the state (within a tokio runtime: it starts the ledger's batch workers)
+    /// without waiting for Redis: the hub serves ledger traffic while
     /// Redis is down (DESIGN.md), so Redis connects lazily and reconnects on its own.
     pub fn new(config: Config) -> anyhow::Result<AppState> {
         let keys = KeySet::from_config(&config.jwt).context("loading JWT keys")?;
@@ -32,12 +35,14 @@ impl AppState {
         )?;
         let redis = Redis::new(&config)?;
         let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
+        let batcher = Batcher::start(db.clone(), config.ledger.batch_workers);
         Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
             keys: Arc::new(keys),
             partner_status,
+            batcher,
         })
     }
 }

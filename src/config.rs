@@ -72,6 +72,8 @@ pub struct LedgerConfig {
     pub max_hold_ttl: chrono::Duration,
     /// How often `serve` expires lots and holds.
     pub expiry_interval: Duration,
+    /// Workers of the issue / redeem group commit, each holding one connection at a time.
+    pub batch_workers: usize,
 }
 
 impl Default for LedgerConfig {
@@ -81,6 +83,7 @@ impl Default for LedgerConfig {
             hold_ttl: chrono::Duration::minutes(15),
             max_hold_ttl: chrono::Duration::days(7),
             expiry_interval: Duration::from_secs(60),
+            batch_workers: 2,
         }
     }
 }
@@ -235,6 +238,7 @@ impl Config {
                     604_800,
                 )?),
                 expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
+                batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 4)?,
             },
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,

@@ -1,9 +1,10 @@
 //! The ledger's SQL functions (migrations/*_ledger), declared for diesel so that each call
 //! is a statically known, cached prepared statement: one round trip per operation.
+//! (`ledger_issue` and `ledger_redeem` are called through `ledger_batch`: services::batch.)
 
 use diesel::{
     pg::sql_types::Record,
-    sql_types::{BigInt, Bool, Bytea, Integer, Nullable, Numeric, Text, Timestamptz, Uuid},
+    sql_types::{BigInt, Bool, Bytea, Integer, Nullable, Text, Timestamptz, Uuid},
 };
 
 /// `hub_result`: the entry, its hold, the member and the member's balance afterwards.
@@ -28,26 +29,6 @@ pub type ResultRow = (
     i64,
     bool,
 );
-
-diesel::define_sql_function! {
-    #[allow(clippy::too_many_arguments)]
-    fn ledger_issue(
-        caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
-        member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
-        new_member_id: Uuid, new_member_number: Text,
-        points: Nullable<BigInt>, purchase_amount: Nullable<Numeric>, purchase_currency: Nullable<Text>,
-        expires_at: Timestamptz, reference: Nullable<Text>, now: Timestamptz
-    ) -> ResultSql;
-}
-
-diesel::define_sql_function! {
-    #[allow(clippy::too_many_arguments)]
-    fn ledger_redeem(
-        caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
-        member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
-        points: BigInt, reference: Nullable<Text>, now: Timestamptz
-    ) -> ResultSql;
-}
 
 diesel::define_sql_function! {
     #[allow(clippy::too_many_arguments)]
@@ -87,4 +68,9 @@ diesel::define_sql_function! {
     fn hub_enroll_member(
         partner_id: Uuid, customer_id: Text, member_id: Uuid, member_number: Text, now: Timestamptz
     ) -> Record<(Uuid, Bool)>;
+}
+
+diesel::define_sql_function! {
+    /// Several issue / redeem operations in one transaction (services::batch).
+    fn ledger_batch(operations: diesel::sql_types::Jsonb) -> diesel::sql_types::Jsonb;
 }

@@ -1,6 +1,6 @@
 //! Money-moving operations. Each validates its input (domain rules), fingerprints it for
-//! idempotency and makes one call of a ledger SQL function: one round trip, one
-//! transaction, all or nothing.
+//! idempotency and makes one call of a ledger SQL function: all or nothing. Issues and
+//! redemptions go through the group commit ([`super::batch`]); the rest are one call each.
 
 use bigdecimal::{BigDecimal, Zero};
 use chrono::{DateTime, Duration, Utc};
@@ -23,7 +23,7 @@ use crate::{
         money::{fraction_digits, is_currency_code},
     },
     error::{AppError, AppResult},
-    services::members::MemberRef,
+    services::{batch::BatchOp, members::MemberRef},
 };
 
 pub enum Amount {
@@ -208,33 +208,33 @@ pub async fn issue(
     fp.optional(input.reference.as_deref())
         .optional(input.expires_at.map(|t| t.timestamp_micros()));
     let fingerprint = fp.finish();
-    let caller = caller(principal);
-    let new_member_id = Uuid::now_v7();
-    let new_member_number = generate_member_number(&mut rand::rng());
     let (purchase_amount, purchase_currency) = purchase.unzip();
-    call(state, move |conn| {
-        Box::pin(
-            diesel::select(sql::ledger_issue(
-                caller,
-                input.idempotency_key,
-                fingerprint,
-                partner_id,
-                member.0,
-                member.1,
-                member.2,
-                new_member_id,
-                new_member_number,
-                points,
-                purchase_amount,
-                purchase_currency,
-                expires_at,
-                input.reference,
-                now,
-            ))
-            .get_result::<ResultRow>(conn),
-        )
-    })
-    .await
+    let new_member_number = generate_member_number(&mut rand::rng());
+    state
+        .batcher
+        .submit(BatchOp {
+            op: "issue",
+            caller: caller(principal),
+            key: input.idempotency_key,
+            fingerprint: hex(&fingerprint),
+            partner_id,
+            member_id: member.0,
+            member_number: member.1,
+            customer_id: member.2,
+            new_member_id: Some(Uuid::now_v7()),
+            new_member_number: Some(new_member_number),
+            points,
+            purchase_amount: purchase_amount.map(|a| a.normalized().to_plain_string()),
+            purchase_currency,
+            expires_at: Some(expires_at),
+            reference: input.reference,
+            now,
+        })
+        .await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn redeem_args(
@@ -260,27 +260,29 @@ pub async fn redeem(
     input: RedeemInput,
 ) -> AppResult<Outcome> {
     let (partner_id, member, fingerprint) = redeem_args(principal, &input, "redeemPoints")?;
-    let caller = caller(principal);
     let points = input.points;
-    call(state, move |conn| {
-        Box::pin(
-            diesel::select(sql::ledger_redeem(
-                caller,
-                input.idempotency_key,
-                fingerprint,
-                partner_id,
-                member.0,
-                member.1,
-                member.2,
-                input.points,
-                input.reference,
-                Utc::now(),
-            ))
-            .get_result::<ResultRow>(conn),
-        )
-    })
-    .await
-    .map_err(|e| with_requested(e, points))
+    state
+        .batcher
+        .submit(BatchOp {
+            op: "redeem",
+            caller: caller(principal),
+            key: input.idempotency_key,
+            fingerprint: hex(&fingerprint),
+            partner_id,
+            member_id: member.0,
+            member_number: member.1,
+            customer_id: member.2,
+            new_member_id: None,
+            new_member_number: None,
+            points: Some(points),
+            purchase_amount: None,
+            purchase_currency: None,
+            expires_at: None,
+            reference: input.reference,
+            now: Utc::now(),
+        })
+        .await
+        .map_err(|e| with_requested(e, points))
 }
 
 pub async fn authorize(

@@ -771,7 +771,7 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
     for _ in 0..200 {
         killed = c
             .app
-            .sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_redeem%'")
+            .sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'")
             .await;
         if killed > 0 {
             break;
@@ -780,7 +780,7 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
     }
     assert_eq!(killed, 1, "the redemption never reached the lock");
     killer
-        .batch_execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_redeem%'")
+        .batch_execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'")
         .await
         .unwrap();
     let response = request.await.unwrap();

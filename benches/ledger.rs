@@ -1,0 +1,502 @@
+//! Ledger load generator (`scripts/bench.sh`, or `cargo bench --bench ledger -- ...` with
+//! DATABASE_URL and REDIS_URL set).
+//!
+//! 1. The raw limit: pgbench runs a minimal double-entry transfer (two balance UPDATEs with a
+//!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients.
+//! 2. The hub: a real `hub serve` process on a seeded database, driven over HTTP by C
+//!    concurrent clients: issuePoints spread over 20 partners, over 2,000 partners, and
+//!    redeemPoints. Throughput and p50/p95/p99 latency per operation, and the ratio to the
+//!    raw limit, printed and written as CSV.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use coalition_hub::{
+    auth::{KeySet, Principal, Scopes, TokenRequest},
+    config::{Config, development_keys},
+    db,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use serde_json::json;
+
+struct Args {
+    clients: usize,
+    seconds: u64,
+    warmup: u64,
+    members: usize,
+    partners: usize,
+    pool: usize,
+    csv: String,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        clients: 32,
+        seconds: 20,
+        warmup: 3,
+        members: 50_000,
+        partners: 2_000,
+        pool: 8,
+        csv: "target/bench/ledger.csv".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--clients" => args.clients = value().parse().unwrap(),
+            "--seconds" => args.seconds = value().parse().unwrap(),
+            "--warmup" => args.warmup = value().parse().unwrap(),
+            "--members" => args.members = value().parse().unwrap(),
+            "--partners" => args.partners = value().parse().unwrap(),
+            "--pool" => args.pool = value().parse().unwrap(),
+            "--csv" => args.csv = value(),
+            "--bench" => {}
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    assert!(args.partners >= 20, "--partners must be at least 20");
+    args
+}
+
+fn database_url(base: &str, name: &str) -> String {
+    format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+}
+
+async fn recreate(base: &str, name: &str) -> String {
+    let mut admin = AsyncPgConnection::establish(base).await.unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    database_url(base, name)
+}
+
+fn pg_bin(tool: &str) -> String {
+    format!(
+        "{}/{tool}",
+        std::env::var("HUB_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
+    )
+}
+
+/// pgbench's transfers per second for the minimal double-entry transfer.
+async fn raw_limit(base: &str, args: &Args) -> f64 {
+    let url = recreate(base, "hub_pgbench").await;
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    conn.batch_execute(&format!(
+        "CREATE TABLE balances (id int PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
+         CREATE TABLE transfers (id bigserial PRIMARY KEY, src int NOT NULL, dst int NOT NULL,
+                                 amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE postings (transfer_id bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL);
+         INSERT INTO balances SELECT g, 1000000000 FROM generate_series(1, {}) g;",
+        args.members
+    ))
+    .await
+    .unwrap();
+    conn.batch_execute("VACUUM ANALYZE balances").await.unwrap();
+    let script = std::env::temp_dir().join("hub-transfer.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set a random(1, {n})\n\\set b random(1, {n})\n\\set lo least(:a, :b)\n\\set hi greatest(:a, :b)\n\
+             BEGIN;\n\
+             UPDATE balances SET balance = balance - 1 WHERE id = :lo;\n\
+             UPDATE balances SET balance = balance + 1 WHERE id = :hi;\n\
+             INSERT INTO transfers (src, dst, amount) VALUES (:lo, :hi, 1);\n\
+             INSERT INTO postings VALUES (currval('transfers_id_seq'), :lo, -1);\n\
+             INSERT INTO postings VALUES (currval('transfers_id_seq'), :hi, 1);\n\
+             COMMIT;\n",
+            n = args.members
+        ),
+    )
+    .unwrap();
+    eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
+    let output = Command::new(pg_bin("pgbench"))
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .args([
+            "-c",
+            &args.clients.to_string(),
+            "-T",
+            &args.seconds.to_string(),
+        ])
+        .arg("-f")
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .expect("pgbench runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no tps in pgbench output: {text}"))
+}
+
+struct Seeded {
+    url: String,
+    partners: Vec<uuid::Uuid>,
+    members: Vec<uuid::Uuid>,
+}
+
+/// A migrated database with `partners` partners and `members` members; member g is linked
+/// to partner g % 20 as customer "c<g>" and holds a large balance to redeem from.
+async fn seed(base: &str, args: &Args) -> Seeded {
+    let url = recreate(base, "hub_bench").await;
+    db::migrate(&url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let started = Instant::now();
+    conn.batch_execute(&format!(
+        "INSERT INTO partners (id, slug, name, category, currency, earn_rate)
+         SELECT hub_uuid_v7(), 'p-' || g, 'Partner ' || g, 'RETAIL', 'EUR', 1
+         FROM generate_series(1, {}) g;",
+        args.partners
+    ))
+    .await
+    .unwrap();
+    let partners: Vec<uuid::Uuid> = {
+        use coalition_hub::db::schema::partners::dsl::*;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        partners
+            .select(id)
+            .order_by(slug)
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    let chunk = 5_000;
+    let mut done = 0;
+    while done < args.members {
+        let upto = (done + chunk).min(args.members);
+        conn.batch_execute(&format!(
+            "WITH m AS (
+                INSERT INTO members (id, member_number)
+                SELECT hub_uuid_v7(), lpad(g::text, 16, '0') FROM generate_series({from}, {to}) g
+                RETURNING id, member_number
+             )
+             INSERT INTO member_links (partner_id, partner_customer_id, member_id)
+             SELECT p.id, 'c' || (m.member_number::bigint), m.id
+             FROM m JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS n FROM partners) p
+               ON p.n = (m.member_number::bigint % 20);
+             SELECT count(ledger_issue('seed', 'seed-' || l.partner_customer_id, '\\x00', l.partner_id, l.member_id,
+                                       NULL, NULL, hub_uuid_v7(), '0', 1000000000, NULL, NULL,
+                                       now() + interval '365 days', NULL, now()))
+             FROM member_links l WHERE l.partner_customer_id IN (SELECT 'c' || g FROM generate_series({from}, {to}) g);",
+            from = done + 1,
+            to = upto
+        ))
+        .await
+        .unwrap();
+        done = upto;
+        eprint!(
+            "\rseed: {done}/{} members ({:.0} s)",
+            args.members,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!();
+    conn.batch_execute("VACUUM ANALYZE").await.unwrap();
+    let members: Vec<uuid::Uuid> = {
+        use coalition_hub::db::schema::members::dsl::*;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        members
+            .select(id)
+            .order_by(member_number)
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    Seeded {
+        url,
+        partners,
+        members,
+    }
+}
+
+struct Hub {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keys_json() -> String {
+    let keys: Vec<_> = development_keys()
+        .into_iter()
+        .map(|k| {
+            json!({"kid": k.kid, "alg": k.alg, "signing": k.signing,
+                   "private_key_file": k.private_key_file, "public_key_file": k.public_key_file})
+        })
+        .collect();
+    serde_json::to_string(&keys).unwrap()
+}
+
+async fn start_hub(url: &str, args: &Args) -> Hub {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("REDIS_URL", std::env::var("REDIS_URL").unwrap())
+        .env("HUB_REDIS_PREFIX", "bench:")
+        .env("HUB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HUB_JWT_KEYS", keys_json())
+        .env("HUB_DB_POOL_SIZE", args.pool.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the hub binary starts");
+    let hub = Hub {
+        child,
+        base_url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{}/healthz", hub.base_url))
+            .send()
+            .await
+            .is_ok()
+        {
+            return hub;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the hub did not come up");
+}
+
+#[derive(Clone, Copy)]
+enum Scenario {
+    Issue { partners: usize },
+    Redeem,
+}
+
+struct Measured {
+    name: String,
+    ops: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl Measured {
+    fn throughput(&self) -> f64 {
+        self.ops as f64 / self.seconds
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+const ISSUE: &str =
+    "mutation($i: IssuePointsInput!) { issuePoints(input: $i) { entryId balance { available } } }";
+const REDEEM: &str = "mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { entryId balance { available } } }";
+
+async fn drive(
+    hub: &Hub,
+    seeded: &Seeded,
+    tokens: &Arc<Vec<String>>,
+    scenario: Scenario,
+    name: &str,
+    args: &Args,
+) -> Measured {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()
+        .unwrap();
+    let url = format!("{}/graphql", hub.base_url);
+    let members = Arc::new(seeded.members.clone());
+    let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
+    let end = warmup_end + Duration::from_secs(args.seconds);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|client_no| {
+            let (client, url, tokens, members, run) = (client.clone(), url.clone(), tokens.clone(), members.clone(), run.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut errors, mut n) = (0usize, 0u64);
+                let mut rng = (client_no as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut next = move || {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng
+                };
+                loop {
+                    let now = Instant::now();
+                    if now >= end {
+                        break;
+                    }
+                    n += 1;
+                    let m = (next() % members.len() as u64) as usize;
+                    let key = format!("{run}-{client_no}-{n}");
+                    let (token, body) = match scenario {
+                        Scenario::Issue { partners } => {
+                            let p = (next() % partners as u64) as usize;
+                            (&tokens[p], json!({"query": ISSUE, "variables": {"i": {
+                                "member": {"memberId": members[m]}, "points": 10, "idempotencyKey": key}}}))
+                        }
+                        Scenario::Redeem => (&tokens[(m + 1) % 20], json!({"query": REDEEM, "variables": {"i": {
+                            "member": {"partnerCustomerId": format!("c{}", m + 1)}, "points": 1, "idempotencyKey": key}}})),
+                    };
+                    let started = Instant::now();
+                    let ok = match client.post(&url).bearer_auth(token).json(&body).send().await {
+                        Ok(response) if response.status().is_success() => match response.bytes().await {
+                            Ok(bytes) => !bytes.windows(9).any(|w| w == b"\"errors\":"),
+                            Err(_) => false,
+                        },
+                        _ => false,
+                    };
+                    if started >= warmup_end {
+                        latencies.push(started.elapsed().as_micros() as u32);
+                        errors += usize::from(!ok);
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.unwrap();
+        latencies_us.extend(l);
+        errors += e;
+    }
+    latencies_us.sort_unstable();
+    Measured {
+        name: name.into(),
+        ops: latencies_us.len() - errors,
+        errors,
+        seconds: args.seconds as f64,
+        latencies_us,
+    }
+}
+
+// One worker: the load generator should not take the hub's and PostgreSQL's CPU.
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args = args();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench.sh sets it)");
+    let raw = raw_limit(&base, &args).await;
+    eprintln!("pgbench raw limit: {raw:.0} transfers/s");
+
+    let seeded = seed(&base, &args).await;
+    let hub = start_hub(&seeded.url, &args).await;
+    let config = Config::development(seeded.url.clone(), String::new());
+    let keys = KeySet::from_config(&config.jwt).unwrap();
+    let tokens: Arc<Vec<String>> = Arc::new(
+        seeded
+            .partners
+            .iter()
+            .map(|id| {
+                keys.mint(TokenRequest {
+                    principal: Principal::Partner {
+                        partner_id: *id,
+                        scopes: Scopes::all(),
+                    },
+                    ttl: Duration::from_secs(3600),
+                })
+                .unwrap()
+                .token
+            })
+            .collect(),
+    );
+    let scenarios = [
+        (
+            "issuePoints (20 partners)",
+            Scenario::Issue { partners: 20 },
+        ),
+        (
+            &*format!("issuePoints ({} partners)", args.partners),
+            Scenario::Issue {
+                partners: args.partners,
+            },
+        ),
+        ("redeemPoints", Scenario::Redeem),
+    ];
+    let mut results = Vec::new();
+    for (name, scenario) in scenarios {
+        eprintln!(
+            "hub: {name}, {} clients, {} s (+{} s warm-up)",
+            args.clients, args.seconds, args.warmup
+        );
+        results.push(drive(&hub, &seeded, &tokens, scenario, name, &args).await);
+    }
+    drop(hub);
+
+    println!(
+        "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients): {raw:.0}/s\n",
+        args.clients
+    );
+    println!(
+        "{:<30} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "ratio"
+    );
+    let mut csv = String::from(
+        "operation,clients,seconds,ops,errors,ops_per_s,p50_ms,p95_ms,p99_ms,max_ms,raw_limit_per_s,ratio\n",
+    );
+    for m in &results {
+        let ratio = m.throughput() / raw;
+        println!(
+            "{:<30} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6.2}",
+            m.name,
+            m.throughput(),
+            m.percentile_ms(0.5),
+            m.percentile_ms(0.95),
+            m.percentile_ms(0.99),
+            m.percentile_ms(1.0),
+            m.errors,
+            ratio
+        );
+        csv += &format!(
+            "{},{},{},{},{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{:.3}\n",
+            m.name,
+            args.clients,
+            args.seconds,
+            m.ops,
+            m.errors,
+            m.throughput(),
+            m.percentile_ms(0.5),
+            m.percentile_ms(0.95),
+            m.percentile_ms(0.99),
+            m.percentile_ms(1.0),
+            raw,
+            ratio
+        );
+    }
+    if let Some(dir) = std::path::Path::new(&args.csv).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::File::create(&args.csv)
+        .unwrap()
+        .write_all(csv.as_bytes())
+        .unwrap();
+    println!("\nCSV: {}", args.csv);
+}

@@ -1,0 +1,168 @@
+//! Group commit for the hot money-moving operations (`issuePoints`, `redeemPoints`).
+//!
+//! Requests are queued; a few workers each take whatever has queued up (never waiting to
+//! fill a batch, so a lone request goes at once) and send it as one `ledger_batch` call:
+//! one round trip and one commit for many operations, each in its own subtransaction, so
+//! one refusal rolls back that operation only. DESIGN.md measured commits and round trips as
+//! the costs that bound throughput here; this shares them.
+//!
+//! The workers own the calls: a client that goes away does not cancel its operation, which
+//! commits or rolls back with its batch.
+
+use std::sync::Arc;
+
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::ledger::Outcome;
+use crate::{
+    db::{DbPool, ledger::ledger_batch, models::ledger::Balance},
+    domain::ledger::refusal,
+    error::{AppError, AppResult},
+};
+
+/// Operations per call: well under PostgreSQL's 64 cached subtransactions per transaction.
+const MAX_BATCH: usize = 32;
+
+/// One operation's arguments, as `ledger_batch` reads them.
+#[derive(Serialize)]
+pub struct BatchOp {
+    pub op: &'static str,
+    pub caller: String,
+    pub key: String,
+    /// hex
+    pub fingerprint: String,
+    pub partner_id: uuid::Uuid,
+    pub member_id: Option<uuid::Uuid>,
+    pub member_number: Option<String>,
+    pub customer_id: Option<String>,
+    pub new_member_id: Option<uuid::Uuid>,
+    pub new_member_number: Option<String>,
+    pub points: Option<i64>,
+    pub purchase_amount: Option<String>,
+    pub purchase_currency: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub reference: Option<String>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+struct Job {
+    op: BatchOp,
+    reply: oneshot::Sender<AppResult<Outcome>>,
+}
+
+#[derive(Clone)]
+pub struct Batcher {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl Batcher {
+    /// Starts `workers` batch workers on the pool (each holds at most one connection).
+    pub fn start(db: DbPool, workers: usize) -> Batcher {
+        let (queue, receiver) = mpsc::unbounded_channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..workers.max(1) {
+            let (db, receiver) = (db.clone(), receiver.clone());
+            tokio::spawn(async move {
+                loop {
+                    let jobs = {
+                        let mut receiver = receiver.lock().await;
+                        let Some(first) = receiver.recv().await else {
+                            return;
+                        };
+                        let mut jobs = vec![first];
+                        while jobs.len() < MAX_BATCH {
+                            match receiver.try_recv() {
+                                Ok(job) => jobs.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                        jobs
+                    };
+                    run(&db, jobs).await;
+                }
+            });
+        }
+        Batcher { queue }
+    }
+
+    pub async fn submit(&self, op: BatchOp) -> AppResult<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { op, reply })
+            .map_err(|_| AppError::internal(anyhow::anyhow!("batch workers stopped")))?;
+        answer
+            .await
+            .map_err(|_| AppError::internal(anyhow::anyhow!("batch worker dropped a job")))?
+    }
+}
+
+async fn run(db: &DbPool, jobs: Vec<Job>) {
+    let (ops, replies): (Vec<BatchOp>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+    let results = call(db, &ops).await;
+    match results {
+        Ok(results) if results.len() == replies.len() => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Ok(_) | Err(_) => {
+            let error = results.err();
+            tracing::error!(
+                ?error,
+                operations = replies.len(),
+                "ledger batch failed as a whole"
+            );
+            for reply in replies {
+                let _ = reply.send(Err(AppError::internal(anyhow::anyhow!(
+                    "ledger batch failed"
+                ))));
+            }
+        }
+    }
+}
+
+async fn call(db: &DbPool, ops: &[BatchOp]) -> AppResult<Vec<AppResult<Outcome>>> {
+    let payload = serde_json::to_value(ops).map_err(AppError::internal)?;
+    let mut conn = db.get().await?;
+    let answer: Value = diesel::select(ledger_batch(payload))
+        .get_result(&mut conn)
+        .await?;
+    let Value::Array(items) = answer else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "ledger_batch returned {answer}"
+        )));
+    };
+    Ok(items.into_iter().map(outcome).collect())
+}
+
+fn outcome(item: Value) -> AppResult<Outcome> {
+    if let Some(message) = item.get("error").and_then(Value::as_str) {
+        return Err(refusal(message).unwrap_or_else(|| {
+            AppError::internal(anyhow::anyhow!("ledger operation failed: {message}"))
+        }));
+    }
+    let uuid = |name: &str| {
+        item.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+    };
+    let int = |name: &str| item.get(name).and_then(Value::as_i64);
+    let parsed = (|| {
+        Some(Outcome {
+            entry_id: uuid("entry_id")?,
+            hold_id: uuid("hold_id"),
+            member_id: uuid("member_id")?,
+            balance: Balance {
+                available: int("available")?,
+                held: int("held")?,
+                debt: int("debt")?,
+                lifetime_earned: int("lifetime_earned")?,
+            },
+            replayed: item.get("replayed")?.as_bool()?,
+        })
+    })();
+    parsed.ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable ledger result {item}")))
+}
