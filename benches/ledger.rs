@@ -117,6 +117,7 @@ async fn raw_limit(base: &str, args: &Args) -> f64 {
         ),
     )
     .unwrap();
+    conn.batch_execute("CHECKPOINT").await.unwrap();
     eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
     let output = Command::new(pg_bin("pgbench"))
         .args(["-n", "-M", "prepared", "-j", "2"])
@@ -190,10 +191,11 @@ async fn seed(base: &str, args: &Args) -> Seeded {
              SELECT p.id, 'c' || (m.member_number::bigint), m.id
              FROM m JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS n FROM partners) p
                ON p.n = (m.member_number::bigint % 20);
-             SELECT count(ledger_issue('seed', 'seed-' || l.partner_customer_id, '\\x00', l.partner_id, l.member_id,
+             SELECT count(ledger_issue('seed', 'seed-' || m.member_number, '\\x00', l.partner_id, m.id,
                                        NULL, NULL, hub_uuid_v7(), '0', 1000000000, NULL, NULL,
                                        now() + interval '365 days', NULL, now()))
-             FROM member_links l WHERE l.partner_customer_id IN (SELECT 'c' || g FROM generate_series({from}, {to}) g);",
+             FROM members m JOIN member_links l ON l.member_id = m.id
+             WHERE m.member_number BETWEEN lpad('{from}', 16, '0') AND lpad('{to}', 16, '0');",
             from = done + 1,
             to = upto
         ))

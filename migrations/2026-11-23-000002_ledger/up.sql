@@ -23,6 +23,7 @@ CREATE UNIQUE INDEX accounts_partner_kind ON accounts (partner_id, kind) WHERE p
 CREATE UNIQUE INDEX accounts_one_breakage ON accounts (kind) WHERE kind = 'COALITION_BREAKAGE';
 INSERT INTO accounts (kind) VALUES ('COALITION_BREAKAGE');
 
+-- fillfactor leaves room on each page so that balance updates are HOT (no index work).
 CREATE TABLE member_balances (
     member_id uuid PRIMARY KEY REFERENCES members (id),
     available_account bigint NOT NULL,
@@ -34,7 +35,7 @@ CREATE TABLE member_balances (
     lifetime_earned bigint NOT NULL DEFAULT 0 CHECK (lifetime_earned >= 0),
     updated_at timestamptz NOT NULL DEFAULT now(),
     CHECK (available = 0 OR debt = 0)
-);
+) WITH (fillfactor = 85);
 
 CREATE TABLE partner_accounts (
     partner_id uuid PRIMARY KEY REFERENCES partners (id),
@@ -89,18 +90,20 @@ BEGIN
     END LOOP;
 END $$;
 
--- The journal. partner_id has no foreign key on purpose: a key-share lock on the partner
--- row for every entry would make each partner a hot row (DESIGN.md); the functions below
--- only write partner ids they have just read, and `hub verify` checks them all.
+-- The journal. The hot-path tables (journal_entries, postings, lots, lot_consumptions) have
+-- no foreign keys on purpose: each key check takes a row lock that writes WAL, and on
+-- partner rows a lock per entry would make every partner a hot row (DESIGN.md). Only the
+-- functions below write these tables, with ids they have just read or written, and
+-- `hub verify` checks every reference.
 CREATE TABLE journal_entries (
     id uuid PRIMARY KEY,
     kind text NOT NULL CHECK (kind IN (
         'ISSUE', 'REDEEM', 'HOLD', 'CAPTURE', 'VOID', 'HOLD_EXPIRY',
         'REVERSE_ISSUE', 'REVERSE_REDEEM', 'EXPIRY')),
-    member_id uuid NOT NULL REFERENCES members (id),
+    member_id uuid NOT NULL,
     partner_id uuid,
     points bigint NOT NULL CHECK (points > 0),
-    reverses_entry_id uuid REFERENCES journal_entries (id),
+    reverses_entry_id uuid,
     hold_id uuid,
     reference text CHECK (char_length(reference) <= 200),
     -- ISSUE by purchase: what was bought and the earn rate that turned it into points
@@ -111,19 +114,20 @@ CREATE TABLE journal_entries (
     debt_repaid bigint NOT NULL DEFAULT 0 CHECK (debt_repaid >= 0 AND debt_repaid <= points),
     created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX journal_entries_member ON journal_entries (member_id, created_at, id);
-CREATE INDEX journal_entries_partner ON journal_entries (partner_id, created_at, id);
-CREATE INDEX journal_entries_time ON journal_entries (created_at, id);
+-- Ids are UUIDv7, so id order is time order: listings page by id, and the primary key
+-- serves the whole journal in time order.
+CREATE INDEX journal_entries_member ON journal_entries (member_id, id);
+CREATE INDEX journal_entries_partner ON journal_entries (partner_id, id);
 CREATE INDEX journal_entries_reverses ON journal_entries (reverses_entry_id) WHERE reverses_entry_id IS NOT NULL;
 
--- account_id has no foreign key for the same reason as partner_id above.
+-- Balances by account are sums over this table (`hub verify`, settlement's own records);
+-- no index by account, so that a partner's account is never a hot index page.
 CREATE TABLE postings (
-    entry_id uuid NOT NULL REFERENCES journal_entries (id),
+    entry_id uuid NOT NULL,
     account_id bigint NOT NULL,
     amount bigint NOT NULL CHECK (amount <> 0),
     PRIMARY KEY (entry_id, account_id)
 );
-CREATE INDEX postings_account ON postings (account_id) INCLUDE (amount);
 
 -- Append-only: the journal is never updated or deleted.
 CREATE FUNCTION hub_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -177,8 +181,8 @@ CREATE TRIGGER postings_balanced AFTER INSERT ON postings
 -- A lot is what one earn left in the member's wallet. Lots are state, not ledger: their
 -- remaining points change, and every change is a lot_consumptions row of some entry.
 CREATE TABLE lots (
-    id uuid PRIMARY KEY REFERENCES journal_entries (id),  -- the ISSUE entry that made it
-    member_id uuid NOT NULL REFERENCES members (id),
+    id uuid PRIMARY KEY,  -- the ISSUE entry that made it
+    member_id uuid NOT NULL,
     issuer_partner_id uuid NOT NULL,
     points bigint NOT NULL CHECK (points > 0),
     -- not yet redeemed, expired or clawed back (reserved points included)
@@ -187,15 +191,17 @@ CREATE TABLE lots (
     reserved bigint NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= remaining),
     earned_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
-);
--- First-expiring-first consumption of a member's open lots.
-CREATE INDEX lots_open ON lots (member_id, expires_at, earned_at, id) WHERE remaining > 0;
--- The expiry job's scan.
-CREATE INDEX lots_due ON lots (expires_at) WHERE remaining > reserved;
+) WITH (fillfactor = 90);
+-- First-expiring-first consumption of a member's lots with free points. (The predicate must
+-- be the queries' own, `remaining > reserved`, or the planner cannot use this index.)
+CREATE INDEX lots_open ON lots (member_id, expires_at, earned_at, id) WHERE remaining > reserved;
+-- The expiry job's scan: lots are written in time order and mostly with the default
+-- lifetime, so a BRIN index finds due ones for almost no cost per insert.
+CREATE INDEX lots_due ON lots USING brin (expires_at);
 
 CREATE TABLE lot_consumptions (
-    entry_id uuid NOT NULL REFERENCES journal_entries (id),
-    lot_id uuid NOT NULL REFERENCES lots (id),
+    entry_id uuid NOT NULL,
+    lot_id uuid NOT NULL,
     -- positive: taken from the lot; negative: given back (a refunded redemption)
     points bigint NOT NULL CHECK (points <> 0),
     kind text NOT NULL CHECK (kind IN ('REDEEM', 'CAPTURE', 'EXPIRY', 'CLAWBACK', 'RESTORE')),

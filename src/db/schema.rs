@@ -164,17 +164,11 @@ diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(hold_lots -> holds (hold_id));
 diesel::joinable!(hold_lots -> lots (lot_id));
 diesel::joinable!(holds -> members (member_id));
-diesel::joinable!(journal_entries -> members (member_id));
-diesel::joinable!(lot_consumptions -> journal_entries (entry_id));
-diesel::joinable!(lot_consumptions -> lots (lot_id));
-diesel::joinable!(lots -> journal_entries (id));
-diesel::joinable!(lots -> members (member_id));
 diesel::joinable!(member_balances -> members (member_id));
 diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
-diesel::joinable!(postings -> journal_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,

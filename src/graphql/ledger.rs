@@ -402,7 +402,7 @@ pub async fn entry_connection(
         state,
         ctx.principal()?,
         filter,
-        page.after.map(|c| c.key()),
+        page.after.map(|c| c.id),
         page.limit(),
     )
     .await?;

@@ -457,7 +457,7 @@ pub async fn entries(
     state: &AppState,
     principal: &Principal,
     filter: EntryFilter,
-    before: Option<(DateTime<Utc>, Uuid)>,
+    before: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<JournalEntry>> {
     let filter = visible_filter(principal, filter)?;

@@ -22,6 +22,17 @@ const CHECKS: &[(&str, &str)] = &[
         "SELECT count(*) FROM postings p WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id)",
     ),
     (
+        "every reference of the journal resolves (entries, postings, lots, consumptions)",
+        "SELECT (SELECT count(*) FROM journal_entries e WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = e.member_id))
+              + (SELECT count(*) FROM journal_entries e WHERE e.reverses_entry_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM journal_entries o WHERE o.id = e.reverses_entry_id))
+              + (SELECT count(*) FROM postings p WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = p.entry_id))
+              + (SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM journal_entries e
+                   WHERE e.id = l.id AND e.kind = 'ISSUE' AND e.member_id = l.member_id AND e.partner_id = l.issuer_partner_id))
+              + (SELECT count(*) FROM lot_consumptions c WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id)
+                   OR NOT EXISTS (SELECT 1 FROM lots l WHERE l.id = c.lot_id))",
+    ),
+    (
         "every entry's partner exists",
         "SELECT count(*) FROM journal_entries e
           WHERE e.partner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM partners p WHERE p.id = e.partner_id)",

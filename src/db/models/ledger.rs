@@ -83,17 +83,18 @@ impl JournalEntry {
             .optional()
     }
 
-    /// A page of entries, newest first, strictly before the `before` key.
+    /// A page of entries, newest first (ids are UUIDv7: id order is time order), strictly
+    /// before the entry `before`.
     pub async fn page(
         conn: &mut AsyncPgConnection,
         filter: &EntryFilter,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<JournalEntry>> {
         use journal_entries::dsl as e;
         let mut query = e::journal_entries
             .select(JournalEntry::as_select())
-            .order_by((e::created_at.desc(), e::id.desc()))
+            .order_by(e::id.desc())
             .limit(limit)
             .into_boxed();
         if let Some(member) = filter.member_id {
@@ -111,12 +112,8 @@ impl JournalEntry {
         if let Some(to) = filter.to {
             query = query.filter(e::created_at.lt(to));
         }
-        if let Some((at, id)) = before {
-            query = query.filter(
-                e::created_at
-                    .lt(at)
-                    .or(e::created_at.eq(at).and(e::id.lt(id))),
-            );
+        if let Some(id) = before {
+            query = query.filter(e::id.lt(id));
         }
         query.load(conn).await
     }
