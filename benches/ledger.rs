@@ -40,7 +40,7 @@ fn args() -> Args {
         warmup: 3,
         members: 50_000,
         partners: 2_000,
-        pool: 8,
+        pool: 10,
         csv: "target/bench/ledger.csv".into(),
     };
     let mut it = std::env::args().skip(1);

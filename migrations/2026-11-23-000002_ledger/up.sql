@@ -208,7 +208,9 @@ CREATE TABLE lot_consumptions (
     -- where the points were spent (REDEEM, CAPTURE, RESTORE): the settlement counterparty
     redeeming_partner_id uuid,
     created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (entry_id, lot_id)
+    -- one entry may both give points back to a lot and take some again (a refund that
+    -- repays a debt), so the kind is part of the key
+    PRIMARY KEY (entry_id, lot_id, kind)
 );
 CREATE INDEX lot_consumptions_lot ON lot_consumptions (lot_id);
 

@@ -48,6 +48,18 @@ pub struct BatchOp {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+impl BatchOp {
+    /// How the member is named, as a sort key (the same member always sorts the same way
+    /// when named the same way).
+    fn member_order(&self) -> (Option<uuid::Uuid>, Option<&str>, Option<(uuid::Uuid, &str)>) {
+        (
+            self.member_id,
+            self.member_number.as_deref(),
+            self.customer_id.as_deref().map(|c| (self.partner_id, c)),
+        )
+    }
+}
+
 struct Job {
     op: BatchOp,
     reply: oneshot::Sender<AppResult<Outcome>>,
@@ -99,7 +111,10 @@ impl Batcher {
     }
 }
 
-async fn run(db: &DbPool, jobs: Vec<Job>) {
+async fn run(db: &DbPool, mut jobs: Vec<Job>) {
+    // One lock order for every batch: concurrent batches then queue behind each other on a
+    // shared member instead of deadlocking.
+    jobs.sort_by(|a, b| a.op.member_order().cmp(&b.op.member_order()));
     let (ops, replies): (Vec<BatchOp>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
     let results = call(db, &ops).await;
     match results {

@@ -885,3 +885,25 @@ async fn an_expiring_hold_repays_a_debt_from_past_due_lots() {
     assert_eq!(c.balance().await, balance(0, 0, 0, 21));
     c.verify().await;
 }
+
+/// Found by the property test: a refund that repays a debt gives points back to a lot and
+/// takes them again in one entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_into_a_debt_restores_and_takes_back_in_one_entry() {
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    let earn = c.issue(0, 100, "earn").await;
+    let spend = c.redeem(1, 60, "spend").await;
+    c.reverse(0, &entry_id(&earn, "issuePoints"), None, "clawback")
+        .await
+        .data();
+    assert_eq!(c.balance().await, balance(0, 0, 60, 0));
+    // B refunds the redemption: 60 points return to the lot they came from and repay the debt.
+    let refund = c
+        .reverse(1, &entry_id(&spend, "redeemPoints"), None, "refund")
+        .await;
+    assert_eq!(
+        refund.data()["reverseEntry"]["balance"],
+        balance(0, 0, 0, 0)
+    );
+    c.verify().await;
+}
