@@ -187,6 +187,15 @@ impl Principal {
         }
     }
 
+    /// Whose records (holds, entries) an operation may touch: a partner with `scope` its
+    /// own (`Some(id)`), the operator anyone's (`None`).
+    pub fn records_partner(&self, scope: Scope) -> AppResult<Option<Uuid>> {
+        match self {
+            Principal::Operator { .. } => Ok(None),
+            _ => self.require_partner_scope(scope).map(Some),
+        }
+    }
+
     pub fn scopes(&self) -> Scopes {
         match self {
             Principal::Operator { .. } => Scopes::all(),

@@ -64,7 +64,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    lot_consumptions (entry_id, lot_id) {
+    lot_consumptions (entry_id, lot_id, kind) {
         entry_id -> Uuid,
         lot_id -> Uuid,
         points -> Int8,

@@ -338,10 +338,7 @@ pub async fn settle_hold(
     principal: &Principal,
     input: SettleHoldInput,
 ) -> AppResult<Outcome> {
-    let partner_id = match principal {
-        Principal::Operator { .. } => None,
-        _ => Some(principal.require_partner_scope(Scope::PointsRedeem)?),
-    };
+    let partner_id = principal.records_partner(Scope::PointsRedeem)?;
     validate_key(&input.idempotency_key)?;
     if let Some(points) = input.capture.filter(|p| *p != 0) {
         validate_points(points)?;
@@ -379,10 +376,7 @@ pub async fn reverse(
     principal: &Principal,
     input: ReverseInput,
 ) -> AppResult<Outcome> {
-    let partner_id = match principal {
-        Principal::Operator { .. } => None,
-        _ => Some(principal.require_partner_scope(Scope::PointsReverse)?),
-    };
+    let partner_id = principal.records_partner(Scope::PointsReverse)?;
     validate_key(&input.idempotency_key)?;
     validate_reference(input.reference.as_deref())?;
     if let Some(points) = input.points {
