@@ -11,7 +11,7 @@ use crate::{
     db::models::Partner,
     domain::partner::PartnerCategory,
     error::AppResult,
-    services::{credentials, members, partners},
+    services::{credentials, ledger, members, members::MemberRef, partners},
 };
 
 pub struct DemoPartner {
@@ -90,12 +90,26 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
     }
     let fresh_mart = demo_partners[0].partner.id;
     let mut demo_members = Vec::new();
-    for customer in ["FM-1001", "FM-1002", "FM-1003"] {
+    for (i, customer) in ["FM-1001", "FM-1002", "FM-1003"].into_iter().enumerate() {
         let enrolment = members::enroll(
             &state.db,
             &operator,
             Some(fresh_mart),
             Some(customer.into()),
+        )
+        .await?;
+        // Some points to look at; the fixed key makes a second seeding a replay.
+        ledger::issue(
+            state,
+            &operator,
+            ledger::IssueInput {
+                partner_id: Some(fresh_mart),
+                member: MemberRef::Id(enrolment.member.id),
+                amount: ledger::Amount::Points(500 * (i as i64 + 1)),
+                idempotency_key: format!("demo-welcome-{customer}"),
+                reference: Some("welcome bonus".into()),
+                expires_at: None,
+            },
         )
         .await?;
         let token = state.keys.mint(TokenRequest {
@@ -149,6 +163,9 @@ impl DemoCoalition {
         println!("Try it (a partner enrols a member and reads it back):");
         println!(
             "  curl -s {base_url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {partner_token}' \\\n    -d '{{\"query\":\"mutation {{ enrollMember(input: {{partnerCustomerId: \\\"C-42\\\"}}) {{ member {{ id memberNumber partnerCustomerId }} }} }}\"}}'"
+        );
+        println!(
+            "  then earn: mutation {{ issuePoints(input: {{member: {{partnerCustomerId: \"C-42\"}}, points: 100, idempotencyKey: \"order-1\"}}) {{ balance {{ available }} }} }}"
         );
         println!("In GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
     }
