@@ -11,5 +11,6 @@ DROP TABLE postings, journal_entries;
 DROP FUNCTION hub_append_only;
 DROP TRIGGER partners_open_accounts ON partners;
 DROP TRIGGER members_open_accounts ON members;
-DROP FUNCTION hub_open_partner_accounts, hub_open_member_accounts;
+DROP FUNCTION hub_open_partner_accounts, hub_open_member_accounts,
+    hub_open_partner_accounts_for, hub_open_member_accounts_for;
 DROP TABLE partner_accounts, member_balances, accounts;

@@ -43,52 +43,40 @@ CREATE TABLE partner_accounts (
     redemption_account bigint NOT NULL
 );
 
--- Every member gets its two accounts and its balance row, however it is enrolled.
-CREATE FUNCTION hub_open_member_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_available bigint;
-    v_held bigint;
-BEGIN
-    INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_AVAILABLE', NEW.id) RETURNING id INTO v_available;
-    INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_HELD', NEW.id) RETURNING id INTO v_held;
+-- Every member gets its two accounts and its balance row, every partner its two accounts,
+-- however they are created: by trigger from now on, and below for those created before.
+CREATE FUNCTION hub_open_member_accounts_for(p_member_id uuid) RETURNS void LANGUAGE sql AS $$
+    WITH a AS (INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_AVAILABLE', p_member_id) RETURNING id),
+         h AS (INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_HELD', p_member_id) RETURNING id)
     INSERT INTO member_balances (member_id, available_account, held_account)
-    VALUES (NEW.id, v_available, v_held);
+    SELECT p_member_id, a.id, h.id FROM a, h
+$$;
+
+CREATE FUNCTION hub_open_partner_accounts_for(p_partner_id uuid) RETURNS void LANGUAGE sql AS $$
+    WITH i AS (INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_ISSUANCE', p_partner_id) RETURNING id),
+         d AS (INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_REDEMPTION', p_partner_id) RETURNING id)
+    INSERT INTO partner_accounts (partner_id, issuance_account, redemption_account)
+    SELECT p_partner_id, i.id, d.id FROM i, d
+$$;
+
+CREATE FUNCTION hub_open_member_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM hub_open_member_accounts_for(NEW.id);
     RETURN NULL;
 END $$;
 CREATE TRIGGER members_open_accounts AFTER INSERT ON members
     FOR EACH ROW EXECUTE FUNCTION hub_open_member_accounts();
 
 CREATE FUNCTION hub_open_partner_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_issuance bigint;
-    v_redemption bigint;
 BEGIN
-    INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_ISSUANCE', NEW.id) RETURNING id INTO v_issuance;
-    INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_REDEMPTION', NEW.id) RETURNING id INTO v_redemption;
-    INSERT INTO partner_accounts (partner_id, issuance_account, redemption_account)
-    VALUES (NEW.id, v_issuance, v_redemption);
+    PERFORM hub_open_partner_accounts_for(NEW.id);
     RETURN NULL;
 END $$;
 CREATE TRIGGER partners_open_accounts AFTER INSERT ON partners
     FOR EACH ROW EXECUTE FUNCTION hub_open_partner_accounts();
 
--- Members and partners enrolled before this migration.
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT id FROM members LOOP
-        WITH a AS (INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_AVAILABLE', r.id) RETURNING id),
-             h AS (INSERT INTO accounts (kind, member_id) VALUES ('MEMBER_HELD', r.id) RETURNING id)
-        INSERT INTO member_balances (member_id, available_account, held_account)
-        SELECT r.id, a.id, h.id FROM a, h;
-    END LOOP;
-    FOR r IN SELECT id FROM partners LOOP
-        WITH i AS (INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_ISSUANCE', r.id) RETURNING id),
-             d AS (INSERT INTO accounts (kind, partner_id) VALUES ('PARTNER_REDEMPTION', r.id) RETURNING id)
-        INSERT INTO partner_accounts (partner_id, issuance_account, redemption_account)
-        SELECT r.id, i.id, d.id FROM i, d;
-    END LOOP;
-END $$;
+SELECT hub_open_member_accounts_for(id) FROM members;
+SELECT hub_open_partner_accounts_for(id) FROM partners;
 
 -- The journal. The hot-path tables (journal_entries, postings, lots, lot_consumptions) have
 -- no foreign keys on purpose: each key check takes a row lock that writes WAL, and on

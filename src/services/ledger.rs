@@ -213,28 +213,58 @@ pub async fn issue(
     state
         .batcher
         .submit(BatchOp {
-            op: "issue",
-            caller: caller(principal),
-            key: input.idempotency_key,
-            fingerprint: hex(&fingerprint),
-            partner_id,
-            member_id: member.0,
-            member_number: member.1,
-            customer_id: member.2,
             new_member_id: Some(Uuid::now_v7()),
             new_member_number: Some(new_member_number),
             points,
             purchase_amount: purchase_amount.map(|a| a.normalized().to_plain_string()),
             purchase_currency,
             expires_at: Some(expires_at),
-            reference: input.reference,
-            now,
+            ..BatchOp::new(
+                "issue",
+                principal,
+                input.idempotency_key,
+                &fingerprint,
+                partner_id,
+                member,
+                input.reference,
+                now,
+            )
         })
         .await
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+impl BatchOp {
+    /// The fields every batched operation has; the rest start empty.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        op: &'static str,
+        principal: &Principal,
+        key: String,
+        fingerprint: &[u8],
+        partner_id: Uuid,
+        member: MemberArgs,
+        reference: Option<String>,
+        now: DateTime<Utc>,
+    ) -> BatchOp {
+        BatchOp {
+            op,
+            caller: caller(principal),
+            key,
+            fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect(),
+            partner_id,
+            member_id: member.0,
+            member_number: member.1,
+            customer_id: member.2,
+            new_member_id: None,
+            new_member_number: None,
+            points: None,
+            purchase_amount: None,
+            purchase_currency: None,
+            expires_at: None,
+            reference,
+            now,
+        }
+    }
 }
 
 fn redeem_args(
@@ -264,22 +294,17 @@ pub async fn redeem(
     state
         .batcher
         .submit(BatchOp {
-            op: "redeem",
-            caller: caller(principal),
-            key: input.idempotency_key,
-            fingerprint: hex(&fingerprint),
-            partner_id,
-            member_id: member.0,
-            member_number: member.1,
-            customer_id: member.2,
-            new_member_id: None,
-            new_member_number: None,
             points: Some(points),
-            purchase_amount: None,
-            purchase_currency: None,
-            expires_at: None,
-            reference: input.reference,
-            now: Utc::now(),
+            ..BatchOp::new(
+                "redeem",
+                principal,
+                input.idempotency_key,
+                &fingerprint,
+                partner_id,
+                member,
+                input.reference,
+                Utc::now(),
+            )
         })
         .await
         .map_err(|e| with_requested(e, points))
