@@ -6,7 +6,7 @@ use coalition_hub::{
     AppState, Config,
     auth::{Principal, Scopes, TokenRequest},
     db, demo, graphql, server,
-    services::{expiry, verify},
+    services::{expiry, settlement, verify},
     telemetry,
 };
 use uuid::Uuid;
@@ -58,6 +58,33 @@ enum Command_ {
     Expire,
     /// Check every ledger invariant over the whole database; exits 1 on any violation.
     Verify,
+    /// Close the settlement period ending at --cutoff (operator), with progress; prints the
+    /// statement's id, hash and payment plan.
+    Settle {
+        /// RFC 3339 time in the past, e.g. 2026-11-01T00:00:00Z.
+        #[arg(long)]
+        cutoff: chrono::DateTime<chrono::Utc>,
+    },
+    /// Settlement statements.
+    Settlement {
+        #[command(subcommand)]
+        command: SettlementCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettlementCommand {
+    /// Closed statements, newest first.
+    List,
+    /// A statement as CSV (default) or as its canonical JSON (what contentHash covers).
+    Export {
+        id: Uuid,
+        /// Only the lines this partner may see.
+        #[arg(long)]
+        partner: Option<Uuid>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,6 +147,8 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command_::Settle { cutoff } => settle(cutoff).await,
+        Command_::Settlement { command } => settlement_command(command).await,
         Command_::Token {
             role,
             partner,
@@ -160,6 +189,95 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn cli_operator() -> Principal {
+    Principal::Operator {
+        subject: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "operator".into())
+        ),
+    }
+}
+
+async fn settle(cutoff: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    let state = AppState::new(Config::from_env(true)?)?;
+    let started = std::time::Instant::now();
+    let view = settlement::close(&state, &cli_operator(), cutoff, &mut |p| {
+        eprintln!(
+            "settle: [{:>2}/{}] {} records aggregated ({:.1} s)",
+            p.chunk,
+            p.chunks,
+            p.records,
+            started.elapsed().as_secs_f64()
+        );
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("closing the period failed: {e}"))?;
+    let period = view
+        .period
+        .as_ref()
+        .expect("a closed statement has a period");
+    let s = &view.statement;
+    println!("statement {}", period.id);
+    println!(
+        "period    {} .. {}",
+        s.period_start.to_rfc3339(),
+        s.period_end.to_rfc3339()
+    );
+    println!("records   {}", s.record_count);
+    println!("hash      {}", view.content_hash);
+    for t in &s.transfers {
+        println!(
+            "transfer  {} -> {}: {} {}",
+            s.name_of(t.from),
+            s.name_of(t.to),
+            coalition_hub::domain::settlement::format_minor(t.amount_minor, s.minor_units),
+            s.currency
+        );
+    }
+    Ok(())
+}
+
+async fn settlement_command(command: SettlementCommand) -> anyhow::Result<()> {
+    let state = AppState::new(Config::from_env(true)?)?;
+    match command {
+        SettlementCommand::List => {
+            let views = settlement::statements(&state.db, &cli_operator(), None, 1000)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("id,period_start,period_end,records,content_hash");
+            for v in views {
+                let p = v.period.expect("closed");
+                println!(
+                    "{},{},{},{},{}",
+                    p.id,
+                    p.period_start.to_rfc3339(),
+                    p.cutoff.to_rfc3339(),
+                    p.record_count,
+                    p.content_hash
+                );
+            }
+        }
+        SettlementCommand::Export { id, partner, json } => {
+            let principal = match partner {
+                Some(partner_id) => Principal::Partner {
+                    partner_id,
+                    scopes: Scopes::parse_strict("settlement:read")?,
+                },
+                None => cli_operator(),
+            };
+            let view = settlement::statement(&state.db, &principal, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", view.statement.canonical_json());
+            } else {
+                print!("{}", view.statement.to_csv());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn run_server(state: AppState, ready: Option<demo::DemoCoalition>) -> anyhow::Result<()> {

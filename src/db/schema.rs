@@ -1,5 +1,15 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "pg_snapshot", schema = "pg_catalog"))]
+    pub struct PgSnapshot;
+
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8", schema = "pg_catalog"))]
+    pub struct Xid8;
+}
+
 diesel::table! {
     accounts (id) {
         id -> Int8,
@@ -137,6 +147,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    partner_rates (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        redemption_value -> Numeric,
+        issuance_fee -> Numeric,
+        effective_from -> Timestamptz,
+        set_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     partners (id) {
         id -> Uuid,
         slug -> Text,
@@ -159,6 +181,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::PgSnapshot;
+
+    settlement_periods (id) {
+        id -> Uuid,
+        period_start -> Timestamptz,
+        cutoff -> Timestamptz,
+        closed_at -> Timestamptz,
+        closed_by -> Text,
+        snapshot -> PgSnapshot,
+        record_count -> Int8,
+        statement -> Jsonb,
+        content_hash -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    settlement_records (id) {
+        id -> Int8,
+        kind -> Text,
+        entry_id -> Uuid,
+        issuer_partner_id -> Uuid,
+        redeeming_partner_id -> Nullable<Uuid>,
+        points -> Int8,
+        occurred_at -> Timestamptz,
+        txid -> Xid8,
+    }
+}
+
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(hold_lots -> holds (hold_id));
@@ -169,6 +224,7 @@ diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
+diesel::joinable!(partner_rates -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -183,6 +239,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     partner_accounts,
     partner_credentials,
+    partner_rates,
     partners,
     postings,
+    settlement_periods,
+    settlement_records,
 );

@@ -4,3 +4,4 @@ pub mod ledger;
 pub mod member;
 pub mod money;
 pub mod partner;
+pub mod settlement;

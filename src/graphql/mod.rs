@@ -7,6 +7,7 @@ pub mod members;
 pub mod page;
 pub mod partners;
 pub mod scalars;
+pub mod settlement;
 pub mod viewer;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -19,6 +20,7 @@ pub struct Query(
     partners::PartnerQuery,
     members::MemberQuery,
     ledger::LedgerQuery,
+    settlement::SettlementQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -26,6 +28,7 @@ pub struct Mutation(
     partners::PartnerMutation,
     members::MemberMutation,
     ledger::LedgerMutation,
+    settlement::SettlementMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -32,10 +32,11 @@ fn refuse(status: StatusCode, error: AppError) -> Response {
     response
 }
 
-fn refuse_for(error: AppError) -> Response {
+pub(super) fn refuse_for(error: AppError) -> Response {
     let status = match &error {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::PartnerSuspended | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Internal(source) => {
             tracing::error!(error = ?source, "request failed before execution");
             StatusCode::SERVICE_UNAVAILABLE
@@ -133,7 +134,10 @@ pub async fn get(
     execute(http, &headers, request, true).await
 }
 
-async fn authenticate(http: &HttpState, headers: &HeaderMap) -> Result<Principal, AppError> {
+pub(super) async fn authenticate(
+    http: &HttpState,
+    headers: &HeaderMap,
+) -> Result<Principal, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(AppError::Unauthenticated("no bearer token"))?;

@@ -4,6 +4,7 @@
 pub mod graphql;
 pub mod metrics;
 pub mod oauth;
+pub mod settlement;
 
 use std::sync::Arc;
 
@@ -40,7 +41,8 @@ pub fn router(app: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::render));
+        .route("/metrics", get(metrics::render))
+        .route("/settlement/statements/{id}/csv", get(settlement::csv));
     if graphiql {
         router = router.route("/", get(graphiql_page));
     }

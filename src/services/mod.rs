@@ -7,4 +7,5 @@ pub mod expiry;
 pub mod ledger;
 pub mod members;
 pub mod partners;
+pub mod settlement;
 pub mod verify;

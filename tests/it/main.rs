@@ -8,4 +8,5 @@ mod oauth;
 mod partners_members;
 mod readme_commands;
 mod schema_drift;
+mod settlement;
 mod support;

@@ -4,6 +4,7 @@ pub mod credential;
 pub mod ledger;
 pub mod member;
 pub mod partner;
+pub mod settlement;
 
 pub use credential::Credential;
 pub use member::{Member, MemberLink};
