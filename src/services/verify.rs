@@ -107,6 +107,21 @@ const CHECKS: &[(&str, &str)] = &[
             ON e.member_id = b.member_id
           WHERE b.lifetime_earned <> coalesce(e.s, 0)",
     ),
+    (
+        "settlement records match the journal (every slice, issue and reversal attributed once)",
+        "SELECT count(*) FROM (
+            SELECT entry_id, sum(points) AS s FROM lot_consumptions c
+            WHERE kind IN ('REDEEM', 'CAPTURE', 'RESTORE', 'EXPIRY')
+               OR (kind = 'CLAWBACK' AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id AND e.kind = 'REVERSE_ISSUE'))
+            GROUP BY entry_id
+            UNION ALL
+            SELECT id, points + debt_repaid FROM journal_entries WHERE kind = 'ISSUE'
+            UNION ALL
+            SELECT id, -points FROM journal_entries WHERE kind = 'REVERSE_ISSUE'
+          ) j
+          FULL JOIN (SELECT entry_id, sum(points) AS s FROM settlement_records GROUP BY entry_id) r USING (entry_id)
+          WHERE j.s IS DISTINCT FROM r.s",
+    ),
 ];
 
 #[derive(QueryableByName)]
