@@ -419,7 +419,21 @@ async fn every_record_lands_in_exactly_one_period_under_concurrent_closes() {
         "only {closes} closes ran during the redemptions"
     );
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    close(&c, Utc::now()).await.data();
+    // The open remainder: records the last close did not take. The final close takes
+    // exactly those.
+    let remainder = c
+        .app
+        .sql_count(
+            "SELECT count(*) FROM settlement_records s, (SELECT cutoff, snapshot FROM settlement_periods
+                                                         ORDER BY cutoff DESC LIMIT 1) p
+             WHERE NOT (s.occurred_at < p.cutoff AND pg_visible_in_snapshot(s.txid, p.snapshot))",
+        )
+        .await;
+    let last = close(&c, Utc::now()).await;
+    assert_eq!(
+        last.data()["closeSettlementPeriod"]["recordCount"],
+        remainder.to_string()
+    );
 
     // Each record in exactly one period, by the membership rule itself.
     let misplaced = c
