@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::{
@@ -55,27 +55,36 @@ pub async fn set_rates(
     let now = Utc::now();
     let effective_from = input.effective_from.unwrap_or(now);
     let mut conn = db.get().await?;
-    Partner::find(&mut conn, input.partner_id)
-        .await?
-        .ok_or(AppError::NotFound("partner"))?;
-    if let Some(last) = Period::last_close(&mut conn).await?
-        && effective_from < last.cutoff
-    {
-        return Err(AppError::bad_input(format!(
-            "effectiveFrom is inside a closed period: it must be at or after {}",
-            last.cutoff.to_rfc3339()
-        )));
-    }
-    let row = PartnerRate {
-        id: Uuid::now_v7(),
-        partner_id: input.partner_id,
-        redemption_value: input.redemption_value,
-        issuance_fee: input.issuance_fee,
-        effective_from,
-        set_by: principal.subject(),
-        created_at: now,
-    };
-    PartnerRate::insert(&mut conn, &row).await?;
+    let row = conn
+        .transaction(async |conn| {
+            // A close cannot commit between the check and the insert.
+            diesel::sql_query("LOCK TABLE settlement_periods IN SHARE MODE")
+                .execute(conn)
+                .await?;
+            Partner::find(conn, input.partner_id)
+                .await?
+                .ok_or(AppError::NotFound("partner"))?;
+            if let Some(last) = Period::last_close(conn).await?
+                && effective_from < last.cutoff
+            {
+                return Err(AppError::bad_input(format!(
+                    "effectiveFrom is inside a closed period: it must be at or after {}",
+                    last.cutoff.to_rfc3339()
+                )));
+            }
+            let row = PartnerRate {
+                id: Uuid::now_v7(),
+                partner_id: input.partner_id,
+                redemption_value: input.redemption_value,
+                issuance_fee: input.issuance_fee,
+                effective_from,
+                set_by: principal.subject(),
+                created_at: now,
+            };
+            PartnerRate::insert(conn, &row).await?;
+            Ok::<_, AppError>(row)
+        })
+        .await?;
     Ok(row)
 }
 
