@@ -9,7 +9,7 @@ use crate::{
     auth::{KeySet, partner_status::PartnerStatusCache},
     config::Config,
     db,
-    services::batch::Batcher,
+    services::{batch::Batcher, leaderboards::Leaderboards},
 };
 
 #[derive(Clone)]
@@ -20,6 +20,7 @@ pub struct AppState {
     pub keys: Arc<KeySet>,
     pub partner_status: Arc<PartnerStatusCache>,
     pub batcher: Batcher,
+    pub leaderboards: Arc<Leaderboards>,
 }
 
 impl AppState {
@@ -43,6 +44,7 @@ impl AppState {
             keys: Arc::new(keys),
             partner_status,
             batcher,
+            leaderboards: Arc::default(),
         })
     }
 }

@@ -18,6 +18,9 @@ pub struct Config {
     pub db_pool_size: usize,
     pub db_statement_timeout: Duration,
     pub redis_timeout: Duration,
+    /// How often the relay in `serve` projects new ambassador activity into Redis (never
+    /// when zero).
+    pub leaderboard_relay_interval: Duration,
     /// How long a hub process trusts its cached copy of a partner's status when no change
     /// announcement arrives (changes are announced at once; this bounds a lost channel).
     pub partner_status_ttl: Duration,
@@ -138,6 +141,7 @@ impl Config {
             db_pool_size: 4,
             db_statement_timeout: Duration::from_secs(5),
             redis_timeout: Duration::from_millis(500),
+            leaderboard_relay_interval: Duration::from_millis(200),
             partner_status_ttl: Duration::from_secs(2),
             currency: "EUR".into(),
             jwt: JwtConfig {
@@ -204,6 +208,7 @@ impl Config {
             db_pool_size: parse_var("HUB_DB_POOL_SIZE", 10)?,
             db_statement_timeout: millis("HUB_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             redis_timeout: millis("HUB_REDIS_TIMEOUT_MS", 500)?,
+            leaderboard_relay_interval: millis("HUB_LEADERBOARD_RELAY_INTERVAL_MS", 200)?,
             partner_status_ttl: millis("HUB_PARTNER_STATUS_TTL_MS", 2_000)?,
             currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
             jwt: JwtConfig {

@@ -96,6 +96,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
             &operator,
             Some(fresh_mart),
             Some(customer.into()),
+            None,
         )
         .await?;
         // Some points to look at; the fixed key makes a second seeding a replay.
@@ -109,6 +110,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
                 idempotency_key: format!("demo-welcome-{customer}"),
                 reference: Some("welcome bonus".into()),
                 expires_at: None,
+                referral_code: None,
             },
         )
         .await?;

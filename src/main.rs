@@ -6,7 +6,11 @@ use coalition_hub::{
     AppState, Config,
     auth::{Principal, Scopes, TokenRequest},
     db, demo, graphql, server,
-    services::{expiry, settlement, verify},
+    services::{
+        expiry,
+        leaderboards::{rebuild, relay},
+        settlement, verify,
+    },
     telemetry,
 };
 use uuid::Uuid;
@@ -70,6 +74,22 @@ enum Command_ {
         #[command(subcommand)]
         command: SettlementCommand,
     },
+    /// Ambassador leaderboards in Redis.
+    Leaderboards {
+        #[command(subcommand)]
+        command: LeaderboardsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeaderboardsCommand {
+    /// Rebuild every board from PostgreSQL into new keys, swapped in at once (progress on
+    /// stderr). The relay of `serve` does this by itself when Redis lost the boards.
+    Rebuild,
+    /// Compare every score in Redis with PostgreSQL; exits 1 on any drift.
+    Check,
+    /// Apply the outbox now (what the relay of `serve` does every interval).
+    Relay,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command_::Settle { cutoff } => settle(cutoff).await,
         Command_::Settlement { command } => settlement_command(command).await,
+        Command_::Leaderboards { command } => leaderboards_command(command).await,
         Command_::Token {
             role,
             partner,
@@ -237,6 +258,85 @@ async fn settle(cutoff: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn leaderboards_command(command: LeaderboardsCommand) -> anyhow::Result<()> {
+    let state = AppState::new(Config::from_env(true)?)?;
+    match command {
+        LeaderboardsCommand::Rebuild => {
+            let report = rebuild::rebuild(&state, |p| {
+                let total = p.ambassadors_total.max(1);
+                let done = p.ambassadors_done.min(total);
+                let filled = (done * 30 / total) as usize;
+                eprint!(
+                    "\rrebuild [{}{}] {:>3}% {} of {} ambassadors, {} scores",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    done * 100 / total,
+                    p.ambassadors_done,
+                    p.ambassadors_total,
+                    p.scores
+                );
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("rebuild failed: {e:?}"))?;
+            eprintln!();
+            println!(
+                "rebuilt {} boards: {} scores of {} ambassadors in {:.1} s",
+                report.boards,
+                report.scores,
+                report.ambassadors,
+                report.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        LeaderboardsCommand::Check => {
+            let report = rebuild::check(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("check could not run: {e:?}"))?;
+            println!(
+                "checked {} scores on {} boards: {} wrong or missing in Redis, {} extra",
+                report.scores, report.boards, report.wrong, report.extra
+            );
+            println!(
+                "projection version: PostgreSQL {}, Redis {}",
+                report.postgres_version,
+                report
+                    .redis_version
+                    .map_or("none (flushed or never built)".into(), |v| v.to_string())
+            );
+            if report.outbox_pending > 0 {
+                println!(
+                    "{} activities wait in the outbox: the boards lag by these until the relay runs",
+                    report.outbox_pending
+                );
+            }
+            for example in &report.examples {
+                println!("  {example}");
+            }
+            if report.drift() {
+                println!("DRIFT: run `hub leaderboards rebuild`");
+                std::process::exit(1);
+            }
+            println!("Redis matches PostgreSQL");
+            Ok(())
+        }
+        LeaderboardsCommand::Relay => {
+            let run = relay::run_once(&state, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("relay failed: {e:?}"))?;
+            println!(
+                "applied {} outbox rows{}",
+                run.applied,
+                if run.rebuilt {
+                    " (after a rebuild)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn settlement_command(command: SettlementCommand) -> anyhow::Result<()> {

@@ -1,12 +1,18 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{app::AppState, auth::partner_status, http, services::expiry};
+use crate::{
+    app::AppState,
+    auth::partner_status,
+    http,
+    services::{expiry, leaderboards::relay},
+};
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job runs
-/// alongside.
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job and
+/// the leaderboard relay run alongside.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let expiry_job = expiry::spawn(&state);
+    let relay_job = relay::spawn(&state);
     let status_listener = partner_status::spawn_listener(
         state.config.database_url.clone(),
         state.partner_status.clone(),
@@ -16,7 +22,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP");
-    if let Some(job) = expiry_job {
+    for job in [expiry_job, relay_job].into_iter().flatten() {
         job.abort();
     }
     status_listener.abort();

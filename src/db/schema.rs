@@ -20,6 +20,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    ambassador_activities (id) {
+        id -> Uuid,
+        ambassador_id -> Uuid,
+        partner_id -> Uuid,
+        kind -> Text,
+        score -> Int8,
+        reward_points -> Int8,
+        reference -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+        caller -> Text,
+        key -> Text,
+        fingerprint -> Bytea,
+    }
+}
+
+diesel::table! {
+    ambassador_enrollments (id) {
+        id -> Int8,
+        ambassador_id -> Uuid,
+        partner_id -> Nullable<Uuid>,
+        enrolled_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ambassadors (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        handle -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hold_lots (hold_id, lot_id) {
         hold_id -> Uuid,
         lot_id -> Uuid,
@@ -70,6 +105,21 @@ diesel::table! {
         earn_rate -> Nullable<Numeric>,
         debt_repaid -> Int8,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    leaderboard_outbox (id) {
+        id -> Int8,
+        activity_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    leaderboard_projection (id) {
+        id -> Int4,
+        version -> Int8,
     }
 }
 
@@ -170,6 +220,8 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        referral_score -> Int8,
+        referral_reward_points -> Int8,
     }
 }
 
@@ -178,6 +230,28 @@ diesel::table! {
         entry_id -> Uuid,
         account_id -> Int8,
         amount -> Int8,
+    }
+}
+
+diesel::table! {
+    referral_codes (code) {
+        code -> Text,
+        ambassador_id -> Uuid,
+        partner_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Uuid,
+        code -> Text,
+        ambassador_id -> Uuid,
+        referred_member_id -> Uuid,
+        partner_id -> Uuid,
+        created_at -> Timestamptz,
+        converted_at -> Nullable<Timestamptz>,
+        activity_id -> Nullable<Uuid>,
     }
 }
 
@@ -216,6 +290,11 @@ diesel::table! {
 
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
+diesel::joinable!(ambassador_activities -> ambassadors (ambassador_id));
+diesel::joinable!(ambassador_activities -> partners (partner_id));
+diesel::joinable!(ambassador_enrollments -> ambassadors (ambassador_id));
+diesel::joinable!(ambassador_enrollments -> partners (partner_id));
+diesel::joinable!(ambassadors -> members (member_id));
 diesel::joinable!(hold_lots -> holds (hold_id));
 diesel::joinable!(hold_lots -> lots (lot_id));
 diesel::joinable!(holds -> members (member_id));
@@ -225,13 +304,25 @@ diesel::joinable!(member_links -> partners (partner_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
 diesel::joinable!(partner_rates -> partners (partner_id));
+diesel::joinable!(referral_codes -> ambassadors (ambassador_id));
+diesel::joinable!(referral_codes -> partners (partner_id));
+diesel::joinable!(referrals -> ambassador_activities (activity_id));
+diesel::joinable!(referrals -> ambassadors (ambassador_id));
+diesel::joinable!(referrals -> members (referred_member_id));
+diesel::joinable!(referrals -> partners (partner_id));
+diesel::joinable!(referrals -> referral_codes (code));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    ambassador_activities,
+    ambassador_enrollments,
+    ambassadors,
     hold_lots,
     holds,
     idempotency_keys,
     journal_entries,
+    leaderboard_outbox,
+    leaderboard_projection,
     lot_consumptions,
     lots,
     member_balances,
@@ -242,6 +333,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_rates,
     partners,
     postings,
+    referral_codes,
+    referrals,
     settlement_periods,
     settlement_records,
 );

@@ -112,6 +112,7 @@ pub fn refusal(message: &str) -> Option<AppError> {
             "partner" => "partner",
             "hold" => "hold",
             "entry" => "ledger entry",
+            "ambassador" => "ambassador",
             _ => "record",
         }),
         "INSUFFICIENT_POINTS" => {

@@ -328,6 +328,10 @@ pub struct IssuePointsInput {
     pub reference: Option<String>,
     /// When the points expire; the coalition's default lifetime when omitted.
     pub expires_at: Option<DateTime<Utc>>,
+    /// An ambassador's referral code given by the member. It converts when this is the
+    /// member's first earn at this partner; it is ignored when the member has earned here
+    /// before or was already referred here.
+    pub referral_code: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -517,6 +521,7 @@ impl LedgerMutation {
                 idempotency_key: input.idempotency_key,
                 reference: input.reference,
                 expires_at: input.expires_at,
+                referral_code: input.referral_code,
             },
         )
         .await?;

@@ -123,6 +123,9 @@ pub struct EnrollMemberInput {
     pub partner_id: Option<ID>,
     /// The partner's own customer id; enrolling one that is already linked returns its member.
     pub partner_customer_id: Option<String>,
+    /// An ambassador's referral code given by the member; it converts on the member's first
+    /// earn at this partner.
+    pub referral_code: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -130,6 +133,9 @@ pub struct EnrollMemberPayload {
     pub member: MemberNode,
     /// False when the customer id was already linked and the existing member is returned.
     pub created: bool,
+    /// The referral code was attached. False without a code, or when the member was already
+    /// referred at this partner or has earned here before (only a first earn converts).
+    pub referral_attached: bool,
 }
 
 #[derive(InputObject)]
@@ -189,11 +195,13 @@ impl MemberMutation {
             ctx.principal()?,
             partner_id,
             input.partner_customer_id,
+            input.referral_code,
         )
         .await?;
         Ok(EnrollMemberPayload {
             member: MemberNode(enrolment.member),
             created: enrolment.created,
+            referral_attached: enrolment.referral_attached,
         })
     }
 

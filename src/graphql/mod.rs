@@ -1,6 +1,7 @@
 //! The GraphQL layer: one [`schema`] builder used by the server, the CLI (`schema`) and the
 //! tests. Resolvers stay thin: parse arguments, call a service, shape the result.
 
+pub mod ambassadors;
 pub mod extensions;
 pub mod ledger;
 pub mod members;
@@ -21,6 +22,7 @@ pub struct Query(
     members::MemberQuery,
     ledger::LedgerQuery,
     settlement::SettlementQuery,
+    ambassadors::AmbassadorQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -29,6 +31,7 @@ pub struct Mutation(
     members::MemberMutation,
     ledger::LedgerMutation,
     settlement::SettlementMutation,
+    ambassadors::AmbassadorMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;

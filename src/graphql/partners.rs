@@ -46,6 +46,14 @@ impl PartnerNode {
     async fn accepts_redemptions(&self) -> bool {
         self.0.accepts_redemptions
     }
+    /// Leaderboard score of a referral that converts here.
+    async fn referral_score(&self) -> i64 {
+        self.0.referral_score
+    }
+    /// Points issued to the ambassador when a referral converts here.
+    async fn referral_reward_points(&self) -> i64 {
+        self.0.referral_reward_points
+    }
     async fn status(&self) -> Result<PartnerStatus> {
         Ok(self.0.status.parse().map_err(AppError::internal)?)
     }
@@ -121,6 +129,10 @@ pub struct UpdatePartnerInput {
     pub accepts_redemptions: Option<bool>,
     /// `SUSPENDED` stops the partner's tokens and credentials at once; `ACTIVE` reactivates.
     pub status: Option<PartnerStatus>,
+    /// Leaderboard score of a referral that converts at this partner (1-1000000).
+    pub referral_score: Option<i32>,
+    /// Points the partner issues to the ambassador when a referral converts (0 for none).
+    pub referral_reward_points: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -217,6 +229,8 @@ impl PartnerMutation {
                 earn_rate: input.earn_rate.map(|d| d.0),
                 accepts_redemptions: input.accepts_redemptions,
                 status: input.status,
+                referral_score: input.referral_score.map(i64::from),
+                referral_reward_points: input.referral_reward_points.map(i64::from),
             },
         )
         .await?;

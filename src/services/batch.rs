@@ -45,6 +45,10 @@ pub struct BatchOp {
     pub purchase_currency: Option<String>,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub reference: Option<String>,
+    /// issue: a referral code to attach to the member (it converts on a first earn here)
+    pub referral_code: Option<String>,
+    /// issue: when the points of a referral reward this earn converts expire
+    pub reward_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 

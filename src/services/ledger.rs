@@ -16,6 +16,7 @@ use crate::{
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
     domain::{
+        leaderboard::normalize_referral_code,
         ledger::{
             Fingerprint, lot_expiry, refusal, validate_key, validate_points, validate_reference,
         },
@@ -42,6 +43,9 @@ pub struct IssueInput {
     pub idempotency_key: String,
     pub reference: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// An ambassador's referral code; the referral converts on the member's first earn at
+    /// this partner.
+    pub referral_code: Option<String>,
 }
 
 pub struct RedeemInput {
@@ -102,7 +106,7 @@ impl From<ResultRow> for Outcome {
 }
 
 /// Idempotency keys are scoped to the caller.
-fn caller(principal: &Principal) -> String {
+pub(crate) fn caller(principal: &Principal) -> String {
     match principal {
         Principal::Operator { subject } => format!("operator:{subject}"),
         Principal::Partner { partner_id, .. } => format!("partner:{partner_id}"),
@@ -158,13 +162,21 @@ async fn call(
         -> futures_util::future::BoxFuture<'c, Result<ResultRow, DieselError>>,
 ) -> AppResult<Outcome> {
     let mut conn = state.db.get().await?;
-    match query(&mut conn).await {
-        Ok(row) => Ok(row.into()),
-        Err(DieselError::DatabaseError(kind, info)) => match refusal(info.message()) {
-            Some(refused) => Err(refused),
-            None => Err(AppError::internal(DieselError::DatabaseError(kind, info))),
+    query(&mut conn)
+        .await
+        .map(Outcome::from)
+        .map_err(database_error)
+}
+
+/// A database error as the client sees it: the refusals the SQL functions raise keep their
+/// code, anything else is internal.
+pub(crate) fn database_error(error: DieselError) -> AppError {
+    match error {
+        DieselError::DatabaseError(kind, info) => match refusal(info.message()) {
+            Some(refused) => refused,
+            None => AppError::internal(DieselError::DatabaseError(kind, info)),
         },
-        Err(other) => Err(other.into()),
+        other => other.into(),
     }
 }
 
@@ -205,8 +217,14 @@ pub async fn issue(
             (None, Some((amount, currency)))
         }
     };
+    let referral_code = input
+        .referral_code
+        .as_deref()
+        .map(normalize_referral_code)
+        .transpose()?;
     fp.optional(input.reference.as_deref())
-        .optional(input.expires_at.map(|t| t.timestamp_micros()));
+        .optional(input.expires_at.map(|t| t.timestamp_micros()))
+        .optional(referral_code.as_deref());
     let fingerprint = fp.finish();
     let (purchase_amount, purchase_currency) = purchase.unzip();
     let new_member_number = generate_member_number(&mut rand::rng());
@@ -219,6 +237,8 @@ pub async fn issue(
             purchase_amount: purchase_amount.map(|a| a.normalized().to_plain_string()),
             purchase_currency,
             expires_at: Some(expires_at),
+            referral_code,
+            reward_expires_at: Some(now + state.config.ledger.points_lifetime),
             ..BatchOp::new(
                 "issue",
                 principal,
@@ -262,6 +282,8 @@ impl BatchOp {
             purchase_currency: None,
             expires_at: None,
             reference,
+            referral_code: None,
+            reward_expires_at: None,
             now,
         }
     }

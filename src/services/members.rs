@@ -10,8 +10,12 @@ use crate::{
         DbPool,
         models::{Member, MemberLink, Partner, is_unique_violation},
     },
-    domain::member::{generate_member_number, normalize_member_number, validate_customer_id},
+    domain::{
+        leaderboard::normalize_referral_code,
+        member::{generate_member_number, normalize_member_number, validate_customer_id},
+    },
     error::{AppError, AppResult},
+    services::ambassadors::attach_referral,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -27,18 +31,22 @@ pub struct Enrolment {
     pub member: Member,
     /// False when the partner's customer id was already linked and that member is returned.
     pub created: bool,
+    /// A referral code came and was attached (it converts on the member's first earn here).
+    pub referral_attached: bool,
 }
 
 /// The scope a partner needs to enrol and link members: it is part of earning.
 const ENROL_SCOPE: Scope = Scope::PointsIssue;
 
 /// Enrols a new member, linked to the acting partner's customer id when given. Enrolling a
-/// customer id that is already linked returns that member (a till may retry).
+/// customer id that is already linked returns that member (a till may retry). An
+/// ambassador's referral code is attached in the same transaction.
 pub async fn enroll(
     db: &DbPool,
     principal: &Principal,
     partner_id: Option<Uuid>,
     customer_id: Option<String>,
+    referral_code: Option<String>,
 ) -> AppResult<Enrolment> {
     let partner_id = match (principal, partner_id, &customer_id) {
         (Principal::Operator { .. }, None, None) => None,
@@ -52,20 +60,36 @@ pub async fn enroll(
             "partnerCustomerId is required to enrol a member for a partner",
         ));
     }
+    let referral_code = referral_code
+        .as_deref()
+        .map(normalize_referral_code)
+        .transpose()?;
+    if referral_code.is_some() && partner_id.is_none() {
+        return Err(AppError::bad_input(
+            "a referral code is used at a partner: give partnerId",
+        ));
+    }
     let mut conn = db.get().await?;
     if let Some(partner_id) = partner_id {
         ensure_partner_exists(&mut conn, partner_id).await?;
     }
     let enrolment = conn
         .transaction::<_, AppError, _>(async |conn| {
-            if let (Some(partner_id), Some(customer_id)) = (partner_id, &customer_id) {
-                find_or_enroll(conn, partner_id, customer_id).await
-            } else {
-                Ok(Enrolment {
-                    member: insert_member(conn).await?,
-                    created: true,
-                })
+            let mut enrolment =
+                if let (Some(partner_id), Some(customer_id)) = (partner_id, &customer_id) {
+                    find_or_enroll(conn, partner_id, customer_id).await?
+                } else {
+                    Enrolment {
+                        member: insert_member(conn).await?,
+                        created: true,
+                        referral_attached: false,
+                    }
+                };
+            if let (Some(code), Some(partner_id)) = (&referral_code, partner_id) {
+                enrolment.referral_attached =
+                    attach_referral(conn, code, enrolment.member.id, partner_id).await?;
             }
+            Ok(enrolment)
         })
         .await?;
     if enrolment.created {
@@ -95,7 +119,11 @@ pub async fn find_or_enroll(
     let member = Member::find(conn, member_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("enrolled member vanished")))?;
-    Ok(Enrolment { member, created })
+    Ok(Enrolment {
+        member,
+        created,
+        referral_attached: false,
+    })
 }
 
 async fn insert_member(conn: &mut AsyncPgConnection) -> AppResult<Member> {
@@ -208,6 +236,23 @@ pub async fn find_visible(
     found.ok_or(AppError::NotFound("member"))
 }
 
+/// As [`find_visible`], but a partner needs no `members:read`: for operations (member
+/// tokens, ambassador enrolment) that a partner may do only for members linked to it.
+pub async fn find_as_linked(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    member: &MemberRef,
+) -> AppResult<Member> {
+    let lookup_as = match principal {
+        Principal::Partner { partner_id, .. } => Principal::Partner {
+            partner_id: *partner_id,
+            scopes: crate::auth::Scopes::from_list([Scope::MembersRead.as_str()])?,
+        },
+        other => other.clone(),
+    };
+    find_visible(conn, &lookup_as, member).await
+}
+
 async fn lookup(conn: &mut AsyncPgConnection, member: &MemberRef) -> AppResult<Option<Member>> {
     Ok(match member {
         MemberRef::Id(id) => Member::find(conn, *id).await?,
@@ -254,14 +299,7 @@ pub async fn issue_member_token(
     }
     let mut conn = db.get().await?;
     // A partner may mint only for members linked to it: the members:read rule applies.
-    let lookup_as = match principal {
-        Principal::Partner { partner_id, .. } => Principal::Partner {
-            partner_id: *partner_id,
-            scopes: crate::auth::Scopes::from_list([Scope::MembersRead.as_str()])?,
-        },
-        other => other.clone(),
-    };
-    let found = find_visible(&mut conn, &lookup_as, member).await?;
+    let found = find_as_linked(&mut conn, principal, member).await?;
     let token = keys.mint(TokenRequest {
         principal: Principal::Member {
             member_id: found.id,

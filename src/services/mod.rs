@@ -1,9 +1,11 @@
 //! Use cases: authorization, validation through the domain rules, and one database
 //! transaction per mutation. Resolvers and the CLI call these and nothing below them.
 
+pub mod ambassadors;
 pub mod batch;
 pub mod credentials;
 pub mod expiry;
+pub mod leaderboards;
 pub mod ledger;
 pub mod members;
 pub mod partners;

@@ -10,6 +10,8 @@ use crate::{
         models::{Partner, is_unique_violation, partner::PartnerChanges},
     },
     domain::{
+        leaderboard::{DEFAULT_REFERRAL_SCORE, validate_score},
+        ledger::validate_points,
         money::is_currency_code,
         partner::{self, PartnerCategory, PartnerStatus},
     },
@@ -32,6 +34,8 @@ pub struct PartnerUpdate {
     pub earn_rate: Option<BigDecimal>,
     pub accepts_redemptions: Option<bool>,
     pub status: Option<PartnerStatus>,
+    pub referral_score: Option<i64>,
+    pub referral_reward_points: Option<i64>,
 }
 
 pub async fn create(
@@ -64,6 +68,8 @@ pub async fn create(
         status: PartnerStatus::Active.as_str().to_owned(),
         created_at: now,
         updated_at: now,
+        referral_score: DEFAULT_REFERRAL_SCORE,
+        referral_reward_points: 0,
     };
     let mut conn = db.get().await?;
     Partner::insert(&mut conn, &row).await.map_err(|e| {
@@ -90,6 +96,12 @@ pub async fn update(
     if let Some(rate) = &input.earn_rate {
         partner::validate_earn_rate(rate)?;
     }
+    if let Some(score) = input.referral_score {
+        validate_score(score)?;
+    }
+    if let Some(points) = input.referral_reward_points.filter(|p| *p != 0) {
+        validate_points(points)?;
+    }
     let changes = PartnerChanges {
         name,
         category: input.category.map(|c| c.as_str().to_owned()),
@@ -97,6 +109,8 @@ pub async fn update(
         accepts_redemptions: input.accepts_redemptions,
         status: input.status.map(|s| s.as_str().to_owned()),
         updated_at: Some(Utc::now()),
+        referral_score: input.referral_score,
+        referral_reward_points: input.referral_reward_points,
     };
     let mut conn = state.db.get().await?;
     let updated = Partner::update(&mut conn, id, &changes)

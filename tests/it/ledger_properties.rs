@@ -229,6 +229,7 @@ async fn step(world: &mut World, op: &Op) {
                     amount: Amount::Points(*points),
                     idempotency_key: key.clone(),
                     reference: None,
+                    referral_code: None,
                     // Rounded to the day so that a repeated key carries the same input.
                     expires_at: Some(
                         expires_at
@@ -564,7 +565,7 @@ fn random_histories_keep_every_invariant() {
             let mut world = World { app, partners, member_ids: vec![], balances: vec![ModelBalance::default(); MEMBERS], holds: vec![], entries: vec![], keys: HashMap::new() };
             // Every member is linked to every partner under "M<i>".
             for m in 0..MEMBERS {
-                let enrolled = members::enroll(&world.app.state.db, &principal(&world, 0), None, Some(format!("M{m}"))).await.unwrap();
+                let enrolled = members::enroll(&world.app.state.db, &principal(&world, 0), None, Some(format!("M{m}")), None).await.unwrap();
                 for p in 1..PARTNERS {
                     members::link(&world.app.state.db, &principal(&world, p), None, MemberRef::Id(enrolled.member.id), format!("M{m}")).await.unwrap();
                 }

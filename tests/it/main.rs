@@ -2,6 +2,7 @@
 
 mod auth;
 mod hardening;
+mod leaderboards;
 mod ledger;
 mod ledger_properties;
 mod oauth;

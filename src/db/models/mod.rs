@@ -1,5 +1,6 @@
 //! Rows and the queries over them, as async functions over `&mut AsyncPgConnection`.
 
+pub mod ambassador;
 pub mod credential;
 pub mod ledger;
 pub mod member;

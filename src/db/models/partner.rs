@@ -19,6 +19,10 @@ pub struct Partner {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Leaderboard score of a referral that converts here.
+    pub referral_score: i64,
+    /// Points this partner issues to the ambassador when a referral converts here.
+    pub referral_reward_points: i64,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -30,6 +34,8 @@ pub struct PartnerChanges {
     pub accepts_redemptions: Option<bool>,
     pub status: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
+    pub referral_score: Option<i64>,
+    pub referral_reward_points: Option<i64>,
 }
 
 impl Partner {
