@@ -8,18 +8,20 @@
 //!    redeemPoints. Throughput and p50/p95/p99 latency per operation, and the ratio to the
 //!    raw limit, printed and written as CSV.
 
+mod common;
+
 use std::{
-    io::Write,
-    process::{Command, Stdio},
+    process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use coalition_hub::{
     auth::{KeySet, Principal, Scopes, TokenRequest},
-    config::{Config, development_keys},
+    config::Config,
     db,
 };
+use common::{Hub, Measured, recreate, start_hub, xorshift};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -60,23 +62,6 @@ fn args() -> Args {
     }
     assert!(args.partners >= 20, "--partners must be at least 20");
     args
-}
-
-fn database_url(base: &str, name: &str) -> String {
-    format!("{}/{name}", base.rsplit_once('/').unwrap().0)
-}
-
-async fn recreate(base: &str, name: &str) -> String {
-    let mut admin = AsyncPgConnection::establish(base).await.unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    database_url(base, name)
 }
 
 fn pg_bin(tool: &str) -> String {
@@ -228,92 +213,10 @@ async fn seed(base: &str, args: &Args) -> Seeded {
     }
 }
 
-struct Hub {
-    child: std::process::Child,
-    base_url: String,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keys_json() -> String {
-    let keys: Vec<_> = development_keys()
-        .into_iter()
-        .map(|k| {
-            json!({"kid": k.kid, "alg": k.alg, "signing": k.signing,
-                   "private_key_file": k.private_key_file, "public_key_file": k.public_key_file})
-        })
-        .collect();
-    serde_json::to_string(&keys).unwrap()
-}
-
-async fn start_hub(url: &str, args: &Args) -> Hub {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hub"))
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("REDIS_URL", std::env::var("REDIS_URL").unwrap())
-        .env("HUB_REDIS_PREFIX", "bench:")
-        .env("HUB_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HUB_JWT_KEYS", keys_json())
-        .env("HUB_DB_POOL_SIZE", args.pool.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the hub binary starts");
-    let hub = Hub {
-        child,
-        base_url: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{}/healthz", hub.base_url))
-            .send()
-            .await
-            .is_ok()
-        {
-            return hub;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the hub did not come up");
-}
-
 #[derive(Clone, Copy)]
 enum Scenario {
     Issue { partners: usize },
     Redeem,
-}
-
-struct Measured {
-    name: String,
-    ops: usize,
-    errors: usize,
-    seconds: f64,
-    latencies_us: Vec<u32>,
-}
-
-impl Measured {
-    fn throughput(&self) -> f64 {
-        self.ops as f64 / self.seconds
-    }
-
-    fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
-    }
 }
 
 const ISSUE: &str =
@@ -343,13 +246,7 @@ async fn drive(
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let (mut errors, mut n) = (0usize, 0u64);
-                let mut rng = (client_no as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let mut next = move || {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    rng
-                };
+                let mut next = xorshift(client_no as u64);
                 loop {
                     let now = Instant::now();
                     if now >= end {
@@ -391,14 +288,7 @@ async fn drive(
         latencies_us.extend(l);
         errors += e;
     }
-    latencies_us.sort_unstable();
-    Measured {
-        name: name.into(),
-        ops: latencies_us.len() - errors,
-        errors,
-        seconds: args.seconds as f64,
-        latencies_us,
-    }
+    Measured::new(name, latencies_us, errors, args.seconds as f64)
 }
 
 // One worker: the load generator should not take the hub's and PostgreSQL's CPU.
@@ -410,7 +300,7 @@ async fn main() {
     eprintln!("pgbench raw limit: {raw:.0} transfers/s");
 
     let seeded = seed(&base, &args).await;
-    let hub = start_hub(&seeded.url, &args).await;
+    let hub = start_hub(&seeded.url, args.pool, "bench:").await;
     let config = Config::development(seeded.url.clone(), String::new());
     let keys = KeySet::from_config(&config.jwt).unwrap();
     let tokens: Arc<Vec<String>> = Arc::new(
@@ -457,48 +347,13 @@ async fn main() {
         "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients): {raw:.0}/s\n",
         args.clients
     );
-    println!(
-        "{:<30} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
-        "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "ratio"
+    let raw_text = format!("{raw:.1}");
+    let raw_column = |_: &Measured| raw_text.clone();
+    let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw);
+    common::report(
+        &results,
+        args.clients,
+        &[("raw_limit_per_s", &raw_column), ("ratio", &ratio)],
+        &args.csv,
     );
-    let mut csv = String::from(
-        "operation,clients,seconds,ops,errors,ops_per_s,p50_ms,p95_ms,p99_ms,max_ms,raw_limit_per_s,ratio\n",
-    );
-    for m in &results {
-        let ratio = m.throughput() / raw;
-        println!(
-            "{:<30} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6.2}",
-            m.name,
-            m.throughput(),
-            m.percentile_ms(0.5),
-            m.percentile_ms(0.95),
-            m.percentile_ms(0.99),
-            m.percentile_ms(1.0),
-            m.errors,
-            ratio
-        );
-        csv += &format!(
-            "{},{},{},{},{},{:.1},{:.2},{:.2},{:.2},{:.2},{:.1},{:.3}\n",
-            m.name,
-            args.clients,
-            args.seconds,
-            m.ops,
-            m.errors,
-            m.throughput(),
-            m.percentile_ms(0.5),
-            m.percentile_ms(0.95),
-            m.percentile_ms(0.99),
-            m.percentile_ms(1.0),
-            raw,
-            ratio
-        );
-    }
-    if let Some(dir) = std::path::Path::new(&args.csv).parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::File::create(&args.csv)
-        .unwrap()
-        .write_all(csv.as_bytes())
-        .unwrap();
-    println!("\nCSV: {}", args.csv);
 }

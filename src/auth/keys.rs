@@ -1,7 +1,7 @@
 //! JWT keys: verification with the algorithm pinned per key, `kid` lookup for rotation,
 //! minting with the one signing key, and the public JWKS.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::{collections::HashMap, str::FromStr, sync::RwLock, time::Duration};
 
 use anyhow::{Context, bail};
 use base64::{
@@ -17,6 +17,7 @@ use jsonwebtoken::{
     },
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{Principal, Role, Scopes};
@@ -39,6 +40,34 @@ pub struct KeySet {
     issuer: String,
     audience: String,
     leeway: Duration,
+    verified: VerifiedTokens,
+}
+
+/// Tokens already verified, by their SHA-256, with the principal and validity window: a
+/// signature check (tens of microseconds for EdDSA or RSA) is then paid once per token, not
+/// once per request. Entries are used only inside their window, so expiry still applies.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: RwLock<HashMap<[u8; 32], (Principal, i64, i64)>>,
+}
+
+/// Bounds the cache: a flood of distinct tokens cannot grow it without limit.
+const MAX_VERIFIED: usize = 100_000;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32], now: i64, leeway: i64) -> Option<Principal> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let (principal, nbf, exp) = entries.get(digest)?;
+        (now + leeway >= *nbf && now - leeway < *exp).then(|| principal.clone())
+    }
+
+    fn insert(&self, digest: [u8; 32], principal: Principal, nbf: i64, exp: i64) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_VERIFIED {
+            entries.clear();
+        }
+        entries.insert(digest, (principal, nbf, exp));
+    }
 }
 
 /// The claims of DESIGN.md "Auth". Every field the hub relies on is required, so a token
@@ -205,18 +234,26 @@ impl KeySet {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway,
+            verified: VerifiedTokens::default(),
         })
     }
 
     /// Verifies a bearer token and turns it into a principal. Every failure is
     /// `UNAUTHENTICATED`; the reason goes to the log only.
     pub fn verify(&self, token: &str) -> AppResult<Principal> {
-        self.verify_claims(token)
-            .map_err(|reason| {
-                tracing::info!(%reason, "token refused");
-                AppError::Unauthenticated("invalid token")
-            })
-            .and_then(|claims| principal_from_claims(&claims))
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let leeway = self.leeway.as_secs() as i64;
+        if let Some(principal) = self.verified.get(&digest, Utc::now().timestamp(), leeway) {
+            return Ok(principal);
+        }
+        let claims = self.verify_claims(token).map_err(|reason| {
+            tracing::info!(%reason, "token refused");
+            AppError::Unauthenticated("invalid token")
+        })?;
+        let principal = principal_from_claims(&claims)?;
+        self.verified
+            .insert(digest, principal.clone(), claims.nbf, claims.exp);
+        Ok(principal)
     }
 
     fn verify_claims(&self, token: &str) -> Result<Claims, String> {

@@ -549,3 +549,30 @@ async fn a_suspension_reaches_every_hub_process() {
     }
     assert_eq!(refused.as_deref(), Some("PARTNER_SUSPENDED"));
 }
+
+/// Verified tokens are cached (a signature check per token, not per request): the cache
+/// must still honour `exp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_accepted_before_is_refused_once_expired() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.jwt.leeway = std::time::Duration::ZERO)
+        .spawn()
+        .await;
+    let mut c = claims(&app);
+    let exp = Utc::now().timestamp() + 2;
+    c["exp"] = json!(exp);
+    let token = sign(Algorithm::EdDSA, "test-ed", &c, &ed_key("ed25519.pem"));
+    for _ in 0..3 {
+        assert_eq!(
+            send(&app, Some(&token)).await.data()["viewer"]["role"],
+            "OPERATOR"
+        );
+    }
+    while Utc::now().timestamp() <= exp {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let expired = send(&app, Some(&token)).await;
+    assert_eq!(expired.code(), "UNAUTHENTICATED");
+    assert_eq!(expired.status, 401);
+}

@@ -14,6 +14,7 @@ use std::{
 
 use diesel::{sql_query, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{PROJECTION_LOCK, board_key, handles_key, registry_key, version_key};
@@ -25,8 +26,10 @@ use crate::{
 };
 
 const FETCH: usize = 20_000;
-/// Members per ZADD.
-const WRITE_CHUNK: usize = 1_000;
+/// Scores per pipeline sent to Redis.
+const WRITE_BATCH: usize = 20_000;
+/// Scores per batch of ZMSCORE when checking.
+const CHECK_CHUNK: usize = 1_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
@@ -77,12 +80,7 @@ pub async fn rebuild(
     let started = Instant::now();
     let redis = &state.redis;
     let temp = redis.key(&format!("lb:rebuild:{}:", Uuid::now_v7().simple()));
-    let mut sink = Writer {
-        redis,
-        temp: &temp,
-        pending: HashMap::new(),
-        written: BTreeMap::new(),
-    };
+    let mut sink = Writer::new(redis, &temp);
     let mut report = RebuildReport::default();
     let result = with_snapshot(state, async |conn| {
         report.version = ambassador::projection_version(conn).await?;
@@ -100,16 +98,18 @@ pub async fn rebuild(
                 .collect();
             pipe.hset_multiple(&temp_handles, &fields).ignore();
             pipe.expire(&temp_handles, 86_400).ignore();
-            sink.query(pipe).await?;
+            sink.send(pipe).await?;
         }
         let totals = stream_scores(conn, &mut sink, &mut progress).await?;
         sink.flush_all().await?;
+        sink.finish().await?;
         report.ambassadors = totals.ambassadors_done;
         report.scores = totals.scores;
         Ok(())
     })
     .await;
     if let Err(e) = result {
+        let _ = sink.finish().await;
         sink.discard().await;
         return Err(e);
     }
@@ -165,8 +165,9 @@ async fn with_snapshot(
     let mut conn = AsyncPgConnection::establish(&state.config.database_url)
         .await
         .map_err(AppError::internal)?;
-    // A long read: this connection opts out of the pool's statement timeout.
-    conn.batch_execute("SET statement_timeout = 0").await?;
+    // A long read: no statement timeout, and room to sort the per-ambassador sums in memory.
+    conn.batch_execute("SET statement_timeout = 0; SET work_mem = '256MB'")
+        .await?;
     sql_query("SELECT pg_advisory_lock($1)")
         .bind::<BigInt, _>(PROJECTION_LOCK)
         .execute(&mut conn)
@@ -187,7 +188,7 @@ async fn with_snapshot(
 
 /// Where the summed scores go: written into temporary keys, or compared with Redis.
 trait ScoreSink {
-    async fn push(&mut self, board: String, ambassador_id: Uuid, score: i64) -> AppResult<()>;
+    async fn push(&mut self, board: &str, ambassador_id: &str, score: i64) -> AppResult<()>;
 }
 
 /// Streams every (board, ambassador, score) in ambassador order.
@@ -203,13 +204,16 @@ async fn stream_scores(
     conn.batch_execute(ambassador::SLICES_CURSOR).await?;
     let mut current: Option<Uuid> = None;
     let mut boards: HashMap<Board, i64> = HashMap::new();
+    // Board names, made once each (there are few boards and many scores).
+    let mut names: HashMap<Board, String> = HashMap::new();
     let mut last_report = Instant::now();
     loop {
         let slices = ambassador::fetch_slices(conn, FETCH).await?;
         let done = slices.is_empty();
         for slice in slices {
             if current.is_some_and(|c| c != slice.ambassador_id) {
-                emit(sink, current.take().unwrap(), &mut boards, &mut totals).await?;
+                let done = current.take().unwrap();
+                emit(sink, done, &mut boards, &mut names, &mut totals).await?;
             }
             current = Some(slice.ambassador_id);
             add_slice(&mut boards, &slice);
@@ -223,7 +227,7 @@ async fn stream_scores(
         }
     }
     if let Some(ambassador_id) = current {
-        emit(sink, ambassador_id, &mut boards, &mut totals).await?;
+        emit(sink, ambassador_id, &mut boards, &mut names, &mut totals).await?;
     }
     progress(totals);
     Ok(totals)
@@ -252,54 +256,90 @@ async fn emit(
     sink: &mut impl ScoreSink,
     ambassador_id: Uuid,
     boards: &mut HashMap<Board, i64>,
+    names: &mut HashMap<Board, String>,
     totals: &mut Progress,
 ) -> AppResult<()> {
+    let ambassador_id = ambassador_id.to_string();
     for (board, score) in boards.drain() {
-        sink.push(board.key(), ambassador_id, score).await?;
+        let name = names.entry(board).or_insert_with(|| board.key());
+        sink.push(name, &ambassador_id, score).await?;
         totals.scores += 1;
     }
     totals.ambassadors_done += 1;
     Ok(())
 }
 
+/// Writes rebuilt boards into temporary keys. Scores are gathered into pipelines of many
+/// ZADDs that a separate task sends, so reading PostgreSQL and writing Redis overlap.
 struct Writer<'a> {
     redis: &'a Redis,
     temp: &'a str,
     pending: HashMap<String, Vec<(i64, String)>>,
+    pending_count: usize,
     /// Boards written, with their temporary key.
     written: BTreeMap<String, String>,
+    sender: Option<mpsc::Sender<redis::Pipeline>>,
+    sending: Option<tokio::task::JoinHandle<AppResult<()>>>,
 }
 
-impl Writer<'_> {
-    async fn query(&self, pipe: redis::Pipeline) -> AppResult<()> {
-        let mut conn = self.redis.manager.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_error)
+impl<'a> Writer<'a> {
+    fn new(redis: &'a Redis, temp: &'a str) -> Writer<'a> {
+        let (sender, mut receiver) = mpsc::channel::<redis::Pipeline>(2);
+        let mut conn = redis.manager.clone();
+        let sending = tokio::spawn(async move {
+            while let Some(pipe) = receiver.recv().await {
+                pipe.query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+            }
+            Ok(())
+        });
+        Writer {
+            redis,
+            temp,
+            pending: HashMap::new(),
+            pending_count: 0,
+            written: BTreeMap::new(),
+            sender: Some(sender),
+            sending: Some(sending),
+        }
     }
 
-    async fn flush(&mut self, board: &str) -> AppResult<()> {
-        let Some(members) = self.pending.remove(board) else {
-            return Ok(());
-        };
-        let key = self
-            .written
-            .entry(board.to_owned())
-            .or_insert_with(|| format!("{}{board}", self.temp))
-            .clone();
-        let mut pipe = redis::pipe();
-        pipe.zadd_multiple(&key, &members).ignore();
-        // Left-overs of a failed rebuild vanish on their own.
-        pipe.expire(&key, 86_400).ignore();
-        self.query(pipe).await
-    }
-
-    async fn flush_all(&mut self) -> AppResult<()> {
-        let boards: Vec<String> = self.pending.keys().cloned().collect();
-        for board in boards {
-            self.flush(&board).await?;
+    async fn send(&mut self, pipe: redis::Pipeline) -> AppResult<()> {
+        let sender = self.sender.as_ref().expect("sending until finished");
+        if sender.send(pipe).await.is_err() {
+            // The task stopped on an error: finishing reports it.
+            return self.finish().await;
         }
         Ok(())
     }
 
+    async fn flush_all(&mut self) -> AppResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (board, members) in self.pending.drain() {
+            let key = self
+                .written
+                .entry(board.clone())
+                .or_insert_with(|| format!("{}{board}", self.temp));
+            pipe.zadd_multiple(&*key, &members).ignore();
+            // Left-overs of a failed rebuild vanish on their own.
+            pipe.expire(&*key, 86_400).ignore();
+        }
+        self.pending_count = 0;
+        self.send(pipe).await
+    }
+
+    /// Waits until everything sent is written.
+    async fn finish(&mut self) -> AppResult<()> {
+        self.sender.take();
+        match self.sending.take() {
+            Some(task) => task.await.map_err(AppError::internal)?,
+            None => Ok(()),
+        }
+    }
     /// Replaces the live boards with the rebuilt ones in one transaction.
     async fn swap(&self, version: i64) -> AppResult<()> {
         let redis = self.redis;
@@ -353,11 +393,17 @@ impl Writer<'_> {
 }
 
 impl ScoreSink for Writer<'_> {
-    async fn push(&mut self, board: String, ambassador_id: Uuid, score: i64) -> AppResult<()> {
-        let members = self.pending.entry(board.clone()).or_default();
-        members.push((score, ambassador_id.to_string()));
-        if members.len() >= WRITE_CHUNK {
-            self.flush(&board).await?;
+    async fn push(&mut self, board: &str, ambassador_id: &str, score: i64) -> AppResult<()> {
+        match self.pending.get_mut(board) {
+            Some(members) => members.push((score, ambassador_id.to_owned())),
+            None => {
+                self.pending
+                    .insert(board.to_owned(), vec![(score, ambassador_id.to_owned())]);
+            }
+        }
+        self.pending_count += 1;
+        if self.pending_count >= WRITE_BATCH {
+            self.flush_all().await?;
         }
         Ok(())
     }
@@ -365,7 +411,7 @@ impl ScoreSink for Writer<'_> {
 
 struct Checker<'a> {
     redis: &'a Redis,
-    pending: HashMap<String, Vec<(Uuid, i64)>>,
+    pending: HashMap<String, Vec<(String, i64)>>,
     /// Scores PostgreSQL has per board.
     counts: BTreeMap<String, u64>,
     report: &'a mut CheckReport,
@@ -383,7 +429,7 @@ impl Checker<'_> {
             return Ok(());
         };
         let mut conn = self.redis.manager.clone();
-        let ids: Vec<String> = expected.iter().map(|(id, _)| id.to_string()).collect();
+        let ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
         let actual: Vec<Option<f64>> = redis::cmd("ZMSCORE")
             .arg(board_key(self.redis, board))
             .arg(&ids)
@@ -441,13 +487,13 @@ impl Checker<'_> {
 }
 
 impl ScoreSink for Checker<'_> {
-    async fn push(&mut self, board: String, ambassador_id: Uuid, score: i64) -> AppResult<()> {
+    async fn push(&mut self, board: &str, ambassador_id: &str, score: i64) -> AppResult<()> {
         self.report.scores += 1;
-        *self.counts.entry(board.clone()).or_default() += 1;
-        let expected = self.pending.entry(board.clone()).or_default();
-        expected.push((ambassador_id, score));
-        if expected.len() >= WRITE_CHUNK {
-            self.flush(&board).await?;
+        *self.counts.entry(board.to_owned()).or_default() += 1;
+        let expected = self.pending.entry(board.to_owned()).or_default();
+        expected.push((ambassador_id.to_owned(), score));
+        if expected.len() >= CHECK_CHUNK {
+            self.flush(board).await?;
         }
         Ok(())
     }

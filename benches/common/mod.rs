@@ -1,0 +1,221 @@
+//! What the load generators share: scratch databases, a real `hub serve` process, latency
+//! statistics and the report (a table on stdout and a CSV file).
+
+#![allow(dead_code)]
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use coalition_hub::config::development_keys;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use serde_json::json;
+
+pub fn database_url(base: &str, name: &str) -> String {
+    format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+}
+
+/// A new, empty database `name` (dropped first if it exists); returns its URL.
+pub async fn recreate(base: &str, name: &str) -> String {
+    let mut admin = AsyncPgConnection::establish(base).await.unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    database_url(base, name)
+}
+
+pub struct Hub {
+    child: std::process::Child,
+    pub base_url: String,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hub {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn keys_json() -> String {
+    let keys: Vec<_> = development_keys()
+        .into_iter()
+        .map(|k| {
+            json!({"kid": k.kid, "alg": k.alg, "signing": k.signing,
+                   "private_key_file": k.private_key_file, "public_key_file": k.public_key_file})
+        })
+        .collect();
+    serde_json::to_string(&keys).unwrap()
+}
+
+/// Starts `hub serve` on `url` with the development keys and waits until it answers.
+pub async fn start_hub(url: &str, pool: usize, redis_prefix: &str) -> Hub {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("REDIS_URL", std::env::var("REDIS_URL").unwrap())
+        .env("HUB_REDIS_PREFIX", redis_prefix)
+        .env("HUB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HUB_JWT_KEYS", keys_json())
+        .env("HUB_DB_POOL_SIZE", pool.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the hub binary starts");
+    let hub = Hub {
+        child,
+        base_url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{}/healthz", hub.base_url))
+            .send()
+            .await
+            .is_ok()
+        {
+            return hub;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the hub did not come up");
+}
+
+/// Resident memory of a process, in MiB (Linux).
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub struct Measured {
+    pub name: String,
+    pub ops: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    /// sorted
+    pub latencies_us: Vec<u32>,
+}
+
+impl Measured {
+    pub fn new(name: &str, mut latencies_us: Vec<u32>, errors: usize, seconds: f64) -> Measured {
+        latencies_us.sort_unstable();
+        Measured {
+            name: name.into(),
+            ops: latencies_us.len() - errors,
+            errors,
+            seconds,
+            latencies_us,
+        }
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.ops as f64 / self.seconds
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// Prints the results as a table and writes them as CSV; `extra` adds columns (a name and
+/// a value per result).
+pub fn report(
+    results: &[Measured],
+    clients: usize,
+    extra: &[(&str, &dyn Fn(&Measured) -> String)],
+    csv_path: &str,
+) {
+    print!(
+        "{:<34} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
+    );
+    for (name, _) in extra {
+        print!(" {name:>8}");
+    }
+    println!();
+    let mut csv =
+        String::from("operation,clients,seconds,ops,errors,ops_per_s,p50_ms,p95_ms,p99_ms,max_ms");
+    for (name, _) in extra {
+        csv += &format!(",{name}");
+    }
+    csv += "\n";
+    for m in results {
+        print!(
+            "{:<34} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            m.name,
+            m.throughput(),
+            m.percentile_ms(0.5),
+            m.percentile_ms(0.95),
+            m.percentile_ms(0.99),
+            m.percentile_ms(1.0),
+            m.errors,
+        );
+        csv += &format!(
+            "{},{},{},{},{},{:.1},{:.2},{:.2},{:.2},{:.2}",
+            m.name,
+            clients,
+            m.seconds,
+            m.ops,
+            m.errors,
+            m.throughput(),
+            m.percentile_ms(0.5),
+            m.percentile_ms(0.95),
+            m.percentile_ms(0.99),
+            m.percentile_ms(1.0),
+        );
+        for (_, value) in extra {
+            let v = value(m);
+            print!(" {v:>8}");
+            csv += &format!(",{v}");
+        }
+        println!();
+        csv += "\n";
+    }
+    if let Some(dir) = std::path::Path::new(csv_path).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::File::create(csv_path)
+        .unwrap()
+        .write_all(csv.as_bytes())
+        .unwrap();
+    println!("\nCSV: {csv_path}");
+}
+
+/// A tiny xorshift generator per client: no shared state, no allocation.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = (seed + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
