@@ -11,7 +11,7 @@ use crate::{
     db::models::Partner,
     domain::partner::PartnerCategory,
     error::AppResult,
-    services::{credentials, ledger, members, members::MemberRef, partners},
+    services::{ambassadors, credentials, ledger, members, members::MemberRef, partners},
 };
 
 pub struct DemoPartner {
@@ -126,6 +126,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
             token.token,
         ));
     }
+    seed_ambassadors(state, &operator, fresh_mart).await?;
     let operator_token = state
         .keys
         .mint(TokenRequest {
@@ -138,6 +139,58 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
         partners: demo_partners,
         members: demo_members,
     })
+}
+
+/// The first two demo members are coalition-wide ambassadors with some activity at Fresh
+/// Mart, so the boards have something to show (the relay of `serve` projects it).
+async fn seed_ambassadors(
+    state: &AppState,
+    operator: &Principal,
+    fresh_mart: uuid::Uuid,
+) -> AppResult<()> {
+    for (i, (customer, handle, score)) in [("FM-1001", "ana_fm", 40), ("FM-1002", "ben_fm", 25)]
+        .into_iter()
+        .enumerate()
+    {
+        let enrolled = ambassadors::enroll(
+            state,
+            operator,
+            ambassadors::EnrollInput {
+                partner_id: None,
+                member: MemberRef::Number(demo_member_number(state, fresh_mart, customer).await?),
+                handle: handle.into(),
+            },
+        )
+        .await?;
+        ambassadors::record_activity(
+            state,
+            operator,
+            ambassadors::ActivityInput {
+                partner_id: Some(fresh_mart),
+                ambassador_id: enrolled.ambassador.id,
+                kind: if i == 0 { "REVIEW" } else { "SOCIAL_SHARE" },
+                score,
+                reward_points: None,
+                idempotency_key: format!("demo-activity-{handle}"),
+                occurred_at: None,
+                reference: Some("demo".into()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn demo_member_number(
+    state: &AppState,
+    partner_id: uuid::Uuid,
+    customer: &str,
+) -> AppResult<String> {
+    let mut conn = state.db.get().await?;
+    let member = crate::db::models::Member::find_by_customer_id(&mut conn, partner_id, customer)
+        .await?
+        .ok_or(crate::error::AppError::NotFound("member"))?;
+    Ok(member.member_number)
 }
 
 impl DemoCoalition {
@@ -168,6 +221,12 @@ impl DemoCoalition {
         );
         println!(
             "  then earn: mutation {{ issuePoints(input: {{member: {{partnerCustomerId: \"C-42\"}}, points: 100, idempotencyKey: \"order-1\"}}) {{ balance {{ available }} }} }}"
+        );
+        println!(
+            "Leaderboards (members FM-1001 and FM-1002 are ambassadors ana_fm and ben_fm; with their token):"
+        );
+        println!(
+            "  query {{ leaderboard(period: WEEK) {{ entries {{ rank handle score }} }} ambassadorStanding(period: WEEK) {{ rank score pointsToNextRank }} }}"
         );
         println!("In GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}}.\n");
     }

@@ -145,14 +145,11 @@ impl Measured {
     }
 }
 
-/// Prints the results as a table and writes them as CSV; `extra` adds columns (a name and
-/// a value per result).
-pub fn report(
-    results: &[Measured],
-    clients: usize,
-    extra: &[(&str, &dyn Fn(&Measured) -> String)],
-    csv_path: &str,
-) {
+/// An extra report column: its name and its value for a result.
+pub type Column<'a> = (&'a str, &'a dyn Fn(&Measured) -> String);
+
+/// Prints the results as a table and writes them as CSV, with `extra` columns.
+pub fn report(results: &[Measured], clients: usize, extra: &[Column], csv_path: &str) {
     print!(
         "{:<34} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
         "operation", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"

@@ -1,5 +1,6 @@
 //! The README's run command (`hub dev`) as a user runs it: it prints a URL and working
-//! tokens, and a partner token from it can create a member and read it back.
+//! tokens, a partner token from it can create a member and read it back, and the demo's
+//! ambassadors are on the board.
 
 use std::{process::Stdio, time::Duration};
 
@@ -79,6 +80,24 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
     let read_back =
         call("{ member(ref: {partnerCustomerId: \"README-1\"}) { id memberNumber } }").await;
     assert_eq!(&read_back["data"]["member"], member);
+
+    // The demo's ambassadors reach the boards through the relay of `serve`.
+    let mut board = Value::Null;
+    for _ in 0..50 {
+        board = call("{ leaderboard(period: ALL_TIME) { entries { rank handle score } } }").await;
+        if board["data"]["leaderboard"]["entries"]
+            .as_array()
+            .is_some_and(|e| e.len() == 2)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        board["data"]["leaderboard"]["entries"],
+        json!([{"rank": 1, "handle": "ana_fm", "score": "40"}, {"rank": 2, "handle": "ben_fm", "score": "25"}]),
+        "{board}"
+    );
 
     // GraphiQL is served in development.
     let page = client.get(&graphiql).send().await.unwrap();
