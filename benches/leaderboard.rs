@@ -24,7 +24,7 @@ use coalition_hub::{
     db,
     services::leaderboards::rebuild,
 };
-use common::{Hub, Measured, recreate, rss_mib, start_hub, xorshift};
+use common::{Hub, Measured, recreate, rss_mib, start_hub};
 use diesel::{prelude::*, sql_types::Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde_json::json;
@@ -161,57 +161,18 @@ async fn drive(
     name: &str,
     args: &Args,
 ) -> Measured {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .build()
-        .unwrap();
-    let url = format!("{}/graphql", hub.base_url);
-    let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
-    let end = warmup_end + Duration::from_secs(args.seconds);
-    let tasks: Vec<_> = (0..args.clients)
-        .map(|client_no| {
-            let (client, url, tokens) = (client.clone(), url.clone(), tokens.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                let mut next = xorshift(client_no as u64);
-                let body = serde_json::to_vec(&json!({ "query": query })).unwrap();
-                while Instant::now() < end {
-                    let token = &tokens[(next() % tokens.len() as u64) as usize];
-                    let started = Instant::now();
-                    let ok = match client
-                        .post(&url)
-                        .bearer_auth(token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                    {
-                        Ok(response) if response.status().is_success() => {
-                            match response.bytes().await {
-                                Ok(bytes) => !bytes.windows(9).any(|w| w == b"\"errors\":"),
-                                Err(_) => false,
-                            }
-                        }
-                        _ => false,
-                    };
-                    if started >= warmup_end {
-                        latencies.push(started.elapsed().as_micros() as u32);
-                        errors += usize::from(!ok);
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (l, e) = task.await.unwrap();
-        latencies.extend(l);
-        errors += e;
-    }
-    Measured::new(name, latencies, errors, args.seconds as f64)
+    let load = common::Load {
+        clients: args.clients,
+        warmup: Duration::from_secs(args.warmup),
+        measure: Duration::from_secs(args.seconds),
+    };
+    let tokens = tokens.clone();
+    let body = serde_json::to_vec(&json!({ "query": query })).unwrap();
+    common::drive(&hub.base_url, name, &load, move |_, _, next| {
+        let token = &tokens[(next() % tokens.len() as u64) as usize];
+        (token.clone(), body.clone())
+    })
+    .await
 }
 
 // One worker: the load generator should not take the hub's and Redis's CPU.

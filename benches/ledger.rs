@@ -21,7 +21,7 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Hub, Measured, recreate, start_hub, xorshift};
+use common::{Hub, Measured, recreate, start_hub};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -186,6 +186,12 @@ async fn seed(base: &str, args: &Args) -> Seeded {
         ))
         .await
         .unwrap();
+        if done == 0 {
+            // Statistics before the cached plans of this session settle on scans of tables
+            // that were empty when first planned (what autovacuum does within a minute in a
+            // long-running deployment).
+            conn.batch_execute("ANALYZE").await.unwrap();
+        }
         done = upto;
         eprint!(
             "\rseed: {done}/{} members ({:.0} s)",
@@ -231,64 +237,29 @@ async fn drive(
     name: &str,
     args: &Args,
 ) -> Measured {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .build()
-        .unwrap();
-    let url = format!("{}/graphql", hub.base_url);
-    let members = Arc::new(seeded.members.clone());
-    let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
-    let end = warmup_end + Duration::from_secs(args.seconds);
+    let load = common::Load {
+        clients: args.clients,
+        warmup: Duration::from_secs(args.warmup),
+        measure: Duration::from_secs(args.seconds),
+    };
+    let members = seeded.members.clone();
+    let tokens = tokens.clone();
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let tasks: Vec<_> = (0..args.clients)
-        .map(|client_no| {
-            let (client, url, tokens, members, run) = (client.clone(), url.clone(), tokens.clone(), members.clone(), run.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let (mut errors, mut n) = (0usize, 0u64);
-                let mut next = xorshift(client_no as u64);
-                loop {
-                    let now = Instant::now();
-                    if now >= end {
-                        break;
-                    }
-                    n += 1;
-                    let m = (next() % members.len() as u64) as usize;
-                    let key = format!("{run}-{client_no}-{n}");
-                    let (token, body) = match scenario {
-                        Scenario::Issue { partners } => {
-                            let p = (next() % partners as u64) as usize;
-                            (&tokens[p], json!({"query": ISSUE, "variables": {"i": {
-                                "member": {"memberId": members[m]}, "points": 10, "idempotencyKey": key}}}))
-                        }
-                        Scenario::Redeem => (&tokens[(m + 1) % 20], json!({"query": REDEEM, "variables": {"i": {
-                            "member": {"partnerCustomerId": format!("c{}", m + 1)}, "points": 1, "idempotencyKey": key}}})),
-                    };
-                    let started = Instant::now();
-                    let ok = match client.post(&url).bearer_auth(token).json(&body).send().await {
-                        Ok(response) if response.status().is_success() => match response.bytes().await {
-                            Ok(bytes) => !bytes.windows(9).any(|w| w == b"\"errors\":"),
-                            Err(_) => false,
-                        },
-                        _ => false,
-                    };
-                    if started >= warmup_end {
-                        latencies.push(started.elapsed().as_micros() as u32);
-                        errors += usize::from(!ok);
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut latencies_us = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (l, e) = task.await.unwrap();
-        latencies_us.extend(l);
-        errors += e;
-    }
-    Measured::new(name, latencies_us, errors, args.seconds as f64)
+    common::drive(&hub.base_url, name, &load, move |client_no, n, next| {
+        let m = (next() % members.len() as u64) as usize;
+        let key = format!("{run}-{client_no}-{n}");
+        let (token, body) = match scenario {
+            Scenario::Issue { partners } => {
+                let p = (next() % partners as u64) as usize;
+                (&tokens[p], json!({"query": ISSUE, "variables": {"i": {
+                    "member": {"memberId": members[m]}, "points": 10, "idempotencyKey": key}}}))
+            }
+            Scenario::Redeem => (&tokens[(m + 1) % 20], json!({"query": REDEEM, "variables": {"i": {
+                "member": {"partnerCustomerId": format!("c{}", m + 1)}, "points": 1, "idempotencyKey": key}}})),
+        };
+        (token.clone(), serde_json::to_vec(&body).unwrap())
+    })
+    .await
 }
 
 // One worker: the load generator should not take the hub's and PostgreSQL's CPU.

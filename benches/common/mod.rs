@@ -216,3 +216,71 @@ pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         state
     }
 }
+
+/// How long to drive, and with how many concurrent clients.
+pub struct Load {
+    pub clients: usize,
+    pub warmup: Duration,
+    pub measure: Duration,
+}
+
+/// Drives `POST {base_url}/graphql` with `load.clients` concurrent clients until the time is
+/// up. `request(client number, n, random)` gives each request's bearer token and JSON body.
+/// Latencies are kept after the warm-up; a response with GraphQL errors counts as an error.
+pub async fn drive<F>(base_url: &str, name: &str, load: &Load, request: F) -> Measured
+where
+    F: Fn(usize, u64, &mut dyn FnMut() -> u64) -> (String, Vec<u8>) + Send + Sync + 'static,
+{
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(load.clients)
+        .build()
+        .unwrap();
+    let url = format!("{base_url}/graphql");
+    let warmup_end = std::time::Instant::now() + load.warmup;
+    let end = warmup_end + load.measure;
+    let request = std::sync::Arc::new(request);
+    let tasks: Vec<_> = (0..load.clients)
+        .map(|client_no| {
+            let (client, url, request) = (client.clone(), url.clone(), request.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let (mut errors, mut n) = (0usize, 0u64);
+                let mut next = xorshift(client_no as u64);
+                while std::time::Instant::now() < end {
+                    n += 1;
+                    let (token, body) = request(client_no, n, &mut next);
+                    let started = std::time::Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .bearer_auth(token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(response) if response.status().is_success() => {
+                            match response.bytes().await {
+                                Ok(bytes) => !bytes.windows(9).any(|w| w == b"\"errors\":"),
+                                Err(_) => false,
+                            }
+                        }
+                        _ => false,
+                    };
+                    if started >= warmup_end {
+                        latencies.push(started.elapsed().as_micros() as u32);
+                        errors += usize::from(!ok);
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    Measured::new(name, latencies, errors, load.measure.as_secs_f64())
+}

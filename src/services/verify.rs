@@ -122,6 +122,24 @@ const CHECKS: &[(&str, &str)] = &[
           FULL JOIN (SELECT entry_id, sum(points) AS s FROM settlement_records GROUP BY entry_id) r USING (entry_id)
           WHERE j.s IS DISTINCT FROM r.s",
     ),
+    (
+        "every ambassador reward was issued once, by the recording partner, to the ambassador",
+        "SELECT count(*) FROM ambassador_activities a
+          JOIN ambassadors m ON m.id = a.ambassador_id
+          FULL JOIN (SELECT k.key, e.* FROM idempotency_keys k JOIN journal_entries e ON e.id = k.entry_id
+                     WHERE k.caller = 'ambassador-reward') r ON r.key = a.id::text
+          WHERE (a.reward_points > 0 OR r.id IS NOT NULL)
+            AND (r.id IS NULL OR a.id IS NULL OR r.kind <> 'ISSUE' OR r.points <> a.reward_points
+                 OR r.partner_id <> a.partner_id OR r.member_id <> m.member_id)",
+    ),
+    (
+        "every converted referral scored one REFERRAL activity, and only those",
+        "SELECT count(*) FROM referrals r
+          FULL JOIN (SELECT * FROM ambassador_activities WHERE caller = 'referral') a ON a.key = r.id::text
+          WHERE (r.converted_at IS NOT NULL OR a.id IS NOT NULL)
+            AND (r.id IS NULL OR a.id IS NULL OR r.activity_id IS DISTINCT FROM a.id OR a.kind <> 'REFERRAL'
+                 OR a.ambassador_id <> r.ambassador_id OR a.partner_id <> r.partner_id)",
+    ),
 ];
 
 #[derive(QueryableByName)]

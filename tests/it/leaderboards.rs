@@ -518,6 +518,10 @@ async fn duplicates_and_replays_change_no_score() {
     let check = rebuild::check(&world.app.state).await.unwrap();
     assert!(!check.drift(), "{check:?}");
     assert_eq!(check.scores, 6);
+    let verify = coalition_hub::services::verify::run(&world.app.state.db)
+        .await
+        .unwrap();
+    assert!(verify.is_clean(), "{verify}");
 }
 
 /// A private redis-server the test can stop and start.
@@ -607,6 +611,15 @@ async fn redis_outage_then_recovery_then_flush_and_rebuild() {
         )
         .await;
     earn.data();
+    let spend = world
+        .app
+        .gql(
+            &world.tokens[0],
+            "mutation { redeemPoints(input: {member: {partnerCustomerId: \"amb-0\"}, points: 30, idempotencyKey: \"spend-during-outage\"}) { balance { available } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(spend.data()["redeemPoints"]["balance"]["available"], "70");
     record_random(&world, &mut rng, 15, &mut acts).await;
     let read = world
         .board(&world.app.operator_token(), None, "ALL_TIME", None)
@@ -837,6 +850,20 @@ async fn referrals_convert_once_on_the_first_earn() {
         .await
         .unwrap();
     assert!(verify.is_clean(), "{verify}");
+    // A referral score without its referral is caught.
+    world
+        .app
+        .sql_count(&format!(
+            "WITH a AS (INSERT INTO ambassador_activities (id, ambassador_id, partner_id, kind, score, occurred_at, recorded_at, caller, key, fingerprint)
+               VALUES (gen_random_uuid(), '{}', '{}', 'REFERRAL', 10, now(), now(), 'referral', gen_random_uuid()::text, '\\x00') RETURNING 1)
+             SELECT count(*) FROM a",
+            world.ambassadors[1].0, world.partners[0]
+        ))
+        .await;
+    let verify = coalition_hub::services::verify::run(&world.app.state.db)
+        .await
+        .unwrap();
+    assert!(!verify.is_clean(), "{verify}");
 }
 
 #[tokio::test]
