@@ -142,7 +142,7 @@ impl Config {
             db_statement_timeout: Duration::from_secs(5),
             redis_timeout: Duration::from_millis(500),
             leaderboard_relay_interval: Duration::from_millis(200),
-            partner_status_ttl: Duration::from_secs(2),
+            partner_status_ttl: Duration::from_secs(30),
             currency: "EUR".into(),
             jwt: JwtConfig {
                 issuer: "coalition-hub".into(),
@@ -209,7 +209,7 @@ impl Config {
             db_statement_timeout: millis("HUB_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             redis_timeout: millis("HUB_REDIS_TIMEOUT_MS", 500)?,
             leaderboard_relay_interval: millis("HUB_LEADERBOARD_RELAY_INTERVAL_MS", 200)?,
-            partner_status_ttl: millis("HUB_PARTNER_STATUS_TTL_MS", 2_000)?,
+            partner_status_ttl: millis("HUB_PARTNER_STATUS_TTL_MS", 30_000)?,
             currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
             jwt: JwtConfig {
                 issuer: var("HUB_JWT_ISSUER").unwrap_or_else(|| "coalition-hub".into()),
