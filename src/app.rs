@@ -9,7 +9,7 @@ use crate::{
     auth::{KeySet, partner_status::PartnerStatusCache},
     config::Config,
     db,
-    services::{batch::Batcher, leaderboards::Leaderboards},
+    services::{batch::Batcher, leaderboards::Leaderboards, live::LiveBalances},
 };
 
 #[derive(Clone)]
@@ -21,6 +21,8 @@ pub struct AppState {
     pub partner_status: Arc<PartnerStatusCache>,
     pub batcher: Batcher,
     pub leaderboards: Arc<Leaderboards>,
+    /// `balanceChanged` subscriptions served by this process.
+    pub live: Arc<LiveBalances>,
 }
 
 impl AppState {
@@ -36,7 +38,7 @@ impl AppState {
         )?;
         let redis = Redis::new(&config)?;
         let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
-        let batcher = Batcher::start(db.clone(), config.ledger.batch_workers);
+        let batcher = Batcher::start(db.clone(), redis.clone(), config.ledger.batch_workers);
         Ok(AppState {
             config: Arc::new(config),
             db,
@@ -45,6 +47,7 @@ impl AppState {
             partner_status,
             batcher,
             leaderboards: Arc::default(),
+            live: Arc::default(),
         })
     }
 }

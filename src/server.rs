@@ -5,7 +5,7 @@ use crate::{
     app::AppState,
     auth::partner_status,
     http,
-    services::{expiry, leaderboards::relay},
+    services::{expiry, leaderboards::relay, live},
 };
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job and
@@ -13,6 +13,11 @@ use crate::{
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let expiry_job = expiry::spawn(&state);
     let relay_job = relay::spawn(&state);
+    let live_listener = live::spawn_listener(
+        state.config.redis_url.clone(),
+        state.redis.clone(),
+        state.live.clone(),
+    );
     let status_listener = partner_status::spawn_listener(
         state.config.database_url.clone(),
         state.partner_status.clone(),
@@ -26,6 +31,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         job.abort();
     }
     status_listener.abort();
+    live_listener.abort();
     served
 }
 

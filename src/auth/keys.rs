@@ -55,10 +55,10 @@ struct VerifiedTokens {
 const MAX_VERIFIED: usize = 100_000;
 
 impl VerifiedTokens {
-    fn get(&self, digest: &[u8; 32], now: i64, leeway: i64) -> Option<Principal> {
+    fn get(&self, digest: &[u8; 32], now: i64, leeway: i64) -> Option<(Principal, i64)> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let (principal, nbf, exp) = entries.get(digest)?;
-        (now + leeway >= *nbf && now - leeway < *exp).then(|| principal.clone())
+        (now + leeway >= *nbf && now - leeway < *exp).then(|| (principal.clone(), exp + leeway))
     }
 
     fn insert(&self, digest: [u8; 32], principal: Principal, nbf: i64, exp: i64) {
@@ -241,10 +241,15 @@ impl KeySet {
     /// Verifies a bearer token and turns it into a principal. Every failure is
     /// `UNAUTHENTICATED`; the reason goes to the log only.
     pub fn verify(&self, token: &str) -> AppResult<Principal> {
+        self.verify_until(token).map(|(principal, _)| principal)
+    }
+
+    /// As [`verify`](Self::verify), with the last second (Unix time) the token is valid.
+    pub fn verify_until(&self, token: &str) -> AppResult<(Principal, i64)> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let leeway = self.leeway.as_secs() as i64;
-        if let Some(principal) = self.verified.get(&digest, Utc::now().timestamp(), leeway) {
-            return Ok(principal);
+        if let Some(hit) = self.verified.get(&digest, Utc::now().timestamp(), leeway) {
+            return Ok(hit);
         }
         let claims = self.verify_claims(token).map_err(|reason| {
             tracing::info!(%reason, "token refused");
@@ -253,7 +258,7 @@ impl KeySet {
         let principal = principal_from_claims(&claims)?;
         self.verified
             .insert(digest, principal.clone(), claims.nbf, claims.exp);
-        Ok(principal)
+        Ok((principal, claims.exp + leeway))
     }
 
     fn verify_claims(&self, token: &str) -> Result<Claims, String> {

@@ -2,9 +2,13 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use futures_util::{StreamExt, stream::BoxStream};
+
 use async_graphql::{
     Response, ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
@@ -25,6 +29,19 @@ impl Extension for ErrorCodes {
         let mut response = next.run(ctx).await;
         response.errors.iter_mut().for_each(AppError::finalize);
         response
+    }
+
+    /// The same for every response of a subscription.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        Box::pin(next.run(ctx, stream).map(|mut response| {
+            response.errors.iter_mut().for_each(AppError::finalize);
+            response
+        }))
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod ambassadors;
 pub mod extensions;
 pub mod ledger;
+pub mod live;
 pub mod members;
 pub mod page;
 pub mod partners;
@@ -11,7 +12,7 @@ pub mod scalars;
 pub mod settlement;
 pub mod viewer;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
 use crate::{app::AppState, auth::Principal, config::Limits, error::AppError};
 
@@ -34,19 +35,23 @@ pub struct Mutation(
     ambassadors::AmbassadorMutation,
 );
 
-pub type HubSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;
 
-fn builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_directives(limits.max_directives)
-        .limit_recursive_depth(32)
-        .disable_suggestions()
-        .extension(extensions::ErrorCodes)
-        .extension(extensions::AliasLimit {
-            max_aliases: limits.max_aliases,
-        })
+fn builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, live::LiveSubscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        live::LiveSubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
+    .limit_recursive_depth(32)
+    .disable_suggestions()
+    .extension(extensions::ErrorCodes)
+    .extension(extensions::AliasLimit {
+        max_aliases: limits.max_aliases,
+    })
 }
 
 pub fn schema(state: AppState) -> HubSchema {

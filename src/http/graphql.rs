@@ -5,11 +5,18 @@
 
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{
+    http::ALL_WEBSOCKET_PROTOCOLS,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Json,
     body::Body,
-    extract::{Query, State, rejection::QueryRejection},
+    extract::{
+        Query, State, WebSocketUpgrade, rejection::QueryRejection,
+        ws::rejection::WebSocketUpgradeRejection,
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -109,7 +116,12 @@ pub async fn get(
     State(http): State<HttpState>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    protocol: Result<GraphQLProtocol, StatusCode>,
 ) -> Response {
+    if let (Ok(upgrade), Ok(protocol)) = (upgrade, protocol) {
+        return websocket(http, upgrade, protocol);
+    }
     let Ok(Query(params)) = params else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -132,6 +144,46 @@ pub async fn get(
         }
     }
     execute(http, &headers, request, true).await
+}
+
+/// Subscriptions over the graphql-transport-ws (or legacy graphql-ws) websocket. The token
+/// comes in `connection_init` (`{"authorization": "Bearer <JWT>"}`, or `token`); without a
+/// valid one the connection is refused. The connection closes when the token expires.
+fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtocol) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let (expires_tx, expires_rx) = tokio::sync::oneshot::channel::<i64>();
+            let keys = http.app.keys.clone();
+            let serve = GraphQLWebSocket::new(socket, http.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ["authorization", "Authorization", "token"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
+                        .ok_or_else(|| AppError::Unauthenticated("no token in connection_init"))?;
+                    let (principal, valid_until) = keys.verify_until(&token)?;
+                    let _ = expires_tx.send(valid_until);
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                .serve();
+            let expiry = async {
+                match expires_rx.await {
+                    Ok(valid_until) => {
+                        let left = (valid_until + 1 - chrono::Utc::now().timestamp()).max(0);
+                        tokio::time::sleep(std::time::Duration::from_secs(left as u64)).await;
+                        tracing::debug!("websocket closed: its token expired");
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = serve => {}
+                _ = expiry => {}
+            }
+        })
 }
 
 pub(super) async fn authenticate(

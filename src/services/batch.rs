@@ -16,8 +16,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::ledger::Outcome;
+use super::{ledger::Outcome, live};
 use crate::{
+    app::Redis,
     db::{DbPool, ledger::ledger_batch, models::ledger::Balance},
     domain::ledger::refusal,
     error::{AppError, AppResult},
@@ -75,12 +76,13 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// Starts `workers` batch workers on the pool (each holds at most one connection).
-    pub fn start(db: DbPool, workers: usize) -> Batcher {
+    /// Starts `workers` batch workers on the pool (each holds at most one connection); they
+    /// publish the new balances on `redis` after each commit.
+    pub fn start(db: DbPool, redis: Redis, workers: usize) -> Batcher {
         let (queue, receiver) = mpsc::unbounded_channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..workers.max(1) {
-            let (db, receiver) = (db.clone(), receiver.clone());
+            let (db, redis, receiver) = (db.clone(), redis.clone(), receiver.clone());
             tokio::spawn(async move {
                 loop {
                     let jobs = {
@@ -97,7 +99,7 @@ impl Batcher {
                         }
                         jobs
                     };
-                    run(&db, jobs).await;
+                    run(&db, &redis, jobs).await;
                 }
             });
         }
@@ -115,7 +117,7 @@ impl Batcher {
     }
 }
 
-async fn run(db: &DbPool, mut jobs: Vec<Job>) {
+async fn run(db: &DbPool, redis: &Redis, mut jobs: Vec<Job>) {
     // One lock order for every batch: concurrent batches then queue behind each other on a
     // shared member instead of deadlocking.
     jobs.sort_by(|a, b| a.op.member_order().cmp(&b.op.member_order()));
@@ -123,6 +125,8 @@ async fn run(db: &DbPool, mut jobs: Vec<Job>) {
     let results = call(db, &ops).await;
     match results {
         Ok(results) if results.len() == replies.len() => {
+            let committed: Vec<&Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            live::publish(redis, &committed).await;
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }

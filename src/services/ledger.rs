@@ -24,7 +24,7 @@ use crate::{
         money::{fraction_digits, is_currency_code},
     },
     error::{AppError, AppResult},
-    services::{batch::BatchOp, members::MemberRef},
+    services::{batch::BatchOp, live, members::MemberRef},
 };
 
 pub enum Amount {
@@ -162,10 +162,12 @@ async fn call(
         -> futures_util::future::BoxFuture<'c, Result<ResultRow, DieselError>>,
 ) -> AppResult<Outcome> {
     let mut conn = state.db.get().await?;
-    query(&mut conn)
+    let outcome = query(&mut conn)
         .await
         .map(Outcome::from)
-        .map_err(database_error)
+        .map_err(database_error)?;
+    live::publish(&state.redis, &[&outcome]).await;
+    Ok(outcome)
 }
 
 /// A database error as the client sees it: the refusals the SQL functions raise keep their

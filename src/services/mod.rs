@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod expiry;
 pub mod leaderboards;
 pub mod ledger;
+pub mod live;
 pub mod members;
 pub mod partners;
 pub mod settlement;

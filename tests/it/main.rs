@@ -5,6 +5,7 @@ mod hardening;
 mod leaderboards;
 mod ledger;
 mod ledger_properties;
+mod live;
 mod oauth;
 mod partners_members;
 mod readme_commands;

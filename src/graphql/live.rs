@@ -1,0 +1,38 @@
+//! The subscription root: a member's live balance.
+
+use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
+
+use super::{ContextExt, ledger::BalanceView};
+use crate::{auth::Principal, error::AppError};
+
+/// A member's balance right after a ledger entry that touched it.
+#[derive(SimpleObject)]
+pub struct BalanceChange {
+    /// The entry that changed the balance.
+    pub entry_id: ID,
+    pub balance: BalanceView,
+}
+
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// Member (token in `connection_init`): its own balance after every ledger entry that
+    /// touches it, whichever hub process committed the entry. Over the graphql-transport-ws
+    /// websocket at `/graphql`; the connection closes when the token expires.
+    async fn balance_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = BalanceChange> + use<>> {
+        let Principal::Member { member_id } = ctx.principal()? else {
+            return Err(AppError::forbidden("balanceChanged is a member's own").into());
+        };
+        let events = ctx.state().live.subscribe(*member_id);
+        Ok(events.map(|event| BalanceChange {
+            entry_id: ID(event.entry_id.to_string()),
+            balance: event.balance().into(),
+        }))
+    }
+}

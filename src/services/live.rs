@@ -1,0 +1,206 @@
+//! Live balances (`balanceChanged`). After a ledger operation commits, the hub process that
+//! ran it publishes the member's new balance on Redis (`<prefix>balance:<member id>`).
+//! Every hub process listens to all of them with one pattern subscription and hands each
+//! event to the subscriptions of that member it serves, so a member's app sees entries
+//! committed by any process. Publishing is best effort: the ledger never waits on it, and
+//! with Redis down the app falls back to reading `me`.
+
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::{app::Redis, db::models::ledger::Balance, services::ledger::Outcome};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceEvent {
+    pub member_id: Uuid,
+    pub entry_id: Uuid,
+    pub available: i64,
+    pub held: i64,
+    pub debt: i64,
+    pub lifetime_earned: i64,
+}
+
+impl BalanceEvent {
+    pub fn of(outcome: &Outcome) -> BalanceEvent {
+        BalanceEvent {
+            member_id: outcome.member_id,
+            entry_id: outcome.entry_id,
+            available: outcome.balance.available,
+            held: outcome.balance.held,
+            debt: outcome.balance.debt,
+            lifetime_earned: outcome.balance.lifetime_earned,
+        }
+    }
+
+    pub fn balance(&self) -> Balance {
+        Balance {
+            available: self.available,
+            held: self.held,
+            debt: self.debt,
+            lifetime_earned: self.lifetime_earned,
+        }
+    }
+}
+
+fn channel(redis: &Redis, member_id: Uuid) -> String {
+    redis.key(&format!("balance:{member_id}"))
+}
+
+/// Publishes the balances of operations that just committed (replays changed nothing and
+/// are skipped), in one round trip.
+pub async fn publish(redis: &Redis, outcomes: &[&Outcome]) {
+    let mut pipe = redis::pipe();
+    let mut any = false;
+    for outcome in outcomes.iter().filter(|o| !o.replayed) {
+        let Ok(payload) = serde_json::to_string(&BalanceEvent::of(outcome)) else {
+            continue;
+        };
+        pipe.publish(channel(redis, outcome.member_id), payload)
+            .ignore();
+        any = true;
+    }
+    if !any {
+        return;
+    }
+    let mut conn = redis.manager.clone();
+    if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+        tracing::debug!(error = %e, "balance events not published (Redis unavailable)");
+    }
+}
+
+type Subscribers = HashMap<Uuid, Vec<(u64, mpsc::UnboundedSender<BalanceEvent>)>>;
+
+/// The subscriptions this process serves, by member.
+#[derive(Default)]
+pub struct LiveBalances {
+    subscribers: Mutex<Subscribers>,
+    next_id: AtomicU64,
+}
+
+impl LiveBalances {
+    pub fn subscribe(self: &Arc<Self>, member_id: Uuid) -> BalanceStream {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().entry(member_id).or_default().push((id, sender));
+        BalanceStream {
+            receiver,
+            registration: Registration {
+                live: self.clone(),
+                member_id,
+                id,
+            },
+        }
+    }
+
+    pub fn subscriptions(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Subscribers> {
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn dispatch(&self, event: BalanceEvent) {
+        if let Some(senders) = self.lock().get(&event.member_id) {
+            for (_, sender) in senders {
+                let _ = sender.send(event.clone());
+            }
+        }
+    }
+}
+
+struct Registration {
+    live: Arc<LiveBalances>,
+    member_id: Uuid,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut subscribers = self.live.lock();
+        if let Some(senders) = subscribers.get_mut(&self.member_id) {
+            senders.retain(|(id, _)| *id != self.id);
+            if senders.is_empty() {
+                subscribers.remove(&self.member_id);
+            }
+        }
+    }
+}
+
+/// One subscription's events; unsubscribes when dropped (the client went away).
+pub struct BalanceStream {
+    receiver: mpsc::UnboundedReceiver<BalanceEvent>,
+    registration: Registration,
+}
+
+impl Stream for BalanceStream {
+    type Item = BalanceEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BalanceEvent>> {
+        let _ = &self.registration;
+        self.receiver.poll_recv(cx)
+    }
+}
+
+/// Listens to every member's channel for as long as the process runs, reconnecting after
+/// errors, and dispatches to this process's subscriptions.
+pub fn spawn_listener(
+    redis_url: String,
+    redis: Redis,
+    live: Arc<LiveBalances>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let pattern = redis.key("balance:*");
+        let prefix = redis.key("balance:");
+        loop {
+            match listen(&redis_url, &pattern, &prefix, &live).await {
+                Ok(()) => tracing::warn!("balance event listener lost Redis; reconnecting"),
+                Err(e) => tracing::debug!(error = %e, "balance event listener cannot reach Redis"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+async fn listen(
+    redis_url: &str,
+    pattern: &str,
+    prefix: &str,
+    live: &LiveBalances,
+) -> redis::RedisResult<()> {
+    let client = redis::Client::open(redis_url)?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.psubscribe(pattern).await?;
+    let mut messages = pubsub.into_on_message();
+    while let Some(message) = messages.next().await {
+        let from_member = message
+            .get_channel_name()
+            .strip_prefix(prefix)
+            .and_then(|id| id.parse::<Uuid>().ok());
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        match (from_member, serde_json::from_str::<BalanceEvent>(&payload)) {
+            // The channel names the member: an event can reach no one else.
+            (Some(member_id), Ok(event)) if event.member_id == member_id => live.dispatch(event),
+            _ => tracing::warn!(
+                channel = message.get_channel_name(),
+                "unreadable balance event"
+            ),
+        }
+    }
+    Ok(())
+}
