@@ -152,6 +152,11 @@ pub async fn get(
 fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtocol) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Clients send a few small messages; the default 128 KiB buffers would cost that
+        // much memory per open subscription.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             let (expires_tx, expires_rx) = tokio::sync::oneshot::channel::<i64>();
             let keys = http.app.keys.clone();
