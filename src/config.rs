@@ -77,6 +77,8 @@ pub struct LedgerConfig {
     pub expiry_interval: Duration,
     /// Workers of the issue / redeem group commit, each holding one connection at a time.
     pub batch_workers: usize,
+    /// Points a member may donate (`donatePoints`) per UTC day, over all charities.
+    pub donation_daily_limit: i64,
 }
 
 impl Default for LedgerConfig {
@@ -87,6 +89,7 @@ impl Default for LedgerConfig {
             max_hold_ttl: chrono::Duration::days(7),
             expiry_interval: Duration::from_secs(60),
             batch_workers: 2,
+            donation_daily_limit: 10_000,
         }
     }
 }
@@ -244,6 +247,7 @@ impl Config {
                 )?),
                 expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
                 batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 8)?,
+                donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
             },
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,

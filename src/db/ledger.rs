@@ -56,6 +56,14 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_donate(
+        caller: Text, key: Text, fingerprint: Bytea, member_id: Uuid, charity_id: Uuid,
+        points: BigInt, daily_limit: BigInt, now: Timestamptz
+    ) -> ResultSql;
+}
+
+diesel::define_sql_function! {
     fn ledger_expire_holds(now: Timestamptz, limit: Integer) -> Integer;
 }
 

@@ -379,6 +379,14 @@ pub struct ReverseEntryInput {
     pub reference: Option<String>,
 }
 
+#[derive(InputObject)]
+pub struct DonatePointsInput {
+    /// The charity partner.
+    pub partner_id: ID,
+    pub points: i32,
+    pub idempotency_key: String,
+}
+
 #[derive(InputObject, Default)]
 pub struct LedgerEntryFilter {
     pub member: Option<MemberRefInput>,
@@ -634,6 +642,25 @@ impl LedgerMutation {
                 idempotency_key: input.idempotency_key,
                 reference: input.reference,
             },
+        )
+        .await?;
+        Ok(outcome.into())
+    }
+
+    /// Member: give points to a charity partner (category `CHARITY`). It is a redemption at
+    /// the charity, paid to it through settlement; at most `HUB_DONATION_DAILY_LIMIT` points
+    /// a day over all charities.
+    async fn donate_points(
+        &self,
+        ctx: &Context<'_>,
+        input: DonatePointsInput,
+    ) -> Result<LedgerResult> {
+        let outcome = ledger::donate(
+            ctx.state(),
+            ctx.principal()?,
+            parse_id(&input.partner_id, "partnerId")?,
+            points_arg(input.points),
+            input.idempotency_key,
         )
         .await?;
         Ok(outcome.into())

@@ -455,6 +455,51 @@ pub async fn reverse(
     .await
 }
 
+/// A member gives points to a charity partner: a redemption there (the points' issuers owe
+/// the charity through settlement), within the configured daily limit.
+pub async fn donate(
+    state: &AppState,
+    principal: &Principal,
+    charity_id: Uuid,
+    points: i64,
+    idempotency_key: String,
+) -> AppResult<Outcome> {
+    let Principal::Member { member_id } = principal else {
+        return Err(AppError::forbidden("donatePoints is for members"));
+    };
+    let member_id = *member_id;
+    validate_key(&idempotency_key)?;
+    validate_points(points)?;
+    let limit = state.config.ledger.donation_daily_limit;
+    if points > limit {
+        return Err(AppError::bad_input(format!(
+            "at most {limit} points may be donated a day"
+        )));
+    }
+    let fingerprint = Fingerprint::new("donatePoints")
+        .field(charity_id)
+        .field(points)
+        .finish();
+    let caller = caller(principal);
+    call(state, move |conn| {
+        Box::pin(
+            diesel::select(sql::ledger_donate(
+                caller,
+                idempotency_key,
+                fingerprint,
+                member_id,
+                charity_id,
+                points,
+                limit,
+                Utc::now(),
+            ))
+            .get_result::<ResultRow>(conn),
+        )
+    })
+    .await
+    .map_err(|e| with_requested(e, points))
+}
+
 /// An entry the caller may see: the operator any, a partner the entries it is party to, a
 /// member its own. Anything else is `NOT_FOUND`.
 pub async fn entry(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<JournalEntry> {

@@ -1,6 +1,7 @@
 //! One integration-test binary: a real hub over HTTP on real PostgreSQL and Redis.
 
 mod auth;
+mod donations;
 mod hardening;
 mod leaderboards;
 mod ledger;
