@@ -9,7 +9,11 @@ use crate::{
     auth::{KeySet, partner_status::PartnerStatusCache},
     config::Config,
     db,
-    services::{batch::Batcher, leaderboards::Leaderboards, live::LiveBalances},
+    services::{
+        batch::Batcher,
+        leaderboards::Leaderboards,
+        live::{LiveBalances, Publisher},
+    },
 };
 
 #[derive(Clone)]
@@ -23,6 +27,8 @@ pub struct AppState {
     pub leaderboards: Arc<Leaderboards>,
     /// `balanceChanged` subscriptions served by this process.
     pub live: Arc<LiveBalances>,
+    /// Publishes balance changes after commit (for every process's `live`).
+    pub publisher: Publisher,
 }
 
 impl AppState {
@@ -38,7 +44,8 @@ impl AppState {
         )?;
         let redis = Redis::new(&config)?;
         let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
-        let batcher = Batcher::start(db.clone(), redis.clone(), config.ledger.batch_workers);
+        let publisher = Publisher::start(redis.clone());
+        let batcher = Batcher::start(db.clone(), publisher.clone(), config.ledger.batch_workers);
         Ok(AppState {
             config: Arc::new(config),
             db,
@@ -48,6 +55,7 @@ impl AppState {
             batcher,
             leaderboards: Arc::default(),
             live: Arc::default(),
+            publisher,
         })
     }
 }

@@ -16,9 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{ledger::Outcome, live};
+use super::{ledger::Outcome, live::Publisher};
 use crate::{
-    app::Redis,
     db::{DbPool, ledger::ledger_batch, models::ledger::Balance},
     domain::ledger::refusal,
     error::{AppError, AppResult},
@@ -77,12 +76,12 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts `workers` batch workers on the pool (each holds at most one connection); they
-    /// publish the new balances on `redis` after each commit.
-    pub fn start(db: DbPool, redis: Redis, workers: usize) -> Batcher {
+    /// hand the new balances to `publisher` after each commit.
+    pub fn start(db: DbPool, publisher: Publisher, workers: usize) -> Batcher {
         let (queue, receiver) = mpsc::unbounded_channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..workers.max(1) {
-            let (db, redis, receiver) = (db.clone(), redis.clone(), receiver.clone());
+            let (db, publisher, receiver) = (db.clone(), publisher.clone(), receiver.clone());
             tokio::spawn(async move {
                 loop {
                     let jobs = {
@@ -99,7 +98,7 @@ impl Batcher {
                         }
                         jobs
                     };
-                    run(&db, &redis, jobs).await;
+                    run(&db, &publisher, jobs).await;
                 }
             });
         }
@@ -117,7 +116,7 @@ impl Batcher {
     }
 }
 
-async fn run(db: &DbPool, redis: &Redis, mut jobs: Vec<Job>) {
+async fn run(db: &DbPool, publisher: &Publisher, mut jobs: Vec<Job>) {
     // One lock order for every batch: concurrent batches then queue behind each other on a
     // shared member instead of deadlocking.
     jobs.sort_by(|a, b| a.op.member_order().cmp(&b.op.member_order()));
@@ -126,7 +125,7 @@ async fn run(db: &DbPool, redis: &Redis, mut jobs: Vec<Job>) {
     match results {
         Ok(results) if results.len() == replies.len() => {
             let committed: Vec<&Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-            live::publish(redis, &committed).await;
+            publisher.publish(&committed);
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }

@@ -24,7 +24,7 @@ use crate::{
         money::{fraction_digits, is_currency_code},
     },
     error::{AppError, AppResult},
-    services::{batch::BatchOp, live, members::MemberRef},
+    services::{batch::BatchOp, members::MemberRef},
 };
 
 pub enum Amount {
@@ -166,7 +166,7 @@ async fn call(
         .await
         .map(Outcome::from)
         .map_err(database_error)?;
-    live::publish(&state.redis, &[&outcome]).await;
+    state.publisher.publish(&[&outcome]);
     Ok(outcome)
 }
 

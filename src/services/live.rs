@@ -59,25 +59,48 @@ fn channel(redis: &Redis, member_id: Uuid) -> String {
     redis.key(&format!("balance:{member_id}"))
 }
 
-/// Publishes the balances of operations that just committed (replays changed nothing and
-/// are skipped), in one round trip.
-pub async fn publish(redis: &Redis, outcomes: &[&Outcome]) {
-    let mut pipe = redis::pipe();
-    let mut any = false;
-    for outcome in outcomes.iter().filter(|o| !o.replayed) {
-        let Ok(payload) = serde_json::to_string(&BalanceEvent::of(outcome)) else {
-            continue;
-        };
-        pipe.publish(channel(redis, outcome.member_id), payload)
-            .ignore();
-        any = true;
+/// Events waiting to be published; beyond this (Redis slow or down) new ones are dropped.
+const PUBLISH_QUEUE: usize = 10_000;
+
+/// Publishes balance events from one task, in commit order, so that the ledger never waits
+/// on Redis (with Redis down, a publish would wait for its timeout).
+#[derive(Clone)]
+pub struct Publisher {
+    redis: Redis,
+    queue: mpsc::Sender<redis::Pipeline>,
+}
+
+impl Publisher {
+    /// Starts the publishing task (within a tokio runtime).
+    pub fn start(redis: Redis) -> Publisher {
+        let (queue, mut pending) = mpsc::channel::<redis::Pipeline>(PUBLISH_QUEUE);
+        let mut conn = redis.manager.clone();
+        tokio::spawn(async move {
+            while let Some(pipe) = pending.recv().await {
+                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                    tracing::debug!(error = %e, "balance events not published (Redis unavailable)");
+                }
+            }
+        });
+        Publisher { redis, queue }
     }
-    if !any {
-        return;
-    }
-    let mut conn = redis.manager.clone();
-    if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-        tracing::debug!(error = %e, "balance events not published (Redis unavailable)");
+
+    /// Queues the balances of operations that just committed (replays changed nothing and
+    /// are skipped), as one pipeline.
+    pub fn publish(&self, outcomes: &[&Outcome]) {
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for outcome in outcomes.iter().filter(|o| !o.replayed) {
+            let Ok(payload) = serde_json::to_string(&BalanceEvent::of(outcome)) else {
+                continue;
+            };
+            pipe.publish(channel(&self.redis, outcome.member_id), payload)
+                .ignore();
+            any = true;
+        }
+        if any && self.queue.try_send(pipe).is_err() {
+            tracing::debug!("balance events dropped: the publish queue is full");
+        }
     }
 }
 
@@ -97,7 +120,7 @@ impl LiveBalances {
         self.lock().entry(member_id).or_default().push((id, sender));
         BalanceStream {
             receiver,
-            registration: Registration {
+            _registration: Registration {
                 live: self.clone(),
                 member_id,
                 id,
@@ -143,14 +166,14 @@ impl Drop for Registration {
 /// One subscription's events; unsubscribes when dropped (the client went away).
 pub struct BalanceStream {
     receiver: mpsc::UnboundedReceiver<BalanceEvent>,
-    registration: Registration,
+    /// Held for its `Drop`.
+    _registration: Registration,
 }
 
 impl Stream for BalanceStream {
     type Item = BalanceEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BalanceEvent>> {
-        let _ = &self.registration;
         self.receiver.poll_recv(cx)
     }
 }

@@ -1076,7 +1076,7 @@ async fn boards_expose_no_member_identity() {
             "email",
             "partnerCustomerId",
             "member:",
-            "  id:",
+            "\tid:",
         ] {
             assert!(!body.contains(field), "{type_name} has {field}");
         }
