@@ -79,6 +79,10 @@ pub struct LedgerConfig {
     pub batch_workers: usize,
     /// Points a member may donate (`donatePoints`) per UTC day, over all charities.
     pub donation_daily_limit: i64,
+    /// Points a member may transfer to family members (`transferPoints`) per UTC day.
+    pub transfer_daily_limit: i64,
+    /// Transfers a member may send per UTC day.
+    pub transfer_daily_count: i32,
 }
 
 impl Default for LedgerConfig {
@@ -90,6 +94,8 @@ impl Default for LedgerConfig {
             expiry_interval: Duration::from_secs(60),
             batch_workers: 2,
             donation_daily_limit: 10_000,
+            transfer_daily_limit: 5_000,
+            transfer_daily_count: 5,
         }
     }
 }
@@ -248,6 +254,8 @@ impl Config {
                 expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
                 batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 8)?,
                 donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
+                transfer_daily_limit: parse_var("HUB_TRANSFER_DAILY_LIMIT", 5_000)?,
+                transfer_daily_count: parse_var("HUB_TRANSFER_DAILY_COUNT", 5)?,
             },
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,

@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         Command_::Dev => dev().await,
         Command_::Expire => {
             let state = AppState::new(Config::from_env(true)?)?;
-            let run = expiry::run(&state.db, chrono::Utc::now(), |p| {
+            let run = expiry::run(&state.db, Some(&state.publisher), chrono::Utc::now(), |p| {
                 eprintln!(
                     "expire: {} holds released, {} members, {} points expired so far",
                     p.holds_released, p.members_expired, p.points_expired
@@ -147,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
             .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
+            state.publisher.flush().await;
             println!(
                 "expired: {} holds released, {} points of {} members",
                 run.holds_released, run.points_expired, run.members_expired

@@ -31,6 +31,11 @@ pub type ResultRow = (
 );
 
 diesel::define_sql_function! {
+    /// The result of an entry already written (its member's balance now).
+    fn hub_result_for(entry_id: Uuid, replayed: Bool) -> ResultSql;
+}
+
+diesel::define_sql_function! {
     #[allow(clippy::too_many_arguments)]
     fn ledger_authorize(
         caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
@@ -64,11 +69,28 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
-    fn ledger_expire_holds(now: Timestamptz, limit: Integer) -> Integer;
+    /// Returns two rows: the sender's result, then the recipient's.
+    #[sql_name = "ledger_transfer"]
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_transfer(
+        caller: Text, key: Text, fingerprint: Bytea, member_id: Uuid, recipient_number: Text,
+        points: BigInt, daily_points: BigInt, daily_count: Integer, now: Timestamptz
+    ) -> ResultSql;
+}
+
+/// `hub_expired`: what an expiry job did to one member (its entry, the points expired or
+/// released, and the member's balance afterwards).
+pub type ExpiredSql = Record<(Uuid, Uuid, BigInt, BigInt, BigInt, BigInt, BigInt)>;
+pub type ExpiredRow = (uuid::Uuid, uuid::Uuid, i64, i64, i64, i64, i64);
+
+diesel::define_sql_function! {
+    /// One row per hold released.
+    fn ledger_expire_holds(now: Timestamptz, limit: Integer) -> ExpiredSql;
 }
 
 diesel::define_sql_function! {
-    fn ledger_expire_lots(now: Timestamptz, limit: Integer) -> Record<(Integer, BigInt)>;
+    /// One row per member whose past-due points expired.
+    fn ledger_expire_lots(now: Timestamptz, limit: Integer) -> ExpiredSql;
 }
 
 diesel::define_sql_function! {

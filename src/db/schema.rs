@@ -55,6 +55,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    family_links (member_id, linked_member_id) {
+        member_id -> Uuid,
+        linked_member_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hold_lots (hold_id, lot_id) {
         hold_id -> Uuid,
         lot_id -> Uuid,
@@ -105,6 +113,8 @@ diesel::table! {
         earn_rate -> Nullable<Numeric>,
         debt_repaid -> Int8,
         created_at -> Timestamptz,
+        tier_multiplier -> Nullable<Numeric>,
+        related_entry_id -> Nullable<Uuid>,
     }
 }
 
@@ -144,6 +154,8 @@ diesel::table! {
         reserved -> Int8,
         earned_at -> Timestamptz,
         expires_at -> Timestamptz,
+        source_lot_id -> Nullable<Uuid>,
+        transfer_entry_id -> Nullable<Uuid>,
     }
 }
 
@@ -222,6 +234,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         referral_score -> Int8,
         referral_reward_points -> Int8,
+        applies_tier_multiplier -> Bool,
     }
 }
 
@@ -288,6 +301,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tiers (name) {
+        name -> Text,
+        min_points -> Int8,
+        earn_multiplier -> Numeric,
+    }
+}
+
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(ambassador_activities -> ambassadors (ambassador_id));
@@ -317,6 +338,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ambassador_activities,
     ambassador_enrollments,
     ambassadors,
+    family_links,
     hold_lots,
     holds,
     idempotency_keys,
@@ -337,4 +359,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     referrals,
     settlement_periods,
     settlement_records,
+    tiers,
 );

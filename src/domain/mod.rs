@@ -6,3 +6,4 @@ pub mod member;
 pub mod money;
 pub mod partner;
 pub mod settlement;
+pub mod tiers;

@@ -46,6 +46,10 @@ pub enum LedgerEntryKind {
     ReverseRedeem,
     /// Points that reached their expiry date (breakage).
     Expiry,
+    /// Points given to a linked family member (`transferPoints`).
+    TransferOut,
+    /// Points received from a linked family member.
+    TransferIn,
 }
 
 impl LedgerEntryKind {
@@ -60,6 +64,8 @@ impl LedgerEntryKind {
             LedgerEntryKind::ReverseIssue => "REVERSE_ISSUE",
             LedgerEntryKind::ReverseRedeem => "REVERSE_REDEEM",
             LedgerEntryKind::Expiry => "EXPIRY",
+            LedgerEntryKind::TransferOut => "TRANSFER_OUT",
+            LedgerEntryKind::TransferIn => "TRANSFER_IN",
         }
     }
 
@@ -74,6 +80,8 @@ impl LedgerEntryKind {
             LedgerEntryKind::ReverseIssue,
             LedgerEntryKind::ReverseRedeem,
             LedgerEntryKind::Expiry,
+            LedgerEntryKind::TransferOut,
+            LedgerEntryKind::TransferIn,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -187,6 +195,17 @@ impl LedgerEntryNode {
     }
     async fn earn_rate(&self) -> Option<Decimal> {
         self.0.earn_rate.clone().map(Decimal)
+    }
+    /// The member's tier multiplier this earn applied (the partner opted in); null if none.
+    async fn tier_multiplier(&self) -> Option<Decimal> {
+        self.0.tier_multiplier.clone().map(Decimal)
+    }
+    /// For a transfer: the other member's card number.
+    async fn transfer_member_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match self.0.related_entry_id {
+            None => Ok(None),
+            Some(id) => Ok(crate::services::family::member_number_of_entry(ctx.state(), id).await?),
+        }
     }
     /// The entry this one reverses.
     async fn reverses(&self, ctx: &Context<'_>) -> Result<Option<LedgerEntryNode>> {

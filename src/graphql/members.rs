@@ -5,9 +5,11 @@ use async_graphql::connection::Connection;
 
 use super::{
     ContextExt,
+    family::{FamilyLink, family_links},
     ledger::{BalanceView, ExpiringPoints, LedgerEntryKind, LedgerEntryNode, entry_connection},
     partners::parse_id,
     scalars::BigInt,
+    tiers::MemberTierView,
 };
 use crate::{
     auth::Principal,
@@ -17,6 +19,7 @@ use crate::{
     services::{
         ledger,
         members::{self, MemberRef},
+        tiers,
     },
 };
 
@@ -109,6 +112,22 @@ impl MemberNode {
             ..EntryFilter::default()
         };
         entry_connection(ctx, filter, first, after).await
+    }
+    /// The member's coalition tier: level, when it was reached, what keeps it, what is
+    /// needed for the next. Visible to whoever may see the member's points.
+    async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
+        may_see_points(ctx.principal()?)?;
+        let tier = tiers::of_member(ctx.state(), self.0.id, self.0.created_at.date_naive()).await?;
+        Ok((!tier.levels.is_empty()).then_some(MemberTierView(tier)))
+    }
+    /// Family links and requests (the member itself and the operator only).
+    async fn family_members(&self, ctx: &Context<'_>) -> Result<Vec<FamilyLink>> {
+        match ctx.principal()? {
+            Principal::Member { member_id } if *member_id == self.0.id => {}
+            Principal::Operator { .. } => {}
+            _ => return Err(AppError::forbidden("family links are the member's own").into()),
+        }
+        family_links(ctx, self.0.id).await
     }
     /// How many partners this member is linked to.
     async fn linked_partner_count(&self, ctx: &Context<'_>) -> Result<i32> {

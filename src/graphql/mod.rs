@@ -3,6 +3,7 @@
 
 pub mod ambassadors;
 pub mod extensions;
+pub mod family;
 pub mod ledger;
 pub mod live;
 pub mod members;
@@ -10,6 +11,7 @@ pub mod page;
 pub mod partners;
 pub mod scalars;
 pub mod settlement;
+pub mod tiers;
 pub mod viewer;
 
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
@@ -24,6 +26,7 @@ pub struct Query(
     ledger::LedgerQuery,
     settlement::SettlementQuery,
     ambassadors::AmbassadorQuery,
+    tiers::TierQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,6 +36,8 @@ pub struct Mutation(
     ledger::LedgerMutation,
     settlement::SettlementMutation,
     ambassadors::AmbassadorMutation,
+    tiers::TierMutation,
+    family::FamilyMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;

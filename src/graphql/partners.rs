@@ -54,6 +54,10 @@ impl PartnerNode {
     async fn referral_reward_points(&self) -> i64 {
         self.0.referral_reward_points
     }
+    /// Earns here are multiplied by the member's tier multiplier (the partner opted in).
+    async fn applies_tier_multiplier(&self) -> bool {
+        self.0.applies_tier_multiplier
+    }
     async fn status(&self) -> Result<PartnerStatus> {
         Ok(self.0.status.parse().map_err(AppError::internal)?)
     }
@@ -133,6 +137,8 @@ pub struct UpdatePartnerInput {
     pub referral_score: Option<i32>,
     /// Points the partner issues to the ambassador when a referral converts (0 for none).
     pub referral_reward_points: Option<i32>,
+    /// Opt in (or out) of multiplying earns here by the member's tier multiplier.
+    pub applies_tier_multiplier: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -231,6 +237,7 @@ impl PartnerMutation {
                 status: input.status,
                 referral_score: input.referral_score.map(i64::from),
                 referral_reward_points: input.referral_reward_points.map(i64::from),
+                applies_tier_multiplier: input.applies_tier_multiplier,
             },
         )
         .await?;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{Principal, Scope},
+    db::ledger::{ResultRow, hub_result_for},
     db::models::{
         Partner,
         ambassador::{Activity, Ambassador, ReferralCode},
@@ -27,7 +28,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     services::{
-        ledger::{caller, database_error},
+        ledger::{Outcome, caller, database_error},
         members::{MemberRef, find_as_linked},
     },
 };
@@ -192,6 +193,9 @@ pub async fn record_activity(
         }
         other => database_error(other),
     })?;
+    if reward > 0 && !recorded.replayed {
+        publish_reward(state, &mut conn, recorded.activity_id).await;
+    }
     let activity = Activity::find(&mut conn, recorded.activity_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("recorded activity vanished")))?;
@@ -279,4 +283,26 @@ pub async fn attach_referral(
         .await
         .map_err(database_error)?;
     Ok(row.attached)
+}
+
+/// The rewarded ambassador's new balance, for its `balanceChanged` event (best effort: the
+/// activity has committed whatever happens here).
+async fn publish_reward(state: &AppState, conn: &mut AsyncPgConnection, activity_id: Uuid) {
+    use crate::db::schema::idempotency_keys as keys;
+    use diesel::{ExpressionMethods, QueryDsl};
+    let reward = async {
+        let entry: Uuid = keys::table
+            .filter(keys::caller.eq("ambassador-reward"))
+            .filter(keys::key.eq(activity_id.to_string()))
+            .select(keys::entry_id)
+            .first(conn)
+            .await?;
+        diesel::select(hub_result_for(entry, false))
+            .get_result::<ResultRow>(conn)
+            .await
+    };
+    match reward.await {
+        Ok(row) => state.publisher.publish(&[&Outcome::from(row)]),
+        Err(e) => tracing::debug!(error = %e, "no balance event for an ambassador reward"),
+    }
 }

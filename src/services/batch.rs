@@ -124,9 +124,14 @@ async fn run(db: &DbPool, publisher: &Publisher, mut jobs: Vec<Job>) {
     let results = call(db, &ops).await;
     match results {
         Ok(results) if results.len() == replies.len() => {
-            let committed: Vec<&Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            // Each operation's member, and the ambassador rewarded by a referral it converted.
+            let committed: Vec<&Outcome> = results
+                .iter()
+                .filter_map(|(r, _)| r.as_ref().ok())
+                .chain(results.iter().filter_map(|(_, reward)| reward.as_ref()))
+                .collect();
             publisher.publish(&committed);
-            for (reply, result) in replies.into_iter().zip(results) {
+            for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
         }
@@ -146,7 +151,10 @@ async fn run(db: &DbPool, publisher: &Publisher, mut jobs: Vec<Job>) {
     }
 }
 
-async fn call(db: &DbPool, ops: &[BatchOp]) -> AppResult<Vec<AppResult<Outcome>>> {
+/// Each operation's outcome, with the referral reward it caused (if any).
+type BatchResult = (AppResult<Outcome>, Option<Outcome>);
+
+async fn call(db: &DbPool, ops: &[BatchOp]) -> AppResult<Vec<BatchResult>> {
     let payload = serde_json::to_value(ops).map_err(AppError::internal)?;
     let mut conn = db.get().await?;
     let answer: Value = diesel::select(ledger_batch(payload))
@@ -157,10 +165,16 @@ async fn call(db: &DbPool, ops: &[BatchOp]) -> AppResult<Vec<AppResult<Outcome>>
             "ledger_batch returned {answer}"
         )));
     };
-    Ok(items.into_iter().map(outcome).collect())
+    Ok(items
+        .iter()
+        .map(|item| {
+            let reward = item.get("reward").and_then(|r| outcome(r).ok());
+            (outcome(item), reward)
+        })
+        .collect())
 }
 
-fn outcome(item: Value) -> AppResult<Outcome> {
+fn outcome(item: &Value) -> AppResult<Outcome> {
     if let Some(message) = item.get("error").and_then(Value::as_str) {
         return Err(refusal(message).unwrap_or_else(|| {
             AppError::internal(anyhow::anyhow!("ledger operation failed: {message}"))

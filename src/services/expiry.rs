@@ -9,9 +9,11 @@ use crate::{
     app::AppState,
     db::{
         DbPool,
-        ledger::{ledger_expire_holds, ledger_expire_lots},
+        ledger::{ExpiredRow, ledger_expire_holds, ledger_expire_lots},
+        models::ledger::Balance,
     },
     error::AppResult,
+    services::{ledger::Outcome, live::Publisher},
 };
 
 /// Members (or holds) handled per transaction.
@@ -24,33 +26,60 @@ pub struct ExpiryRun {
     pub points_expired: i64,
 }
 
+fn outcome(row: &ExpiredRow) -> Outcome {
+    let (entry_id, member_id, _points, available, held, debt, lifetime_earned) = *row;
+    Outcome {
+        entry_id,
+        hold_id: None,
+        member_id,
+        balance: Balance {
+            available,
+            held,
+            debt,
+            lifetime_earned,
+        },
+        replayed: false,
+    }
+}
+
 /// Expires everything due at `now`, batch by batch; `progress` sees the running totals.
+/// Each member's new balance goes to `publisher` (for `balanceChanged`) after its batch
+/// commits.
 pub async fn run(
     db: &DbPool,
+    publisher: Option<&Publisher>,
     now: DateTime<Utc>,
     mut progress: impl FnMut(&ExpiryRun),
 ) -> AppResult<ExpiryRun> {
     let mut total = ExpiryRun::default();
     let mut conn = db.get().await?;
+    let publish = |rows: &[ExpiredRow]| {
+        if let Some(publisher) = publisher {
+            let outcomes: Vec<Outcome> = rows.iter().map(outcome).collect();
+            publisher.publish(&outcomes.iter().collect::<Vec<_>>());
+        }
+    };
     loop {
-        let released: i32 = diesel::select(ledger_expire_holds(now, BATCH))
-            .get_result(&mut conn)
+        let released: Vec<ExpiredRow> = diesel::select(ledger_expire_holds(now, BATCH))
+            .load(&mut conn)
             .await?;
-        if released == 0 {
+        if released.is_empty() {
             break;
         }
-        total.holds_released += released as u64;
+        publish(&released);
+        total.holds_released += released.len() as u64;
         progress(&total);
     }
     loop {
-        let (members, points): (i32, i64) = diesel::select(ledger_expire_lots(now, BATCH))
-            .get_result(&mut conn)
+        let expired: Vec<ExpiredRow> = diesel::select(ledger_expire_lots(now, BATCH))
+            .load(&mut conn)
             .await?;
-        if members == 0 {
+        if expired.is_empty() {
             break;
         }
-        total.members_expired += members as u64;
-        total.points_expired += points;
+        publish(&expired);
+        total.members_expired += expired.len() as u64;
+        total.points_expired += expired.iter().map(|row| row.2).sum::<i64>();
         progress(&total);
     }
     Ok(total)
@@ -63,12 +92,13 @@ pub fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
         return None;
     }
     let db = state.db.clone();
+    let publisher = state.publisher.clone();
     Some(tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            match run(&db, Utc::now(), |_| {}).await {
+            match run(&db, Some(&publisher), Utc::now(), |_| {}).await {
                 Ok(run) if run != ExpiryRun::default() => tracing::info!(
                     holds = run.holds_released,
                     members = run.members_expired,

@@ -500,6 +500,64 @@ pub async fn donate(
     .map_err(|e| with_requested(e, points))
 }
 
+/// A member gives points to a linked family member (both asked for the link). The points
+/// leave the sender's lots first-expiring-first and become lots of the recipient with the
+/// same issuers and dates, so settlement still attributes them to who issued them. Limited
+/// per sender and UTC day, in points and in transfers. Returns the sender's outcome, then
+/// the recipient's.
+pub async fn transfer(
+    state: &AppState,
+    principal: &Principal,
+    recipient_number: &str,
+    points: i64,
+    idempotency_key: String,
+) -> AppResult<(Outcome, Outcome)> {
+    let Principal::Member { member_id } = principal else {
+        return Err(AppError::forbidden("transferPoints is for members"));
+    };
+    let member_id = *member_id;
+    validate_key(&idempotency_key)?;
+    validate_points(points)?;
+    let recipient = normalize_member_number(recipient_number)?;
+    let (limit, count) = (
+        state.config.ledger.transfer_daily_limit,
+        state.config.ledger.transfer_daily_count,
+    );
+    if points > limit {
+        return Err(AppError::bad_input(format!(
+            "at most {limit} points may be transferred a day"
+        )));
+    }
+    let fingerprint = Fingerprint::new("transferPoints")
+        .field(&recipient)
+        .field(points)
+        .finish();
+    let caller = caller(principal);
+    let mut conn = state.db.get().await?;
+    let rows: Vec<ResultRow> = diesel::select(sql::ledger_transfer(
+        caller,
+        idempotency_key,
+        fingerprint,
+        member_id,
+        recipient,
+        points,
+        limit,
+        count,
+        Utc::now(),
+    ))
+    .load(&mut conn)
+    .await
+    .map_err(|e| with_requested(database_error(e), points))?;
+    let mut outcomes = rows.into_iter().map(Outcome::from);
+    let (Some(sent), Some(received)) = (outcomes.next(), outcomes.next()) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "ledger_transfer returned fewer than two results"
+        )));
+    };
+    state.publisher.publish(&[&sent, &received]);
+    Ok((sent, received))
+}
+
 /// An entry the caller may see: the operator any, a partner the entries it is party to, a
 /// member its own. Anything else is `NOT_FOUND`.
 pub async fn entry(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<JournalEntry> {

@@ -67,18 +67,31 @@ const PUBLISH_QUEUE: usize = 10_000;
 #[derive(Clone)]
 pub struct Publisher {
     redis: Redis,
-    queue: mpsc::Sender<redis::Pipeline>,
+    queue: mpsc::Sender<Queued>,
+}
+
+enum Queued {
+    Events(redis::Pipeline),
+    /// Answered once everything queued before it was sent.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 impl Publisher {
     /// Starts the publishing task (within a tokio runtime).
     pub fn start(redis: Redis) -> Publisher {
-        let (queue, mut pending) = mpsc::channel::<redis::Pipeline>(PUBLISH_QUEUE);
+        let (queue, mut pending) = mpsc::channel::<Queued>(PUBLISH_QUEUE);
         let mut conn = redis.manager.clone();
         tokio::spawn(async move {
-            while let Some(pipe) = pending.recv().await {
-                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-                    tracing::debug!(error = %e, "balance events not published (Redis unavailable)");
+            while let Some(queued) = pending.recv().await {
+                match queued {
+                    Queued::Events(pipe) => {
+                        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                            tracing::debug!(error = %e, "balance events not published (Redis unavailable)");
+                        }
+                    }
+                    Queued::Flush(done) => {
+                        let _ = done.send(());
+                    }
                 }
             }
         });
@@ -98,8 +111,16 @@ impl Publisher {
                 .ignore();
             any = true;
         }
-        if any && self.queue.try_send(pipe).is_err() {
+        if any && self.queue.try_send(Queued::Events(pipe)).is_err() {
             tracing::debug!("balance events dropped: the publish queue is full");
+        }
+    }
+
+    /// Waits until everything queued so far was sent (a command about to exit).
+    pub async fn flush(&self) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = sent.await;
         }
     }
 }

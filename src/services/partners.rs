@@ -36,6 +36,7 @@ pub struct PartnerUpdate {
     pub status: Option<PartnerStatus>,
     pub referral_score: Option<i64>,
     pub referral_reward_points: Option<i64>,
+    pub applies_tier_multiplier: Option<bool>,
 }
 
 pub async fn create(
@@ -70,6 +71,7 @@ pub async fn create(
         updated_at: now,
         referral_score: DEFAULT_REFERRAL_SCORE,
         referral_reward_points: 0,
+        applies_tier_multiplier: false,
     };
     let mut conn = db.get().await?;
     Partner::insert(&mut conn, &row).await.map_err(|e| {
@@ -111,6 +113,7 @@ pub async fn update(
         updated_at: Some(Utc::now()),
         referral_score: input.referral_score,
         referral_reward_points: input.referral_reward_points,
+        applies_tier_multiplier: input.applies_tier_multiplier,
     };
     let mut conn = state.db.get().await?;
     let updated = Partner::update(&mut conn, id, &changes)

@@ -27,8 +27,12 @@ const CHECKS: &[(&str, &str)] = &[
               + (SELECT count(*) FROM journal_entries e WHERE e.reverses_entry_id IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM journal_entries o WHERE o.id = e.reverses_entry_id))
               + (SELECT count(*) FROM postings p WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = p.entry_id))
-              + (SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM journal_entries e
+              + (SELECT count(*) FROM lots l WHERE l.source_lot_id IS NULL AND NOT EXISTS (SELECT 1 FROM journal_entries e
                    WHERE e.id = l.id AND e.kind = 'ISSUE' AND e.member_id = l.member_id AND e.partner_id = l.issuer_partner_id))
+              + (SELECT count(*) FROM lots l WHERE l.source_lot_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM journal_entries e JOIN lots s ON s.id = l.source_lot_id
+                   WHERE e.id = l.transfer_entry_id AND e.kind = 'TRANSFER_IN' AND e.member_id = l.member_id
+                     AND s.issuer_partner_id = l.issuer_partner_id AND s.expires_at = l.expires_at))
               + (SELECT count(*) FROM lot_consumptions c WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id)
                    OR NOT EXISTS (SELECT 1 FROM lots l WHERE l.id = c.lot_id))",
     ),
@@ -90,6 +94,23 @@ const CHECKS: &[(&str, &str)] = &[
         "one entry per idempotency key, and each key's entry exists",
         "SELECT (SELECT count(*) FROM idempotency_keys k WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = k.entry_id))
               + (SELECT count(*) FROM (SELECT entry_id FROM idempotency_keys GROUP BY entry_id HAVING count(*) > 1) x)",
+    ),
+    (
+        "every transfer out has its transfer in, and its lot slices became the recipient's lots (same issuer)",
+        "SELECT (SELECT count(*) FROM journal_entries o LEFT JOIN journal_entries i ON i.id = o.related_entry_id
+                   WHERE o.kind = 'TRANSFER_OUT'
+                     AND (i.id IS NULL OR i.kind <> 'TRANSFER_IN' OR i.points <> o.points OR i.related_entry_id <> o.id))
+              + (SELECT count(*) FROM journal_entries i WHERE i.kind = 'TRANSFER_IN' AND NOT EXISTS (
+                   SELECT 1 FROM journal_entries o WHERE o.id = i.related_entry_id AND o.kind = 'TRANSFER_OUT'))
+              + (SELECT count(*) FROM journal_entries o WHERE o.kind = 'TRANSFER_OUT' AND o.points <> coalesce(
+                   (SELECT sum(c.points) FROM lot_consumptions c WHERE c.entry_id = o.id AND c.kind = 'TRANSFER'), 0))
+              + (SELECT count(*) FROM journal_entries i WHERE i.kind = 'TRANSFER_IN' AND i.points <> coalesce(
+                   (SELECT sum(l.points) FROM lots l WHERE l.transfer_entry_id = i.id), 0))
+              + (SELECT count(*) FROM lots l JOIN journal_entries i ON i.id = l.transfer_entry_id
+                   WHERE NOT EXISTS (SELECT 1 FROM lot_consumptions c WHERE c.entry_id = i.related_entry_id
+                     AND c.lot_id = l.source_lot_id AND c.kind = 'TRANSFER' AND c.points = l.points))
+              + (SELECT count(*) FROM (SELECT sum(p.amount) AS s FROM postings p JOIN accounts a ON a.id = p.account_id
+                   WHERE a.kind = 'COALITION_TRANSFERS') x WHERE s <> 0)",
     ),
     (
         "reversals never exceed the entry they reverse",

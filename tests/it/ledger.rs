@@ -259,13 +259,13 @@ async fn lots_are_spent_first_expiring_first_and_expire_only_their_remainder() {
     assert_eq!(expiring.data()["me"]["expiringPoints"][0]["points"], "40");
 
     // Eleven days on, B's lot has expired: only its 40-point remainder.
-    let run = expiry::run(&c.app.state.db, now + Duration::days(11), |_| {})
+    let run = expiry::run(&c.app.state.db, None, now + Duration::days(11), |_| {})
         .await
         .unwrap();
     assert_eq!((run.members_expired, run.points_expired), (1, 40));
     assert_eq!(c.balance().await, balance(100, 0, 0, 200));
     // Running it again changes nothing.
-    let again = expiry::run(&c.app.state.db, now + Duration::days(11), |_| {})
+    let again = expiry::run(&c.app.state.db, None, now + Duration::days(11), |_| {})
         .await
         .unwrap();
     assert_eq!(again, expiry::ExpiryRun::default());
@@ -388,9 +388,14 @@ async fn holds_capture_in_part_void_and_refunds_return_points() {
         .as_str()
         .unwrap()
         .to_owned();
-    let run = expiry::run(&c.app.state.db, Utc::now() + Duration::minutes(2), |_| {})
-        .await
-        .unwrap();
+    let run = expiry::run(
+        &c.app.state.db,
+        None,
+        Utc::now() + Duration::minutes(2),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(run.holds_released, 1);
     assert_eq!(c.balance().await, balance(100, 0, 0, 100));
     let late = c
@@ -877,7 +882,7 @@ async fn an_expiring_hold_repays_a_debt_from_past_due_lots() {
         balance(0, 61, 40, 21)
     );
 
-    let run = expiry::run(&c.app.state.db, now + Duration::days(40), |_| {})
+    let run = expiry::run(&c.app.state.db, None, now + Duration::days(40), |_| {})
         .await
         .unwrap();
     // The hold returns 61: 40 repay the debt, 21 were left, and those 21 have expired.

@@ -521,7 +521,9 @@ async fn step(world: &mut World, op: &Op) {
 /// modelled: the expired points must match the drop in the members' balances.
 async fn expire(world: &mut World, days: i64) {
     let at = Utc::now() + Duration::days(days) + Duration::hours(1);
-    let run = expiry::run(&world.app.state.db, at, |_| {}).await.unwrap();
+    let run = expiry::run(&world.app.state.db, None, at, |_| {})
+        .await
+        .unwrap();
     let mut released = 0;
     for h in world.holds.iter_mut().filter(|h| h.pending) {
         h.pending = false;

@@ -97,17 +97,26 @@ async fn a_member_sees_its_own_changes_from_another_process_exactly_once() {
     let (alice, _) = two.enroll(&partner_token, "alice").await;
     let (bob, _) = two.enroll(&partner_token, "bob").await;
     let earn = "mutation($c: String!, $k: String!) { issuePoints(input: {member: {partnerCustomerId: $c}, points: 500, idempotencyKey: $k}) { entryId } }";
-    two.gql(&partner_token, earn, json!({"c": "alice", "k": "a-1"}))
-        .await
-        .data();
-    two.gql(&partner_token, earn, json!({"c": "bob", "k": "b-1"}))
-        .await
-        .data();
 
     let mut alice_socket = subscribe(&one, &one.member_token(&alice)).await;
     let mut bob_socket = subscribe(&one, &one.member_token(&bob)).await;
     // The subscriptions register when their operation starts; give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each hears of its own first earn (and only of its own).
+    two.gql(&partner_token, earn, json!({"c": "alice", "k": "a-1"}))
+        .await
+        .data();
+    assert_eq!(
+        next_balance(&mut alice_socket).await["balance"]["available"],
+        "500"
+    );
+    two.gql(&partner_token, earn, json!({"c": "bob", "k": "b-1"}))
+        .await
+        .data();
+    assert_eq!(
+        next_balance(&mut bob_socket).await["balance"]["available"],
+        "500"
+    );
 
     let redeem = two
         .gql(
@@ -241,4 +250,155 @@ async fn subscriptions_need_a_member_token() {
     })
     .await;
     assert!(closed.is_ok(), "the connection outlived its token");
+}
+
+/// The next `balanceChanged` payload, within a second.
+async fn next_balance(socket: &mut Socket) -> Value {
+    let event = next(socket, Duration::from_secs(1))
+        .await
+        .expect("a balance event within a second");
+    assert_eq!(event["type"], "next", "{event}");
+    event["payload"]["data"]["balanceChanged"].clone()
+}
+
+/// Every way a balance changes is announced: transfers (both members), the background
+/// expiry of holds and lots, and ambassador rewards (direct, and from a referral that
+/// converts inside another member's earn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_expiry_and_rewards_are_announced() {
+    let app = TestApp::new().await;
+    let partner = app.create_partner("live-all").await;
+    let partner_token = app.partner_token(&partner, ALL_SCOPES);
+    let (alice, alice_number) = app.enroll(&partner_token, "alice").await;
+    let (bob, bob_number) = app.enroll(&partner_token, "bob").await;
+    let earn = "mutation($c: String!, $k: String!, $x: DateTime, $r: String) { issuePoints(input: {member: {partnerCustomerId: $c}, points: 500, idempotencyKey: $k, expiresAt: $x, referralCode: $r}) { entryId } }";
+    let soon = (Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();
+    app.gql(
+        &partner_token,
+        earn,
+        json!({"c": "alice", "k": "a-1", "x": soon}),
+    )
+    .await
+    .data();
+    let (alice_token, bob_token) = (app.member_token(&alice), app.member_token(&bob));
+    let link = "mutation($n: String!) { linkFamilyMember(memberNumber: $n) { status } }";
+    app.gql(&alice_token, link, json!({"n": bob_number}))
+        .await
+        .data();
+    app.gql(&bob_token, link, json!({"n": alice_number}))
+        .await
+        .data();
+
+    let mut alice_socket = subscribe(&app, &alice_token).await;
+    let mut bob_socket = subscribe(&app, &bob_token).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A transfer: both members hear of it.
+    let transfer = app
+        .gql(
+            &alice_token,
+            "mutation($n: String!) { transferPoints(input: {toMemberNumber: $n, points: 100, idempotencyKey: \"t-1\"}) { receivedEntryId sent { entryId } } }",
+            json!({"n": bob_number}),
+        )
+        .await;
+    let transfer = transfer.data()["transferPoints"].clone();
+    assert_eq!(
+        next_balance(&mut alice_socket).await,
+        json!({"entryId": transfer["sent"]["entryId"], "balance": {"available": "400", "held": "0"}})
+    );
+    assert_eq!(
+        next_balance(&mut bob_socket).await,
+        json!({"entryId": transfer["receivedEntryId"], "balance": {"available": "100", "held": "0"}})
+    );
+
+    // A hold that times out and lots that expire, released by the background job.
+    app.gql(
+        &partner_token,
+        "mutation { authorizeRedemption(input: {member: {partnerCustomerId: \"alice\"}, points: 50, idempotencyKey: \"h-1\", expiresInSeconds: 60}) { entryId } }",
+        json!({}),
+    )
+    .await
+    .data();
+    assert_eq!(
+        next_balance(&mut alice_socket).await["balance"],
+        json!({"available": "350", "held": "50"})
+    );
+    let later = Utc::now() + chrono::Duration::minutes(2);
+    let run = coalition_hub::services::expiry::run(
+        &app.state.db,
+        Some(&app.state.publisher),
+        later,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((run.holds_released, run.members_expired), (1, 2));
+    assert_eq!(
+        next_balance(&mut alice_socket).await["balance"],
+        json!({"available": "400", "held": "0"}),
+        "the hold timed out"
+    );
+    assert_eq!(
+        next_balance(&mut alice_socket).await["balance"],
+        json!({"available": "0", "held": "0"}),
+        "alice's lot expired"
+    );
+    assert_eq!(
+        next_balance(&mut bob_socket).await["balance"],
+        json!({"available": "0", "held": "0"}),
+        "the lot bob was given keeps its expiry"
+    );
+
+    // Ambassador rewards: recorded directly, and for a referral converting on another
+    // member's first earn.
+    let enrolled = app
+        .gql(
+            &partner_token,
+            "mutation($m: ID!) { enrollAmbassador(input: {member: {memberId: $m}, handle: \"bob_live\"}) { id } }",
+            json!({"m": bob}),
+        )
+        .await;
+    let ambassador = enrolled.data()["enrollAmbassador"]["id"].clone();
+    app.gql(
+        &partner_token,
+        "mutation($a: ID!) { recordAmbassadorActivity(input: {ambassadorId: $a, kind: REVIEW, score: 5, rewardPoints: 30, idempotencyKey: \"act-1\"}) { id } }",
+        json!({"a": ambassador}),
+    )
+    .await
+    .data();
+    assert_eq!(
+        next_balance(&mut bob_socket).await["balance"],
+        json!({"available": "30", "held": "0"})
+    );
+    app.gql(
+        &app.operator_token(),
+        "mutation($p: ID!) { updatePartner(id: $p, input: {referralRewardPoints: 70}) { id } }",
+        json!({"p": partner}),
+    )
+    .await
+    .data();
+    let code = app
+        .gql(
+            &partner_token,
+            "mutation($a: ID!) { createReferralCode(input: {ambassadorId: $a}) { code } }",
+            json!({"a": ambassador}),
+        )
+        .await;
+    let code = code.data()["createReferralCode"]["code"].clone();
+    app.gql(
+        &partner_token,
+        earn,
+        json!({"c": "carol", "k": "c-1", "r": code}),
+    )
+    .await
+    .data();
+    assert_eq!(
+        next_balance(&mut bob_socket).await["balance"],
+        json!({"available": "100", "held": "0"}),
+        "the referral reward"
+    );
+    assert_eq!(
+        next(&mut alice_socket, Duration::from_millis(300)).await,
+        None
+    );
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod donations;
+mod family;
 mod hardening;
 mod leaderboards;
 mod ledger;
@@ -13,3 +14,4 @@ mod readme_commands;
 mod schema_drift;
 mod settlement;
 mod support;
+mod tiers;

@@ -178,7 +178,7 @@ async fn worked_example_matches_the_hand_computed_statement() {
     let soon = (Utc::now() + Duration::seconds(2)).to_rfc3339();
     c.issue_with(2, json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": "ec", "expiresAt": soon})).await.data();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let run = expiry::run(&c.app.state.db, Utc::now(), |_| {})
+    let run = expiry::run(&c.app.state.db, None, Utc::now(), |_| {})
         .await
         .unwrap();
     assert_eq!(run.points_expired, 30);

@@ -26,6 +26,10 @@ pub struct JournalEntry {
     pub earn_rate: Option<bigdecimal::BigDecimal>,
     pub debt_repaid: i64,
     pub created_at: DateTime<Utc>,
+    /// The tier multiplier an ISSUE applied.
+    pub tier_multiplier: Option<bigdecimal::BigDecimal>,
+    /// The other half of a transfer.
+    pub related_entry_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

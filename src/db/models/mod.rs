@@ -2,10 +2,12 @@
 
 pub mod ambassador;
 pub mod credential;
+pub mod family;
 pub mod ledger;
 pub mod member;
 pub mod partner;
 pub mod settlement;
+pub mod tiers;
 
 pub use credential::Credential;
 pub use member::{Member, MemberLink};

@@ -23,6 +23,8 @@ pub struct Partner {
     pub referral_score: i64,
     /// Points this partner issues to the ambassador when a referral converts here.
     pub referral_reward_points: i64,
+    /// Earns here are multiplied by the member's tier multiplier.
+    pub applies_tier_multiplier: bool,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -36,6 +38,7 @@ pub struct PartnerChanges {
     pub updated_at: Option<DateTime<Utc>>,
     pub referral_score: Option<i64>,
     pub referral_reward_points: Option<i64>,
+    pub applies_tier_multiplier: Option<bool>,
 }
 
 impl Partner {

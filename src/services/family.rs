@@ -1,0 +1,96 @@
+//! Family links: a member asks to link another by card number; the link is active once
+//! both have asked, and only then may points move between them (`transferPoints`, in
+//! services::ledger).
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::Principal,
+    db::{
+        models::{
+            Member,
+            family::{self, FamilyMember},
+        },
+        schema::{journal_entries, members},
+    },
+    domain::member::normalize_member_number,
+    error::{AppError, AppResult},
+};
+
+/// Links a member may have or ask for at a time.
+pub const MAX_FAMILY_MEMBERS: usize = 6;
+
+fn member_only(principal: &Principal, what: &str) -> AppResult<Uuid> {
+    match principal {
+        Principal::Member { member_id } => Ok(*member_id),
+        _ => Err(AppError::forbidden(format!("{what} is for members"))),
+    }
+}
+
+async fn other_member(state: &AppState, me: Uuid, number: &str) -> AppResult<Member> {
+    let number = normalize_member_number(number)?;
+    let mut conn = state.db.get().await?;
+    let other = Member::find_by_number(&mut conn, &number)
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    if other.id == me {
+        return Err(AppError::bad_input("you cannot link yourself"));
+    }
+    Ok(other)
+}
+
+/// The member asks to link the member with this card number (or accepts its request).
+pub async fn link(
+    state: &AppState,
+    principal: &Principal,
+    member_number: &str,
+) -> AppResult<FamilyMember> {
+    let me = member_only(principal, "linkFamilyMember")?;
+    let other = other_member(state, me, member_number).await?;
+    let mut conn = state.db.get().await?;
+    let current = family::of(&mut conn, me).await?;
+    if !current.iter().any(|f| f.member_id == other.id) && current.len() >= MAX_FAMILY_MEMBERS {
+        return Err(AppError::bad_input(format!(
+            "a member has at most {MAX_FAMILY_MEMBERS} family links"
+        )));
+    }
+    family::request(&mut conn, me, other.id, Utc::now()).await?;
+    family::of(&mut conn, me)
+        .await?
+        .into_iter()
+        .find(|f| f.member_id == other.id)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("family link vanished")))
+}
+
+/// Removes a link (or a request) in both directions. Returns whether there was one.
+pub async fn unlink(
+    state: &AppState,
+    principal: &Principal,
+    member_number: &str,
+) -> AppResult<bool> {
+    let me = member_only(principal, "unlinkFamilyMember")?;
+    let other = other_member(state, me, member_number).await?;
+    let mut conn = state.db.get().await?;
+    Ok(family::remove(&mut conn, me, other.id).await? > 0)
+}
+
+pub async fn list(state: &AppState, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {
+    let mut conn = state.db.get().await?;
+    Ok(family::of(&mut conn, member_id).await?)
+}
+
+/// The card number of the member of an entry (the other half of a transfer).
+pub async fn member_number_of_entry(state: &AppState, entry_id: Uuid) -> AppResult<Option<String>> {
+    let mut conn = state.db.get().await?;
+    Ok(journal_entries::table
+        .inner_join(members::table.on(members::id.eq(journal_entries::member_id)))
+        .filter(journal_entries::id.eq(entry_id))
+        .select(members::member_number)
+        .first(&mut conn)
+        .await
+        .optional()?)
+}

@@ -1,0 +1,79 @@
+//! Coalition tiers: the levels (set by the operator) and a member's standing, computed
+//! from the ledger (domain::tiers holds the rule).
+
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::Principal,
+    db::models::tiers::{self as rows, TierRow},
+    domain::tiers::{self, TierLevel, TierStatus},
+    error::AppResult,
+};
+
+fn level(row: TierRow) -> TierLevel {
+    TierLevel {
+        name: row.name,
+        min_points: row.min_points,
+        earn_multiplier: row.earn_multiplier,
+    }
+}
+
+pub async fn levels(state: &AppState) -> AppResult<Vec<TierLevel>> {
+    let mut conn = state.db.get().await?;
+    Ok(TierRow::all(&mut conn)
+        .await?
+        .into_iter()
+        .map(level)
+        .collect())
+}
+
+/// Operator: replaces the levels. Members' tiers follow at once (they are computed).
+pub async fn set_levels(
+    state: &AppState,
+    principal: &Principal,
+    levels: Vec<TierLevel>,
+) -> AppResult<Vec<TierLevel>> {
+    principal.require_operator()?;
+    let levels = tiers::validate_levels(levels)?;
+    let rows = levels
+        .into_iter()
+        .map(|l| TierRow {
+            name: l.name,
+            min_points: l.min_points,
+            earn_multiplier: l.earn_multiplier,
+        })
+        .collect();
+    let mut conn = state.db.get().await?;
+    let saved = TierRow::replace_all(&mut conn, rows).await?;
+    Ok(saved.into_iter().map(level).collect())
+}
+
+/// A member's tier today, with the levels it was computed against.
+pub struct MemberTier {
+    pub levels: Vec<TierLevel>,
+    pub status: TierStatus,
+    pub today: NaiveDate,
+}
+
+pub async fn of_member(
+    state: &AppState,
+    member_id: Uuid,
+    member_since: NaiveDate,
+) -> AppResult<MemberTier> {
+    let mut conn = state.db.get().await?;
+    let levels: Vec<TierLevel> = TierRow::all(&mut conn)
+        .await?
+        .into_iter()
+        .map(level)
+        .collect();
+    let earns = rows::earn_days(&mut conn, member_id).await?;
+    let today = Utc::now().date_naive();
+    let status = tiers::tier_status(&levels, &earns, member_since, today);
+    Ok(MemberTier {
+        levels,
+        status,
+        today,
+    })
+}
