@@ -10,7 +10,6 @@ use crate::{
     db::{
         DbPool,
         ledger::{ExpiredRow, ledger_expire_holds, ledger_expire_lots},
-        models::ledger::Balance,
     },
     error::AppResult,
     services::{ledger::Outcome, live::Publisher},
@@ -28,18 +27,16 @@ pub struct ExpiryRun {
 
 fn outcome(row: &ExpiredRow) -> Outcome {
     let (entry_id, member_id, _points, available, held, debt, lifetime_earned) = *row;
-    Outcome {
+    Outcome::from((
         entry_id,
-        hold_id: None,
+        None,
         member_id,
-        balance: Balance {
-            available,
-            held,
-            debt,
-            lifetime_earned,
-        },
-        replayed: false,
-    }
+        available,
+        held,
+        debt,
+        lifetime_earned,
+        false,
+    ))
 }
 
 /// Expires everything due at `now`, batch by batch; `progress` sees the running totals.

@@ -37,6 +37,16 @@ async fn tier_of(app: &TestApp, member: &str) -> Value {
     response.data()["me"]["tier"].clone()
 }
 
+const EARN: &str = "mutation($c: String!, $n: Int!, $k: String!) { issuePoints(input: {member: {partnerCustomerId: $c}, points: $n, idempotencyKey: $k}) { entry { id points tierMultiplier } } }";
+
+/// An earn now, through the API; returns its entry.
+async fn earn_now(app: &TestApp, token: &str, customer: &str, points: i64, key: &str) -> Value {
+    let response = app
+        .gql(token, EARN, json!({"c": customer, "n": points, "k": key}))
+        .await;
+    response.data()["issuePoints"]["entry"].clone()
+}
+
 fn days_ago(days: u64) -> String {
     (Utc::now().date_naive() - Days::new(days)).to_string()
 }
@@ -127,18 +137,8 @@ async fn tiers_follow_a_rolling_twelve_months_and_multiply_opted_in_earns() {
     let (climber, _) = app.enroll(&plain_token, "climber").await;
     earn_in_the_past(&app, &plain, &climber, 600, 10).await;
     assert_eq!(tier_of(&app, &climber).await["tier"]["name"], "Member");
-    let earn = "mutation($c: String!, $n: Int!, $k: String!) { issuePoints(input: {member: {partnerCustomerId: $c}, points: $n, idempotencyKey: $k}) { entry { id points tierMultiplier } } }";
-    let today_earn = app
-        .gql(
-            &plain_token,
-            earn,
-            json!({"c": "climber", "n": 400, "k": "c-1"}),
-        )
-        .await;
-    assert_eq!(
-        today_earn.data()["issuePoints"]["entry"]["tierMultiplier"],
-        Value::Null
-    );
+    let today_earn = earn_now(&app, &plain_token, "climber", 400, "c-1").await;
+    assert_eq!(today_earn["tierMultiplier"], Value::Null);
     let climbed = tier_of(&app, &climber).await;
     assert_eq!(climbed["tier"]["name"], "Silver");
     assert_eq!(climbed["reachedOn"], today().to_string());
@@ -155,7 +155,7 @@ async fn tiers_follow_a_rolling_twelve_months_and_multiply_opted_in_earns() {
     assert_eq!(climbed["pointsToKeep"], "600");
 
     // A clawback takes the points out of the window again: back to Member, today.
-    let entry = today_earn.data()["issuePoints"]["entry"]["id"].clone();
+    let entry = today_earn["id"].clone();
     app.gql(
         &plain_token,
         "mutation($e: ID!) { reverseEntry(input: {entryId: $e, points: 1, idempotencyKey: \"rev-1\"}) { entryId } }",
@@ -176,31 +176,15 @@ async fn tiers_follow_a_rolling_twelve_months_and_multiply_opted_in_earns() {
     )
     .await
     .data();
-    let silver_at_shop = app
-        .gql(
-            &shop_token,
-            earn,
-            json!({"c": "kept", "n": 101, "k": "k-1"}),
-        )
-        .await;
+    let silver_at_shop = earn_now(&app, &shop_token, "kept", 101, "k-1").await;
     assert_eq!(
-        silver_at_shop.data()["issuePoints"]["entry"],
-        json!({"id": silver_at_shop.data()["issuePoints"]["entry"]["id"], "points": "151", "tierMultiplier": "1.5"})
+        (&silver_at_shop["points"], &silver_at_shop["tierMultiplier"]),
+        (&json!("151"), &json!("1.5"))
     );
-    let member_at_shop = app
-        .gql(
-            &shop_token,
-            earn,
-            json!({"c": "dropped", "n": 101, "k": "d-1"}),
-        )
-        .await;
+    let member_at_shop = earn_now(&app, &shop_token, "dropped", 101, "d-1").await;
     assert_eq!(
-        member_at_shop.data()["issuePoints"]["entry"]["points"],
-        "101"
-    );
-    assert_eq!(
-        member_at_shop.data()["issuePoints"]["entry"]["tierMultiplier"],
-        Value::Null
+        (&member_at_shop["points"], &member_at_shop["tierMultiplier"]),
+        (&json!("101"), &Value::Null)
     );
     app.gql(
         &plain_token,
@@ -209,29 +193,17 @@ async fn tiers_follow_a_rolling_twelve_months_and_multiply_opted_in_earns() {
     )
     .await
     .data();
-    let silver_at_plain = app
-        .gql(
-            &plain_token,
-            earn,
-            json!({"c": "kept", "n": 101, "k": "k-2"}),
-        )
-        .await;
+    let silver_at_plain = earn_now(&app, &plain_token, "kept", 101, "k-2").await;
     assert_eq!(
-        silver_at_plain.data()["issuePoints"]["entry"]["points"],
-        "101"
+        (
+            &silver_at_plain["points"],
+            &silver_at_plain["tierMultiplier"]
+        ),
+        (&json!("101"), &Value::Null)
     );
     // A replay returns the multiplied entry, not a new one.
-    let replay = app
-        .gql(
-            &shop_token,
-            earn,
-            json!({"c": "kept", "n": 101, "k": "k-1"}),
-        )
-        .await;
-    assert_eq!(
-        replay.data()["issuePoints"]["entry"]["id"],
-        silver_at_shop.data()["issuePoints"]["entry"]["id"]
-    );
+    let replay = earn_now(&app, &shop_token, "kept", 101, "k-1").await;
+    assert_eq!(replay["id"], silver_at_shop["id"]);
 
     // A partner with members:read sees a member's tier; every invariant holds.
     let seen = app
