@@ -205,6 +205,9 @@ async fn main() {
     // The load: `rate` earns a second to random members.
     let client = reqwest::Client::new();
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    // How long each earn itself took (request to response), to tell the ledger's share of
+    // the delivery latency from the fan-out's.
+    let answered: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::new()));
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate));
     let mut next = xorshift(42);
@@ -221,11 +224,12 @@ async fn main() {
         let m = 1 + (next() % members.len() as u64);
         let body = json!({"query": "mutation($i: IssuePointsInput!) { issuePoints(input: $i) { entryId } }",
                           "variables": {"i": {"member": {"partnerCustomerId": format!("c{m}")}, "points": 1, "idempotencyKey": format!("live-{n}")}}});
-        let (client, url, token, sent, failures) = (
+        let (client, url, token, sent, answered, failures) = (
             client.clone(),
             format!("{}/graphql", hub.base_url),
             partner_token.clone(),
             sent.clone(),
+            answered.clone(),
             failures.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -241,6 +245,10 @@ async fn main() {
             {
                 Some(entry) => {
                     sent.lock().unwrap().insert(entry.to_owned(), at);
+                    answered
+                        .lock()
+                        .unwrap()
+                        .push(at.elapsed().as_micros() as u32);
                 }
                 None => {
                     failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -276,7 +284,15 @@ async fn main() {
         .count();
     let committed = sent.len();
     drop(hub);
-    let measured = Measured::new("balanceChanged delivery", latencies, 0, args.seconds as f64);
+    let measured = [
+        Measured::new("balanceChanged delivery", latencies, 0, args.seconds as f64),
+        Measured::new(
+            "issuePoints response",
+            answered.lock().unwrap().clone(),
+            0,
+            args.seconds as f64,
+        ),
+    ];
     println!(
         "\n{} subscriptions, {committed} entries committed in {} s ({} failed), {} events received: {missing} missing, {duplicated} delivered twice, {stray} unexpected",
         members.len(),
@@ -292,7 +308,7 @@ async fn main() {
     );
     let subs = members.len().to_string();
     common::report(
-        &[measured],
+        &measured,
         members.len(),
         &[
             ("subscriptions", &|_: &Measured| subs.clone()),

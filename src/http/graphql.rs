@@ -250,6 +250,7 @@ async fn execute(
     };
     let may_introspect = principal.is_operator() && http.app.config.operator_introspection;
     let operation_name = request.operation_name.clone();
+    http.documents.prepare(&mut request);
     let kind = match request.parsed_query() {
         Ok(document) if !may_introspect && selects_introspection(document) => {
             return refuse(

@@ -1,6 +1,7 @@
 //! HTTP: the router, the hardened `/graphql` handler, OAuth2 token endpoint, JWKS, health
 //! and metrics.
 
+pub mod documents;
 pub mod graphql;
 pub mod metrics;
 pub mod oauth;
@@ -26,6 +27,7 @@ pub struct HttpState {
     pub app: AppState,
     pub schema: HubSchema,
     pub metrics: Arc<metrics::Metrics>,
+    pub documents: Arc<documents::DocumentCache>,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -34,6 +36,7 @@ pub fn router(app: AppState) -> Router {
         schema: crate::graphql::schema(app.clone()),
         app,
         metrics: Arc::new(metrics::Metrics::default()),
+        documents: Arc::default(),
     };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
