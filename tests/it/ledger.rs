@@ -912,3 +912,82 @@ async fn a_refund_into_a_debt_restores_and_takes_back_in_one_entry() {
     );
     c.verify().await;
 }
+
+/// Double entry is the database's rule, not only the functions': postings that leave an
+/// entry unbalanced, an entry without postings, and changes to the journal are refused by
+/// PostgreSQL itself, whoever writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_itself_refuses_unbalanced_or_changed_entries() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::new().await;
+    let partner = app.create_partner("double-entry").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let earned = app
+        .gql(
+            &token,
+            &issue_query(),
+            json!({"input": {"member": {"partnerCustomerId": "de"}, "points": 100, "idempotencyKey": "de-1"}}),
+        )
+        .await;
+    let entry = earned.data()["issuePoints"]["entry"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = app
+        .sql_text(&format!(
+            "SELECT member_id::text FROM journal_entries WHERE id = '{entry}'"
+        ))
+        .await;
+    let account = app
+        .sql_count(&format!(
+            "SELECT available_account FROM member_balances WHERE member_id = '{member}'"
+        ))
+        .await;
+    let breakage = app
+        .sql_count("SELECT id FROM accounts WHERE kind = 'COALITION_BREAKAGE'")
+        .await;
+    let mut conn = app.state.db.get().await.unwrap();
+    let attempts = [
+        // one more posting on an existing entry
+        format!("INSERT INTO postings VALUES ('{entry}', {breakage}, 5)"),
+        // a balanced pair split over two statements: the first leaves the entry unbalanced
+        format!(
+            "BEGIN; INSERT INTO postings VALUES ('{entry}', {breakage}, 5); \
+             INSERT INTO postings VALUES ('{entry}', {account}, -5); COMMIT;"
+        ),
+        // an entry with no postings, refused at commit
+        format!(
+            "BEGIN; INSERT INTO journal_entries (id, kind, member_id, points) \
+             VALUES (gen_random_uuid(), 'EXPIRY', '{member}', 5); COMMIT;"
+        ),
+        // an entry whose postings do not sum to zero
+        format!(
+            "BEGIN; INSERT INTO journal_entries (id, kind, member_id, points) \
+             VALUES ('0190a0a0-0000-7000-8000-00000000000e', 'EXPIRY', '{member}', 5); \
+             INSERT INTO postings VALUES ('0190a0a0-0000-7000-8000-00000000000e', {account}, -5), \
+                                         ('0190a0a0-0000-7000-8000-00000000000e', {breakage}, 4); COMMIT;"
+        ),
+    ];
+    for sql in attempts {
+        let error = conn.batch_execute(&sql).await.unwrap_err().to_string();
+        assert!(error.contains("HUB:UNBALANCED"), "{sql}: {error}");
+        let _ = conn.batch_execute("ROLLBACK").await;
+    }
+    for sql in [
+        format!("UPDATE postings SET amount = amount + 1 WHERE entry_id = '{entry}'"),
+        format!("DELETE FROM journal_entries WHERE id = '{entry}'"),
+    ] {
+        let error = conn.batch_execute(&sql).await.unwrap_err().to_string();
+        assert!(error.contains("HUB:APPEND_ONLY"), "{sql}: {error}");
+    }
+    drop(conn);
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT count(*) FROM postings WHERE entry_id = '{entry}'"
+        ))
+        .await,
+        2
+    );
+    let verify = verify::run(&app.state.db).await.unwrap();
+    assert!(verify.is_clean(), "{verify}");
+}
