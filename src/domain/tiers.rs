@@ -102,7 +102,8 @@ pub fn level_for(levels: &[TierLevel], points: i64) -> usize {
         .unwrap_or(0)
 }
 
-fn window_start(day: NaiveDate) -> NaiveDate {
+/// The first earn day that still counts on `day`.
+pub fn window_start(day: NaiveDate) -> NaiveDate {
     day.checked_sub_days(Days::new(WINDOW_DAYS))
         .unwrap_or(NaiveDate::MIN)
 }

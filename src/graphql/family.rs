@@ -55,7 +55,6 @@ pub struct TransferPointsPayload {
     pub sent: LedgerResult,
     /// The recipient's TRANSFER_IN entry id.
     pub received_entry_id: async_graphql::ID,
-    pub replayed: bool,
 }
 
 #[derive(Default)]
@@ -97,7 +96,6 @@ impl FamilyMutation {
         )
         .await?;
         Ok(TransferPointsPayload {
-            replayed: sent.replayed,
             received_entry_id: async_graphql::ID(received.entry_id.to_string()),
             sent: sent.into(),
         })

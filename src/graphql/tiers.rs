@@ -54,10 +54,7 @@ impl MemberTierView {
     }
     /// The first day whose earns still count.
     async fn window_start(&self) -> NaiveDate {
-        self.0
-            .today
-            .checked_sub_days(chrono::Days::new(crate::domain::tiers::WINDOW_DAYS))
-            .unwrap_or(self.0.today)
+        crate::domain::tiers::window_start(self.0.today)
     }
     /// The day the member reached this tier (its current run at this level began; a
     /// downgrade starts a run too).

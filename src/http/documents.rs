@@ -37,14 +37,6 @@ impl DocumentCache {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ExecutableDocument>> {
         self.documents.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -53,6 +45,12 @@ impl DocumentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl DocumentCache {
+        fn len(&self) -> usize {
+            self.lock().len()
+        }
+    }
 
     #[test]
     fn documents_are_kept_by_text_and_bounded() {

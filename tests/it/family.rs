@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{ALL_SCOPES, Gql, TestApp};
 
-const TRANSFER: &str = "mutation($to: String!, $n: Int!, $k: String!) { transferPoints(input: {toMemberNumber: $to, points: $n, idempotencyKey: $k}) { replayed receivedEntryId sent { entryId balance { available } entry { kind transferMemberNumber } } } }";
+const TRANSFER: &str = "mutation($to: String!, $n: Int!, $k: String!) { transferPoints(input: {toMemberNumber: $to, points: $n, idempotencyKey: $k}) { receivedEntryId sent { entryId replayed balance { available } entry { kind transferMemberNumber } } } }";
 const LINK: &str =
     "mutation($n: String!) { linkFamilyMember(memberNumber: $n) { memberNumber status } }";
 
@@ -115,13 +115,25 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
     // 600 points: B's 500 (expiring first) and 100 of A's.
     let sent = transfer(&app, &alice_token, &bob_number, 600, "t-1").await;
     let sent = sent.data()["transferPoints"].clone();
-    assert_eq!(sent["replayed"], false);
+    assert_eq!(sent["sent"]["replayed"], false);
     assert_eq!(sent["sent"]["balance"]["available"], "900");
     assert_eq!(
         sent["sent"]["entry"],
         json!({"kind": "TRANSFER_OUT", "transferMemberNumber": bob_number})
     );
     assert_eq!(available(&app, &bob).await, "600");
+    // Received points are not earned: they count for no tier.
+    let bob_tier = app
+        .gql(
+            &bob_token,
+            "{ me { tier { qualifyingPoints tier { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        bob_tier.data()["me"]["tier"],
+        json!({"qualifyingPoints": "0", "tier": {"name": "Member"}})
+    );
     let received = app
         .gql(
             &bob_token,
@@ -147,7 +159,7 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
     );
     // Replays and key reuse.
     let replay = transfer(&app, &alice_token, &bob_number, 600, "t-1").await;
-    assert_eq!(replay.data()["transferPoints"]["replayed"], true);
+    assert_eq!(replay.data()["transferPoints"]["sent"]["replayed"], true);
     assert_eq!(
         replay.data()["transferPoints"]["sent"]["entryId"],
         sent["sent"]["entryId"]

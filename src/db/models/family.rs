@@ -26,14 +26,14 @@ pub struct FamilyMember {
     pub since: DateTime<Utc>,
 }
 
-/// Records the member's request to link `other`. Returns false if it was already there.
+/// Records the member's request to link `other` (asking again changes nothing).
 pub async fn request(
     conn: &mut AsyncPgConnection,
     member_id: Uuid,
     other: Uuid,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(family_links::table)
+) -> QueryResult<()> {
+    diesel::insert_into(family_links::table)
         .values((
             family_links::member_id.eq(member_id),
             family_links::linked_member_id.eq(other),
@@ -42,7 +42,7 @@ pub async fn request(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    Ok(inserted == 1)
+    Ok(())
 }
 
 /// Removes the link in both directions. Returns how many rows went.
