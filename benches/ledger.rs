@@ -305,12 +305,19 @@ async fn main() {
         ("redeemPoints", Scenario::Redeem),
     ];
     let mut results = Vec::new();
+    let mut batch_sizes = Vec::new();
     for (name, scenario) in scenarios {
         eprintln!(
             "hub: {name}, {} clients, {} s (+{} s warm-up)",
             args.clients, args.seconds, args.warmup
         );
+        let before = batch_counts(&hub).await;
         results.push(drive(&hub, &seeded, &tokens, scenario, name, &args).await);
+        let after = batch_counts(&hub).await;
+        batch_sizes.push((
+            name.to_owned(),
+            (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64,
+        ));
     }
     drop(hub);
 
@@ -321,10 +328,41 @@ async fn main() {
     let raw_text = format!("{raw:.1}");
     let raw_column = |_: &Measured| raw_text.clone();
     let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw);
+    let mean_batch = |m: &Measured| {
+        batch_sizes
+            .iter()
+            .find(|(name, _)| *name == m.name)
+            .map(|(_, size)| format!("{size:.1}"))
+            .unwrap_or_default()
+    };
     common::report(
         &results,
         args.clients,
-        &[("raw_limit_per_s", &raw_column), ("ratio", &ratio)],
+        &[
+            ("raw_limit_per_s", &raw_column),
+            ("ratio", &ratio),
+            ("mean_batch", &mean_batch),
+        ],
         &args.csv,
     );
+}
+
+/// The hub's group-commit counters (batches, operations) from `/metrics`.
+async fn batch_counts(hub: &Hub) -> (u64, u64) {
+    let text = reqwest::get(format!("{}/metrics", hub.base_url))
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("/metrics answers")
+        .text()
+        .await
+        .unwrap();
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no {name}"))
+    };
+    (
+        counter("hub_ledger_batches_total"),
+        counter("hub_ledger_batched_operations_total"),
+    )
 }

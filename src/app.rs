@@ -45,7 +45,12 @@ impl AppState {
         let redis = Redis::new(&config)?;
         let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
         let publisher = Publisher::start(redis.clone());
-        let batcher = Batcher::start(db.clone(), publisher.clone(), config.ledger.batch_workers);
+        let batcher = Batcher::start(
+            db.clone(),
+            publisher.clone(),
+            config.ledger.batch_workers,
+            config.ledger.batch_linger,
+        );
         Ok(AppState {
             config: Arc::new(config),
             db,

@@ -77,6 +77,9 @@ pub struct LedgerConfig {
     pub expiry_interval: Duration,
     /// Workers of the issue / redeem group commit, each holding one connection at a time.
     pub batch_workers: usize,
+    /// How long a group-commit worker waits for more operations while another batch is in
+    /// flight (zero: never).
+    pub batch_linger: Duration,
     /// Points a member may donate (`donatePoints`) per UTC day, over all charities.
     pub donation_daily_limit: i64,
     /// Points a member may transfer to family members (`transferPoints`) per UTC day.
@@ -93,6 +96,7 @@ impl Default for LedgerConfig {
             max_hold_ttl: chrono::Duration::days(7),
             expiry_interval: Duration::from_secs(60),
             batch_workers: 2,
+            batch_linger: Duration::from_micros(2_000),
             donation_daily_limit: 10_000,
             transfer_daily_limit: 5_000,
             transfer_daily_count: 5,
@@ -252,7 +256,11 @@ impl Config {
                     604_800,
                 )?),
                 expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
-                batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 8)?,
+                batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 4)?,
+                batch_linger: Duration::from_micros(parse_var(
+                    "HUB_LEDGER_BATCH_LINGER_US",
+                    2_000,
+                )?),
                 donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
                 transfer_daily_limit: parse_var("HUB_TRANSFER_DAILY_LIMIT", 5_000)?,
                 transfer_daily_count: parse_var("HUB_TRANSFER_DAILY_COUNT", 5)?,

@@ -1,4 +1,5 @@
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -23,6 +24,12 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         state.partner_status.clone(),
     );
     let router = http::router(state);
+    // Answers are small and written whole: no reason to let Nagle hold any part back.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await

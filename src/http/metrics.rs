@@ -57,8 +57,22 @@ impl Metrics {
 }
 
 pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut out = state.metrics.render();
+    let counts = state.app.batcher.counts();
+    for (name, help, value) in [
+        (
+            "hub_ledger_batches_total",
+            "Group commits of issues and redemptions (one transaction each).",
+            &counts.batches,
+        ),
+        (
+            "hub_ledger_batched_operations_total",
+            "Issues and redemptions sent in group commits.",
+            &counts.operations,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -1,7 +1,8 @@
 //! Group commit for the hot money-moving operations (`issuePoints`, `redeemPoints`).
 //!
-//! Requests are queued; a few workers each take whatever has queued up (never waiting to
-//! fill a batch, so a lone request goes at once) and send it as one `ledger_batch` call:
+//! Requests are queued; a few workers each take whatever has queued up (a lone request goes
+//! at once; only while another batch is in flight does a small batch linger a moment for
+//! more) and send it as one `ledger_batch` call:
 //! one round trip and one commit for many operations, each in its own subtransaction, so
 //! one refusal rolls back that operation only. DESIGN.md measured commits and round trips as
 //! the costs that bound throughput here; this shares them.
@@ -9,7 +10,13 @@
 //! The workers own the calls: a client that goes away does not cancel its operation, which
 //! commits or rolls back with its batch.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -72,16 +79,33 @@ struct Job {
 #[derive(Clone)]
 pub struct Batcher {
     queue: mpsc::UnboundedSender<Job>,
+    counts: Arc<Counts>,
+}
+
+/// What `/metrics` shows of the group commit: operations over batches is the mean batch.
+#[derive(Default)]
+pub struct Counts {
+    pub batches: AtomicU64,
+    pub operations: AtomicU64,
 }
 
 impl Batcher {
     /// Starts `workers` batch workers on the pool (each holds at most one connection); they
-    /// hand the new balances to `publisher` after each commit.
-    pub fn start(db: DbPool, publisher: Publisher, workers: usize) -> Batcher {
+    /// hand the new balances to `publisher` after each commit. While another batch is in
+    /// flight, a worker whose batch is less than half full waits up to `linger` for more.
+    pub fn start(db: DbPool, publisher: Publisher, workers: usize, linger: Duration) -> Batcher {
         let (queue, receiver) = mpsc::unbounded_channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let counts = Arc::new(Counts::default());
         for _ in 0..workers.max(1) {
-            let (db, publisher, receiver) = (db.clone(), publisher.clone(), receiver.clone());
+            let (db, publisher, receiver, in_flight, counts) = (
+                db.clone(),
+                publisher.clone(),
+                receiver.clone(),
+                in_flight.clone(),
+                counts.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     let jobs = {
@@ -96,13 +120,39 @@ impl Batcher {
                                 Err(_) => break,
                             }
                         }
+                        // Under load the requests answered by the batch that just committed
+                        // come back a moment later; sending at once would split them into
+                        // many small batches, each paying a commit. When idle, a lone
+                        // request goes at once.
+                        if jobs.len() < MAX_BATCH / 2
+                            && !linger.is_zero()
+                            && AtomicUsize::load(&in_flight, Ordering::Acquire) > 0
+                        {
+                            let deadline = tokio::time::Instant::now() + linger;
+                            while jobs.len() < MAX_BATCH {
+                                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                                    Ok(Some(job)) => jobs.push(job),
+                                    Ok(None) | Err(_) => break,
+                                }
+                            }
+                        }
+                        in_flight.fetch_add(1, Ordering::AcqRel);
+                        counts.batches.fetch_add(1, Ordering::Relaxed);
+                        counts
+                            .operations
+                            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                         jobs
                     };
                     run(&db, &publisher, jobs).await;
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
             });
         }
-        Batcher { queue }
+        Batcher { queue, counts }
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     pub async fn submit(&self, op: BatchOp) -> AppResult<Outcome> {

@@ -662,6 +662,31 @@ async fn concurrent_redemptions_never_overdraw() {
     assert_eq!((ok, refused), (20, 30));
     assert_eq!(c.balance().await, balance(0, 0, 0, 140));
     c.verify().await;
+
+    // The operator sees the group commit at work: the 51 operations (the earn and the 50
+    // redemptions, refused ones included) went in fewer transactions than operations.
+    let metrics = c
+        .app
+        .client
+        .get(c.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(counter("hub_ledger_batched_operations_total"), 51);
+    let batches = counter("hub_ledger_batches_total");
+    assert!(
+        (2..51).contains(&batches),
+        "{batches} batches for 51 operations"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
