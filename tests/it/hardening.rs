@@ -247,15 +247,7 @@ async fn health_readiness_metrics_and_request_ids() {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "req-from-till-42");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("hub_graphql_operations_total{kind=\"query\",outcome=\"ok\"} 1"),
         "{metrics}"

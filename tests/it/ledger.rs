@@ -665,16 +665,7 @@ async fn concurrent_redemptions_never_overdraw() {
 
     // The operator sees the group commit at work: the 51 operations (the earn and the 50
     // redemptions, refused ones included) went in fewer transactions than operations.
-    let metrics = c
-        .app
-        .client
-        .get(c.app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = c.app.metrics().await;
     let counter = |name: &str| -> u64 {
         metrics
             .lines()

@@ -268,6 +268,18 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Gql {
         let response = self
             .client
