@@ -680,6 +680,27 @@ async fn concurrent_redemptions_never_overdraw() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_operation_never_waits_for_a_batch_to_fill() {
+    // The group commit waits for more operations only while another batch is in flight: with
+    // a wait far longer than the test, one earn or redemption at a time still answers at once.
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.ledger.batch_linger = std::time::Duration::from_secs(600))
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 2).await;
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        for i in 0..3 {
+            c.issue(0, 10, &format!("e{i}")).await.data();
+            c.redeem(1, 5, &format!("r{i}")).await.data();
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "a lone operation waited for a batch");
+    assert_eq!(c.balance().await, balance(15, 0, 0, 30));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_captures_and_voids_settle_a_hold_once() {
     let app = TestApp::builder()
