@@ -276,6 +276,10 @@ impl Config {
         if self.db_pool_size == 0 {
             bail!("HUB_DB_POOL_SIZE must be at least 1");
         }
+        if self.ledger.batch_workers >= self.db_pool_size {
+            // Busy group-commit workers keep their connections; reads need the rest.
+            bail!("HUB_LEDGER_BATCH_WORKERS must be below HUB_DB_POOL_SIZE");
+        }
         if !crate::domain::money::is_currency_code(&self.currency) {
             bail!("HUB_CURRENCY must be a three-letter ISO 4217 code");
         }
@@ -293,4 +297,20 @@ fn parse_keys(raw: &str) -> anyhow::Result<Vec<KeySpec>> {
         None => raw.to_owned(),
     };
     serde_json::from_str(&json).context("HUB_JWT_KEYS must be a JSON array of keys")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_must_outnumber_the_group_commit_workers() {
+        let mut config = Config::development("postgres://x".into(), "redis://x".into());
+        config.db_pool_size = 4;
+        config.ledger.batch_workers = 3;
+        assert!(config.validate().is_ok());
+        config.ledger.batch_workers = 4;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("HUB_LEDGER_BATCH_WORKERS"), "{error}");
+    }
 }

@@ -74,5 +74,28 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
     }
+    let pool = state.app.db.status();
+    for (name, help, value) in [
+        (
+            "hub_db_pool_connections",
+            "Open database connections.",
+            pool.size,
+        ),
+        (
+            "hub_db_pool_idle_connections",
+            "Open database connections not in use (group-commit workers keep theirs while busy).",
+            pool.available,
+        ),
+        (
+            "hub_db_pool_waiting",
+            "Tasks waiting for a database connection.",
+            pool.waiting,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -21,17 +21,23 @@ use std::{
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
 use super::{ledger::Outcome, live::Publisher};
 use crate::{
-    db::{DbPool, ledger::ledger_batch, models::ledger::Balance},
+    db::{DbConn, DbPool, ledger::ledger_batch, models::ledger::Balance},
     domain::ledger::refusal,
     error::{AppError, AppResult},
 };
 
 /// Operations per call: well under PostgreSQL's 64 cached subtransactions per transaction.
 const MAX_BATCH: usize = 32;
+
+/// A worker keeps its connection from one batch to the next while batches keep coming:
+/// taking one from the pool costs a round trip each time (the pool's liveness query). A
+/// worker that waits longer than this for work gives it back; the pool checks it before
+/// anyone uses it again. (So the pool needs more connections than there are workers.)
+const KEEP_CONNECTION: Duration = Duration::from_secs(1);
 
 /// One operation's arguments, as `ledger_batch` reads them.
 #[derive(Serialize)]
@@ -107,43 +113,55 @@ impl Batcher {
                 counts.clone(),
             );
             tokio::spawn(async move {
+                let mut held = Held::default();
                 loop {
-                    let jobs = {
-                        let mut receiver = receiver.lock().await;
-                        let Some(first) = receiver.recv().await else {
-                            return;
-                        };
-                        let mut jobs = vec![first];
-                        while jobs.len() < MAX_BATCH {
-                            match receiver.try_recv() {
-                                Ok(job) => jobs.push(job),
-                                Err(_) => break,
-                            }
-                        }
-                        // Under load the requests answered by the batch that just committed
-                        // come back a moment later; sending at once would split them into
-                        // many small batches, each paying a commit. When idle, a lone
-                        // request goes at once.
-                        if jobs.len() < MAX_BATCH / 2
-                            && !linger.is_zero()
-                            && AtomicUsize::load(&in_flight, Ordering::Acquire) > 0
+                    let jobs =
                         {
-                            let deadline = tokio::time::Instant::now() + linger;
+                            // A worker that waits long for work gives its connection back.
+                            let (mut receiver, first) =
+                                match tokio::time::timeout(KEEP_CONNECTION, next_job(&receiver))
+                                    .await
+                                {
+                                    Ok(next) => next,
+                                    Err(_) => {
+                                        held.0 = None;
+                                        next_job(&receiver).await
+                                    }
+                                };
+                            let Some(first) = first else {
+                                return;
+                            };
+                            let mut jobs = vec![first];
                             while jobs.len() < MAX_BATCH {
-                                match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                                    Ok(Some(job)) => jobs.push(job),
-                                    Ok(None) | Err(_) => break,
+                                match receiver.try_recv() {
+                                    Ok(job) => jobs.push(job),
+                                    Err(_) => break,
                                 }
                             }
-                        }
-                        in_flight.fetch_add(1, Ordering::AcqRel);
-                        counts.batches.fetch_add(1, Ordering::Relaxed);
-                        counts
-                            .operations
-                            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                        jobs
-                    };
-                    run(&db, &publisher, jobs).await;
+                            // Under load the requests answered by the batch that just committed
+                            // come back a moment later; sending at once would split them into
+                            // many small batches, each paying a commit. When idle, a lone
+                            // request goes at once.
+                            if jobs.len() < MAX_BATCH / 2
+                                && !linger.is_zero()
+                                && AtomicUsize::load(&in_flight, Ordering::Acquire) > 0
+                            {
+                                let deadline = tokio::time::Instant::now() + linger;
+                                while jobs.len() < MAX_BATCH {
+                                    match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                                        Ok(Some(job)) => jobs.push(job),
+                                        Ok(None) | Err(_) => break,
+                                    }
+                                }
+                            }
+                            in_flight.fetch_add(1, Ordering::AcqRel);
+                            counts.batches.fetch_add(1, Ordering::Relaxed);
+                            counts
+                                .operations
+                                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                            jobs
+                        };
+                    run(&db, &mut held, &publisher, jobs).await;
                     in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
             });
@@ -166,12 +184,36 @@ impl Batcher {
     }
 }
 
-async fn run(db: &DbPool, publisher: &Publisher, mut jobs: Vec<Job>) {
+/// Waits for this worker's turn at the queue, then for the queue's next job (`None` once
+/// the hub shuts down). Cancel-safe: a timeout drops nothing that was taken.
+async fn next_job(
+    receiver: &Mutex<mpsc::UnboundedReceiver<Job>>,
+) -> (MutexGuard<'_, mpsc::UnboundedReceiver<Job>>, Option<Job>) {
+    let mut receiver = receiver.lock().await;
+    let job = receiver.recv().await;
+    (receiver, job)
+}
+
+/// The connection a worker keeps from one batch to the next.
+#[derive(Default)]
+struct Held(Option<DbConn>);
+
+impl Held {
+    async fn connection(&mut self, db: &DbPool) -> AppResult<&mut DbConn> {
+        let conn = match self.0.take() {
+            Some(conn) => conn,
+            None => db.get().await?,
+        };
+        Ok(self.0.insert(conn))
+    }
+}
+
+async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<Job>) {
     // One lock order for every batch: concurrent batches then queue behind each other on a
     // shared member instead of deadlocking.
     jobs.sort_by(|a, b| a.op.member_order().cmp(&b.op.member_order()));
     let (ops, replies): (Vec<BatchOp>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
-    let results = call(db, &ops).await;
+    let results = call(db, held, &ops).await;
     match results {
         Ok(results) if results.len() == replies.len() => {
             // Each operation's member, and the ambassador rewarded by a referral it converted.
@@ -204,12 +246,19 @@ async fn run(db: &DbPool, publisher: &Publisher, mut jobs: Vec<Job>) {
 /// Each operation's outcome, with the referral reward it caused (if any).
 type BatchResult = (AppResult<Outcome>, Option<Outcome>);
 
-async fn call(db: &DbPool, ops: &[BatchOp]) -> AppResult<Vec<BatchResult>> {
+async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<BatchResult>> {
     let payload = serde_json::to_value(ops).map_err(AppError::internal)?;
-    let mut conn = db.get().await?;
-    let answer: Value = diesel::select(ledger_batch(payload))
-        .get_result(&mut conn)
-        .await?;
+    let answer: Value = match diesel::select(ledger_batch(payload))
+        .get_result(held.connection(db).await?)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(error) => {
+            // Whatever went wrong, the next batch starts on a connection the pool checked.
+            held.0 = None;
+            return Err(error.into());
+        }
+    };
     let Value::Array(items) = answer else {
         return Err(AppError::internal(anyhow::anyhow!(
             "ledger_batch returned {answer}"

@@ -701,6 +701,51 @@ async fn a_lone_operation_never_waits_for_a_batch_to_fill() {
     assert_eq!(c.balance().await, balance(15, 0, 0, 30));
 }
 
+#[tokio::test]
+async fn a_quiet_hub_gets_the_group_commit_connections_back() {
+    // Busy group-commit workers keep their connections from batch to batch; once they wait
+    // for work longer than a second, every connection is back in the pool.
+    let app = TestApp::builder()
+        .await
+        .config(|c| {
+            c.db_pool_size = 4;
+            c.ledger.batch_workers = 2;
+        })
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 2).await;
+    let keys: Vec<String> = (0..8).map(|i| format!("e{i}")).collect();
+    let earns = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| c.issue(i % 2, 10, key));
+    for earned in futures_util::future::join_all(earns).await {
+        earned.data();
+    }
+    let gauge = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no {name}"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let metrics = c.app.metrics().await;
+        let (open, idle) = (
+            gauge(&metrics, "hub_db_pool_connections"),
+            gauge(&metrics, "hub_db_pool_idle_connections"),
+        );
+        if open > 0 && idle == open {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{idle} of {open} connections idle 15 s after the last earn"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.balance().await, balance(80, 0, 0, 80));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_captures_and_voids_settle_a_hold_once() {
     let app = TestApp::builder()
