@@ -2,11 +2,13 @@
 //! DATABASE_URL and REDIS_URL set).
 //!
 //! 1. The raw limit: pgbench runs a minimal double-entry transfer (two balance UPDATEs with a
-//!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients.
+//!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients,
+//!    before every hub phase and after the last one.
 //! 2. The hub: a real `hub serve` process on a seeded database, driven over HTTP by C
 //!    concurrent clients: issuePoints spread over 20 partners, over 2,000 partners, and
-//!    redeemPoints. Throughput and p50/p95/p99 latency per operation, and the ratio to the
-//!    raw limit, printed and written as CSV.
+//!    redeemPoints (`--rounds N` repeats the three). Throughput and p50/p95/p99 latency per
+//!    operation, and the ratio to the mean of the raw limits measured just before and just
+//!    after that phase, printed and written as CSV.
 
 mod common;
 
@@ -32,6 +34,7 @@ struct Args {
     members: usize,
     partners: usize,
     pool: usize,
+    rounds: usize,
     csv: String,
 }
 
@@ -43,6 +46,7 @@ fn args() -> Args {
         members: 50_000,
         partners: 2_000,
         pool: 10,
+        rounds: 1,
         csv: "target/bench/ledger.csv".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -55,12 +59,14 @@ fn args() -> Args {
             "--members" => args.members = value().parse().unwrap(),
             "--partners" => args.partners = value().parse().unwrap(),
             "--pool" => args.pool = value().parse().unwrap(),
+            "--rounds" => args.rounds = value().parse().unwrap(),
             "--csv" => args.csv = value(),
             "--bench" => {}
             other => panic!("unknown flag {other}"),
         }
     }
     assert!(args.partners >= 20, "--partners must be at least 20");
+    assert!(args.rounds >= 1, "--rounds must be at least 1");
     args
 }
 
@@ -71,8 +77,13 @@ fn pg_bin(tool: &str) -> String {
     )
 }
 
-/// pgbench's transfers per second for the minimal double-entry transfer.
-async fn raw_limit(base: &str, args: &Args) -> f64 {
+/// The raw-limit database and pgbench script: the minimal double-entry transfer.
+struct RawLimit {
+    url: String,
+    script: std::path::PathBuf,
+}
+
+async fn prepare_raw_limit(base: &str, args: &Args) -> RawLimit {
     let url = recreate(base, "hub_pgbench").await;
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
     conn.batch_execute(&format!(
@@ -102,6 +113,13 @@ async fn raw_limit(base: &str, args: &Args) -> f64 {
         ),
     )
     .unwrap();
+    RawLimit { url, script }
+}
+
+/// pgbench's transfers per second, now: run next to each hub phase, because this machine's
+/// speed drifts by tens of percent within minutes.
+async fn raw_limit(raw: &RawLimit, args: &Args) -> f64 {
+    let mut conn = AsyncPgConnection::establish(&raw.url).await.unwrap();
     conn.batch_execute("CHECKPOINT").await.unwrap();
     eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
     let output = Command::new(pg_bin("pgbench"))
@@ -113,8 +131,8 @@ async fn raw_limit(base: &str, args: &Args) -> f64 {
             &args.seconds.to_string(),
         ])
         .arg("-f")
-        .arg(&script)
-        .arg(&url)
+        .arg(&raw.script)
+        .arg(&raw.url)
         .output()
         .expect("pgbench runs");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -267,8 +285,7 @@ async fn drive(
 async fn main() {
     let args = args();
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench.sh sets it)");
-    let raw = raw_limit(&base, &args).await;
-    eprintln!("pgbench raw limit: {raw:.0} transfers/s");
+    let raw_db = prepare_raw_limit(&base, &args).await;
 
     let seeded = seed(&base, &args).await;
     let hub = start_hub(&seeded.url, args.pool, "bench:").await;
@@ -291,50 +308,69 @@ async fn main() {
             })
             .collect(),
     );
+    let many = format!("issuePoints ({} partners)", args.partners);
     let scenarios = [
         (
             "issuePoints (20 partners)",
             Scenario::Issue { partners: 20 },
         ),
         (
-            &*format!("issuePoints ({} partners)", args.partners),
+            many.as_str(),
             Scenario::Issue {
                 partners: args.partners,
             },
         ),
         ("redeemPoints", Scenario::Redeem),
     ];
+    // pgbench runs before every hub phase and once after the last: each phase is compared
+    // with the mean of the raw limits measured just before and just after it.
+    let mut raws = vec![raw_limit(&raw_db, &args).await];
+    eprintln!("pgbench raw limit: {:.0} transfers/s", raws[0]);
     let mut results = Vec::new();
     let mut batch_sizes = Vec::new();
-    for (name, scenario) in scenarios {
-        eprintln!(
-            "hub: {name}, {} clients, {} s (+{} s warm-up)",
-            args.clients, args.seconds, args.warmup
-        );
-        let before = batch_counts(&hub).await;
-        results.push(drive(&hub, &seeded, &tokens, scenario, name, &args).await);
-        let after = batch_counts(&hub).await;
-        batch_sizes.push((
-            name.to_owned(),
-            (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64,
-        ));
+    for round in 1..=args.rounds {
+        for (name, scenario) in &scenarios {
+            let name = if args.rounds > 1 {
+                format!("{name} #{round}")
+            } else {
+                name.to_string()
+            };
+            eprintln!(
+                "hub: {name}, {} clients, {} s (+{} s warm-up)",
+                args.clients, args.seconds, args.warmup
+            );
+            checkpoint(&seeded.url).await;
+            let before = batch_counts(&hub).await;
+            results.push(drive(&hub, &seeded, &tokens, *scenario, &name, &args).await);
+            let after = batch_counts(&hub).await;
+            batch_sizes.push((after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64);
+            let raw = raw_limit(&raw_db, &args).await;
+            eprintln!("pgbench raw limit: {raw:.0} transfers/s");
+            raws.push(raw);
+        }
     }
     drop(hub);
 
+    let min = raws.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = raws.iter().copied().fold(0.0, f64::max);
     println!(
-        "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients): {raw:.0}/s\n",
-        args.clients
+        "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients), {} runs: {min:.0}-{max:.0}/s\n",
+        args.clients,
+        raws.len()
     );
-    let raw_text = format!("{raw:.1}");
-    let raw_column = |_: &Measured| raw_text.clone();
-    let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw);
-    let mean_batch = |m: &Measured| {
-        batch_sizes
+    let index = |m: &Measured| {
+        results
             .iter()
-            .find(|(name, _)| *name == m.name)
-            .map(|(_, size)| format!("{size:.1}"))
-            .unwrap_or_default()
+            .position(|r| std::ptr::eq(r, m))
+            .expect("a reported result")
     };
+    let raw_around = |m: &Measured| {
+        let i = index(m);
+        (raws[i] + raws[i + 1]) / 2.0
+    };
+    let raw_column = |m: &Measured| format!("{:.1}", raw_around(m));
+    let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw_around(m));
+    let mean_batch = |m: &Measured| format!("{:.1}", batch_sizes[index(m)]);
     common::report(
         &results,
         args.clients,
@@ -345,6 +381,12 @@ async fn main() {
         ],
         &args.csv,
     );
+}
+
+/// A fresh checkpoint, so no phase pays for the previous one's dirty pages.
+async fn checkpoint(url: &str) {
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    conn.batch_execute("CHECKPOINT").await.unwrap();
 }
 
 /// The hub's group-commit counters (batches, operations) from `/metrics`.
