@@ -119,8 +119,7 @@ async fn prepare_raw_limit(base: &str, args: &Args) -> RawLimit {
 /// pgbench's transfers per second, now: run next to each hub phase, because this machine's
 /// speed drifts by tens of percent within minutes.
 async fn raw_limit(raw: &RawLimit, args: &Args) -> f64 {
-    let mut conn = AsyncPgConnection::establish(&raw.url).await.unwrap();
-    conn.batch_execute("CHECKPOINT").await.unwrap();
+    checkpoint(&raw.url).await;
     eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
     let output = Command::new(pg_bin("pgbench"))
         .args(["-n", "-M", "prepared", "-j", "2"])

@@ -114,53 +114,11 @@ impl Batcher {
             );
             tokio::spawn(async move {
                 let mut held = Held::default();
-                loop {
-                    let jobs =
-                        {
-                            // A worker that waits long for work gives its connection back.
-                            let (mut receiver, first) =
-                                match tokio::time::timeout(KEEP_CONNECTION, next_job(&receiver))
-                                    .await
-                                {
-                                    Ok(next) => next,
-                                    Err(_) => {
-                                        held.0 = None;
-                                        next_job(&receiver).await
-                                    }
-                                };
-                            let Some(first) = first else {
-                                return;
-                            };
-                            let mut jobs = vec![first];
-                            while jobs.len() < MAX_BATCH {
-                                match receiver.try_recv() {
-                                    Ok(job) => jobs.push(job),
-                                    Err(_) => break,
-                                }
-                            }
-                            // Under load the requests answered by the batch that just committed
-                            // come back a moment later; sending at once would split them into
-                            // many small batches, each paying a commit. When idle, a lone
-                            // request goes at once.
-                            if jobs.len() < MAX_BATCH / 2
-                                && !linger.is_zero()
-                                && AtomicUsize::load(&in_flight, Ordering::Acquire) > 0
-                            {
-                                let deadline = tokio::time::Instant::now() + linger;
-                                while jobs.len() < MAX_BATCH {
-                                    match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                                        Ok(Some(job)) => jobs.push(job),
-                                        Ok(None) | Err(_) => break,
-                                    }
-                                }
-                            }
-                            in_flight.fetch_add(1, Ordering::AcqRel);
-                            counts.batches.fetch_add(1, Ordering::Relaxed);
-                            counts
-                                .operations
-                                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                            jobs
-                        };
+                while let Some(jobs) = next_batch(&receiver, &mut held, linger, &in_flight).await {
+                    counts.batches.fetch_add(1, Ordering::Relaxed);
+                    counts
+                        .operations
+                        .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                     run(&db, &mut held, &publisher, jobs).await;
                     in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
@@ -184,8 +142,48 @@ impl Batcher {
     }
 }
 
-/// Waits for this worker's turn at the queue, then for the queue's next job (`None` once
-/// the hub shuts down). Cancel-safe: a timeout drops nothing that was taken.
+/// This worker's next batch, counted in flight (`None` once the hub shuts down). A worker
+/// that waits long for work gives its connection back first.
+async fn next_batch(
+    receiver: &Mutex<mpsc::UnboundedReceiver<Job>>,
+    held: &mut Held,
+    linger: Duration,
+    in_flight: &AtomicUsize,
+) -> Option<Vec<Job>> {
+    let (mut receiver, first) =
+        match tokio::time::timeout(KEEP_CONNECTION, next_job(receiver)).await {
+            Ok(next) => next,
+            Err(_) => {
+                held.0 = None;
+                next_job(receiver).await
+            }
+        };
+    let mut jobs = vec![first?];
+    while jobs.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    // Under load the requests answered by the batch that just committed come back a moment
+    // later; sending at once would split them into many small batches, each paying a commit.
+    // When idle, a lone request goes at once.
+    if jobs.len() < MAX_BATCH / 2 && !linger.is_zero() && in_flight.load(Ordering::Acquire) > 0 {
+        let deadline = tokio::time::Instant::now() + linger;
+        while jobs.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(job)) => jobs.push(job),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    // Before the next worker takes the queue, so that it sees this batch in flight.
+    in_flight.fetch_add(1, Ordering::AcqRel);
+    Some(jobs)
+}
+
+/// Waits for this worker's turn at the queue, then for the queue's next job. Cancel-safe:
+/// a timeout drops nothing that was taken.
 async fn next_job(
     receiver: &Mutex<mpsc::UnboundedReceiver<Job>>,
 ) -> (MutexGuard<'_, mpsc::UnboundedReceiver<Job>>, Option<Job>) {
