@@ -8,7 +8,8 @@
 //! the costs that bound throughput here; this shares them.
 //!
 //! The workers own the calls: a client that goes away does not cancel its operation, which
-//! commits or rolls back with its batch.
+//! commits or rolls back with its batch. A call that fails as a whole (its connection lost)
+//! is sent once more; the idempotency keys make that safe.
 
 use std::{
     sync::{
@@ -211,22 +212,28 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
     // shared member instead of deadlocking.
     jobs.sort_by(|a, b| a.op.member_order().cmp(&b.op.member_order()));
     let (ops, replies): (Vec<BatchOp>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
-    let results = call(db, held, &ops).await;
-    match results {
-        Ok(results) if results.len() == replies.len() => {
+    let answer = call(db, held, &ops).await;
+    match answer {
+        Ok(Answer { results, retried }) if results.len() == replies.len() => {
             // Each operation's member, and the ambassador rewarded by a referral it converted.
-            let committed: Vec<&Outcome> = results
+            let mut committed: Vec<Outcome> = results
                 .iter()
                 .filter_map(|(r, _)| r.as_ref().ok())
                 .chain(results.iter().filter_map(|(_, reward)| reward.as_ref()))
+                .cloned()
                 .collect();
-            publisher.publish(&committed);
+            if retried {
+                // A replay in the second attempt may be the first attempt's own commit, whose
+                // answer was lost with the connection: its balance was never announced.
+                committed.iter_mut().for_each(|o| o.replayed = false);
+            }
+            publisher.publish(&committed.iter().collect::<Vec<_>>());
             for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
         }
         Ok(_) | Err(_) => {
-            let error = results.err();
+            let error = answer.err();
             tracing::error!(
                 ?error,
                 operations = replies.len(),
@@ -244,17 +251,27 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
 /// Each operation's outcome, with the referral reward it caused (if any).
 type BatchResult = (AppResult<Outcome>, Option<Outcome>);
 
-async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<BatchResult>> {
+struct Answer {
+    results: Vec<BatchResult>,
+    /// The first attempt failed as a whole and this is the second one's answer.
+    retried: bool,
+}
+
+/// One `ledger_batch` call. A call that fails as a whole (a connection killed or lost, most
+/// often the kept one between batches) is sent once more on a connection the pool checked.
+/// The idempotency keys make the second attempt safe whether or not the first committed:
+/// what the first committed comes back as a replay of the same entries.
+async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Answer> {
     let payload = serde_json::to_value(ops).map_err(AppError::internal)?;
-    let answer: Value = match diesel::select(ledger_batch(payload))
-        .get_result(held.connection(db).await?)
-        .await
-    {
-        Ok(answer) => answer,
+    let (answer, retried) = match send(db, held, &payload).await {
+        Ok(answer) => (answer, false),
         Err(error) => {
-            // Whatever went wrong, the next batch starts on a connection the pool checked.
-            held.0 = None;
-            return Err(error.into());
+            tracing::warn!(
+                ?error,
+                operations = ops.len(),
+                "ledger batch failed; sending it again on a fresh connection"
+            );
+            (send(db, held, &payload).await?, true)
         }
     };
     let Value::Array(items) = answer else {
@@ -262,13 +279,25 @@ async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<Ba
             "ledger_batch returned {answer}"
         )));
     };
-    Ok(items
+    let results = items
         .iter()
         .map(|item| {
             let reward = item.get("reward").and_then(|r| outcome(r).ok());
             (outcome(item), reward)
         })
-        .collect())
+        .collect();
+    Ok(Answer { results, retried })
+}
+
+async fn send(db: &DbPool, held: &mut Held, payload: &Value) -> AppResult<Value> {
+    let result = diesel::select(ledger_batch(payload))
+        .get_result(held.connection(db).await?)
+        .await;
+    if result.is_err() {
+        // Whatever went wrong, the next call starts on a connection the pool checked.
+        held.0 = None;
+    }
+    Ok(result?)
 }
 
 fn outcome(item: &Value) -> AppResult<Outcome> {

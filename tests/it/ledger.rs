@@ -826,18 +826,33 @@ async fn the_same_key_sent_twenty_times_at_once_makes_one_entry() {
     c.verify().await;
 }
 
-/// The connection running a money-moving call is killed mid-transaction: nothing partial is
-/// left, and a retry with the same key succeeds exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-    let c = Coalition::new(TestApp::new().await, 2).await;
-    c.issue(0, 100, "earn").await.data();
-    let url = c.app.state.config.database_url.clone();
+/// Waits until a `ledger_batch` call waits for a lock, then kills its connection.
+async fn kill_the_waiting_batch(app: &TestApp, killer: &mut diesel_async::AsyncPgConnection) {
+    use diesel_async::SimpleAsyncConnection;
+    const WAITING: &str =
+        "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'";
+    let mut waiting = 0;
+    for _ in 0..250 {
+        waiting = app.sql_count(&format!("SELECT count(*) {WAITING}")).await;
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 1, "the redemption never reached the lock");
+    killer
+        .batch_execute(&format!("SELECT pg_terminate_backend(pid) {WAITING}"))
+        .await
+        .unwrap();
+}
 
-    // Hold the member's balance row so the redemption stops half way, inside its call,
-    // after it has claimed its key.
-    let mut blocker = AsyncPgConnection::establish(&url).await.unwrap();
+/// Holds the member's balance row so that a redemption stops half way, inside its call,
+/// after it has claimed its key.
+async fn hold_member_row(c: &Coalition) -> diesel_async::AsyncPgConnection {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let mut blocker = AsyncPgConnection::establish(&c.app.state.config.database_url)
+        .await
+        .unwrap();
     blocker
         .batch_execute(&format!(
             "BEGIN; SELECT 1 FROM member_balances WHERE member_id = '{}' FOR UPDATE",
@@ -845,31 +860,34 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
         ))
         .await
         .unwrap();
+    blocker
+}
+
+fn spawn_redeem(c: &Coalition, key: &str) -> tokio::task::JoinHandle<Gql> {
     let app = c.app.clone();
     let token = c.tokens[1].clone();
-    let request = tokio::spawn(async move {
-        let input =
-            json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": "killed"});
+    let input = json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": key});
+    tokio::spawn(async move {
         app.gql(&token, &redeem_query(), json!({"input": input}))
             .await
-    });
-    let mut killer = AsyncPgConnection::establish(&url).await.unwrap();
-    let mut killed = 0;
-    for _ in 0..200 {
-        killed = c
-            .app
-            .sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'")
-            .await;
-        if killed > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(killed, 1, "the redemption never reached the lock");
-    killer
-        .batch_execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'")
+    })
+}
+
+/// The connection running a money-moving call is killed mid-transaction, and so is the
+/// hub's second attempt: nothing partial is left, and a retry with the same key succeeds
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let mut blocker = hold_member_row(&c).await;
+    let request = spawn_redeem(&c, "killed");
+    let mut killer = AsyncPgConnection::establish(&c.app.state.config.database_url)
         .await
         .unwrap();
+    kill_the_waiting_batch(&c.app, &mut killer).await;
+    kill_the_waiting_batch(&c.app, &mut killer).await;
     let response = request.await.unwrap();
     assert_eq!(response.code(), "INTERNAL");
     blocker.batch_execute("ROLLBACK").await.unwrap();
@@ -895,6 +913,84 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
         true
     );
     assert_eq!(c.balance().await, balance(70, 0, 0, 100));
+    c.verify().await;
+}
+
+/// A call whose connection is killed mid-transaction is sent once more by the hub: the
+/// client gets its answer, and the redemption is booked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let c = Coalition::new(TestApp::new().await, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let mut blocker = hold_member_row(&c).await;
+    let request = spawn_redeem(&c, "cut-off");
+    let mut killer = AsyncPgConnection::establish(&c.app.state.config.database_url)
+        .await
+        .unwrap();
+    kill_the_waiting_batch(&c.app, &mut killer).await;
+    // The second attempt waits where the first one was killed; nothing of either shows yet.
+    let mut second = 0;
+    for _ in 0..250 {
+        second = c.app.sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'").await;
+        if second > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(second, 1, "the hub did not send the call again");
+    assert_eq!(
+        c.app
+            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
+            .await,
+        0
+    );
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+
+    let response = request.await.unwrap();
+    let first = &response.data()["redeemPoints"];
+    assert_eq!(first["replayed"], false);
+    assert_eq!(first["balance"]["available"], "70");
+    let again = c.redeem(1, 30, "cut-off").await;
+    assert_eq!(again.data()["redeemPoints"]["replayed"], true);
+    assert_eq!(
+        again.data()["redeemPoints"]["entry"]["id"],
+        first["entry"]["id"]
+    );
+    assert_eq!(
+        c.app
+            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
+            .await,
+        1
+    );
+    assert_eq!(c.balance().await, balance(70, 0, 0, 100));
+    c.verify().await;
+}
+
+/// The group commit keeps its connection between batches; one that the database dropped in
+/// the meantime (a restart, a terminated backend) must not fail the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_that_died_between_batches_does_not_fail_the_next_one() {
+    // One worker, so that the next batch goes out on the connection that was killed.
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.ledger.batch_workers = 1)
+        .spawn()
+        .await;
+    let c = Coalition::new(app, 2).await;
+    c.issue(0, 100, "first").await.data();
+    let killed = c
+        .app
+        .sql_count(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND state = 'idle' AND query LIKE '%ledger_batch%'",
+        )
+        .await;
+    assert_eq!(killed, 1, "the batch worker kept no connection");
+    let second = c.issue(0, 50, "second").await;
+    assert_eq!(second.data()["issuePoints"]["balance"]["available"], "150");
+    assert_eq!(c.balance().await, balance(150, 0, 0, 150));
     c.verify().await;
 }
 
