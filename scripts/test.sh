@@ -22,11 +22,16 @@ if ! command -v diesel >/dev/null || ! diesel --version | grep -q "$DIESEL_VERSI
   cargo install diesel_cli --version "$DIESEL_VERSION" --no-default-features --features postgres --locked
 fi
 
-# Databases of earlier runs (each test clones its own from a template).
+# Databases of earlier runs (each test clones its own from a template), and templates of
+# older migrations (the newest is kept: it is most likely this run's).
 psql_cmd() { "${HUB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" "$DATABASE_URL" -qtAX "$@"; }
 if command -v "${HUB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" >/dev/null; then
   for db in $(psql_cmd -c "SELECT datname FROM pg_database WHERE datname LIKE 'hub_test_%'"); do
     psql_cmd -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || true
+  done
+  for db in $(psql_cmd -c "SELECT datname FROM pg_database WHERE datname LIKE 'hub_tpl_%'
+                            AND oid <> (SELECT max(oid) FROM pg_database WHERE datname LIKE 'hub_tpl_%')"); do
+    psql_cmd -c "ALTER DATABASE \"$db\" IS_TEMPLATE false" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || true
   done
 fi
 
