@@ -826,51 +826,94 @@ async fn the_same_key_sent_twenty_times_at_once_makes_one_entry() {
     c.verify().await;
 }
 
-/// Waits until a `ledger_batch` call waits for a lock, then kills its connection.
-async fn kill_the_waiting_batch(app: &TestApp, killer: &mut diesel_async::AsyncPgConnection) {
-    use diesel_async::SimpleAsyncConnection;
-    const WAITING: &str =
-        "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'";
+const BATCH_WAITING: &str =
+    "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'";
+
+/// Waits until a `ledger_batch` call waits for a lock.
+async fn wait_for_a_blocked_batch(app: &TestApp) {
     let mut waiting = 0;
     for _ in 0..250 {
-        waiting = app.sql_count(&format!("SELECT count(*) {WAITING}")).await;
+        waiting = app
+            .sql_count(&format!("SELECT count(*) {BATCH_WAITING}"))
+            .await;
         if waiting > 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(waiting, 1, "the redemption never reached the lock");
-    killer
-        .batch_execute(&format!("SELECT pg_terminate_backend(pid) {WAITING}"))
-        .await
-        .unwrap();
+    assert_eq!(waiting, 1, "no ledger_batch call reached the lock");
 }
 
-/// Holds the member's balance row so that a redemption stops half way, inside its call,
-/// after it has claimed its key.
-async fn hold_member_row(c: &Coalition) -> diesel_async::AsyncPgConnection {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-    let mut blocker = AsyncPgConnection::establish(&c.app.state.config.database_url)
-        .await
-        .unwrap();
-    blocker
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM member_balances WHERE member_id = '{}' FOR UPDATE",
-            c.member
-        ))
-        .await
-        .unwrap();
-    blocker
+/// A redemption of 30 (from 100) stopped half way, inside its `ledger_batch` call, after it
+/// has claimed its key: another connection holds the member's balance row.
+struct StuckRedemption {
+    c: Coalition,
+    blocker: diesel_async::AsyncPgConnection,
+    killer: diesel_async::AsyncPgConnection,
+    request: tokio::task::JoinHandle<Gql>,
 }
 
-fn spawn_redeem(c: &Coalition, key: &str) -> tokio::task::JoinHandle<Gql> {
-    let app = c.app.clone();
-    let token = c.tokens[1].clone();
-    let input = json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": key});
-    tokio::spawn(async move {
-        app.gql(&token, &redeem_query(), json!({"input": input}))
+impl StuckRedemption {
+    async fn new(key: &str) -> StuckRedemption {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let c = Coalition::new(TestApp::new().await, 2).await;
+        c.issue(0, 100, "earn").await.data();
+        let url = c.app.state.config.database_url.clone();
+        let mut blocker = AsyncPgConnection::establish(&url).await.unwrap();
+        blocker
+            .batch_execute(&format!(
+                "BEGIN; SELECT 1 FROM member_balances WHERE member_id = '{}' FOR UPDATE",
+                c.member
+            ))
             .await
-    })
+            .unwrap();
+        let (app, token) = (c.app.clone(), c.tokens[1].clone());
+        let input =
+            json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": key});
+        let request = tokio::spawn(async move {
+            app.gql(&token, &redeem_query(), json!({"input": input}))
+                .await
+        });
+        let killer = AsyncPgConnection::establish(&url).await.unwrap();
+        StuckRedemption {
+            c,
+            blocker,
+            killer,
+            request,
+        }
+    }
+
+    /// Kills the connection of the call that waits for the member's row, and waits until
+    /// that backend is gone (so that the next waiting call seen is another one).
+    async fn kill_the_call(&mut self) {
+        use diesel_async::SimpleAsyncConnection;
+        wait_for_a_blocked_batch(&self.c.app).await;
+        let app = &self.c.app;
+        let pid = app
+            .sql_count(&format!("SELECT max(pid)::bigint {BATCH_WAITING}"))
+            .await;
+        self.killer
+            .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+            .await
+            .unwrap();
+        for _ in 0..250 {
+            let alive = app
+                .sql_count(&format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"
+                ))
+                .await;
+            if alive == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("backend {pid} outlived pg_terminate_backend");
+    }
+
+    async fn release(&mut self) {
+        use diesel_async::SimpleAsyncConnection;
+        self.blocker.batch_execute("ROLLBACK").await.unwrap();
+    }
 }
 
 /// The connection running a money-moving call is killed mid-transaction, and so is the
@@ -878,19 +921,13 @@ fn spawn_redeem(c: &Coalition, key: &str) -> tokio::task::JoinHandle<Gql> {
 /// exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-    let c = Coalition::new(TestApp::new().await, 2).await;
-    c.issue(0, 100, "earn").await.data();
-    let mut blocker = hold_member_row(&c).await;
-    let request = spawn_redeem(&c, "killed");
-    let mut killer = AsyncPgConnection::establish(&c.app.state.config.database_url)
-        .await
-        .unwrap();
-    kill_the_waiting_batch(&c.app, &mut killer).await;
-    kill_the_waiting_batch(&c.app, &mut killer).await;
-    let response = request.await.unwrap();
+    let mut stuck = StuckRedemption::new("killed").await;
+    stuck.kill_the_call().await;
+    stuck.kill_the_call().await;
+    let response = (&mut stuck.request).await.unwrap();
     assert_eq!(response.code(), "INTERNAL");
-    blocker.batch_execute("ROLLBACK").await.unwrap();
+    stuck.release().await;
+    let c = &stuck.c;
 
     assert_eq!(
         c.app
@@ -920,34 +957,16 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
 /// client gets its answer, and the redemption is booked once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-    let c = Coalition::new(TestApp::new().await, 2).await;
-    c.issue(0, 100, "earn").await.data();
-    let mut blocker = hold_member_row(&c).await;
-    let request = spawn_redeem(&c, "cut-off");
-    let mut killer = AsyncPgConnection::establish(&c.app.state.config.database_url)
-        .await
-        .unwrap();
-    kill_the_waiting_batch(&c.app, &mut killer).await;
-    // The second attempt waits where the first one was killed; nothing of either shows yet.
-    let mut second = 0;
-    for _ in 0..250 {
-        second = c.app.sql_count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'").await;
-        if second > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(second, 1, "the hub did not send the call again");
-    assert_eq!(
-        c.app
-            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
-            .await,
-        0
-    );
-    blocker.batch_execute("ROLLBACK").await.unwrap();
+    let mut stuck = StuckRedemption::new("cut-off").await;
+    stuck.kill_the_call().await;
+    // The hub's second attempt waits where the first one was killed; nothing shows yet.
+    wait_for_a_blocked_batch(&stuck.c.app).await;
+    let redemptions = "SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'";
+    assert_eq!(stuck.c.app.sql_count(redemptions).await, 0);
+    stuck.release().await;
 
-    let response = request.await.unwrap();
+    let response = (&mut stuck.request).await.unwrap();
+    let c = &stuck.c;
     let first = &response.data()["redeemPoints"];
     assert_eq!(first["replayed"], false);
     assert_eq!(first["balance"]["available"], "70");
@@ -957,12 +976,7 @@ async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
         again.data()["redeemPoints"]["entry"]["id"],
         first["entry"]["id"]
     );
-    assert_eq!(
-        c.app
-            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
-            .await,
-        1
-    );
+    assert_eq!(c.app.sql_count(redemptions).await, 1);
     assert_eq!(c.balance().await, balance(70, 0, 0, 100));
     c.verify().await;
 }
