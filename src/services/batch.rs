@@ -216,18 +216,25 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
     match answer {
         Ok(Answer { results, retried }) if results.len() == replies.len() => {
             // Each operation's member, and the ambassador rewarded by a referral it converted.
-            let mut committed: Vec<Outcome> = results
+            let committed: Vec<&Outcome> = results
                 .iter()
                 .filter_map(|(r, _)| r.as_ref().ok())
                 .chain(results.iter().filter_map(|(_, reward)| reward.as_ref()))
-                .cloned()
                 .collect();
             if retried {
                 // A replay in the second attempt may be the first attempt's own commit, whose
                 // answer was lost with the connection: its balance was never announced.
-                committed.iter_mut().for_each(|o| o.replayed = false);
+                let announced: Vec<Outcome> = committed
+                    .iter()
+                    .map(|o| Outcome {
+                        replayed: false,
+                        ..(*o).clone()
+                    })
+                    .collect();
+                publisher.publish(&announced.iter().collect::<Vec<_>>());
+            } else {
+                publisher.publish(&committed);
             }
-            publisher.publish(&committed.iter().collect::<Vec<_>>());
             for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
