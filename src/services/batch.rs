@@ -9,9 +9,11 @@
 //!
 //! The workers own the calls: a client that goes away does not cancel its operation, which
 //! commits or rolls back with its batch. A call that fails as a whole (its connection lost)
-//! is sent once more; the idempotency keys make that safe.
+//! is sent once more; the idempotency keys make that safe, and what the first attempt
+//! committed before its answer was lost is answered as the operation's own booking.
 
 use std::{
+    collections::HashSet,
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -21,7 +23,7 @@ use std::{
 
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
 use super::{ledger::Outcome, live::Publisher};
@@ -214,27 +216,14 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
     let (ops, replies): (Vec<BatchOp>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
     let answer = call(db, held, &ops).await;
     match answer {
-        Ok(Answer { results, retried }) if results.len() == replies.len() => {
+        Ok(results) if results.len() == replies.len() => {
             // Each operation's member, and the ambassador rewarded by a referral it converted.
             let committed: Vec<&Outcome> = results
                 .iter()
                 .filter_map(|(r, _)| r.as_ref().ok())
                 .chain(results.iter().filter_map(|(_, reward)| reward.as_ref()))
                 .collect();
-            if retried {
-                // A replay in the second attempt may be the first attempt's own commit, whose
-                // answer was lost with the connection: its balance was never announced.
-                let announced: Vec<Outcome> = committed
-                    .iter()
-                    .map(|o| Outcome {
-                        replayed: false,
-                        ..(*o).clone()
-                    })
-                    .collect();
-                publisher.publish(&announced.iter().collect::<Vec<_>>());
-            } else {
-                publisher.publish(&committed);
-            }
+            publisher.publish(&committed);
             for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
@@ -258,17 +247,12 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
 /// Each operation's outcome, with the referral reward it caused (if any).
 type BatchResult = (AppResult<Outcome>, Option<Outcome>);
 
-struct Answer {
-    results: Vec<BatchResult>,
-    /// The first attempt failed as a whole and this is the second one's answer.
-    retried: bool,
-}
-
 /// One `ledger_batch` call. A call that fails as a whole (a connection killed or lost, most
 /// often the kept one between batches) is sent once more on a connection the pool checked.
 /// The idempotency keys make the second attempt safe whether or not the first committed:
-/// what the first committed comes back as a replay of the same entries.
-async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Answer> {
+/// what the first committed comes back as a replay of the same entries, and is answered as
+/// what it is, the operation's own booking.
+async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<BatchResult>> {
     let payload = serde_json::to_value(ops).map_err(AppError::internal)?;
     let (answer, retried) = match send(db, held, &payload).await {
         Ok(answer) => (answer, false),
@@ -286,14 +270,68 @@ async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Answer
             "ledger_batch returned {answer}"
         )));
     };
-    let results = items
+    let mut results: Vec<BatchResult> = items
         .iter()
         .map(|item| {
             let reward = item.get("reward").and_then(|r| outcome(r).ok());
             (outcome(item), reward)
         })
         .collect();
-    Ok(Answer { results, retried })
+    if retried && results.len() == ops.len() {
+        match first_attempts_bookings(held.connection(db).await?, ops, &results).await {
+            Ok(own) => {
+                for (result, _) in &mut results {
+                    if let Ok(o) = result
+                        && own.contains(&o.entry_id)
+                    {
+                        // Not a replay for the client, and its balance was never announced.
+                        o.replayed = false;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(
+                ?error,
+                "could not tell the first attempt's bookings from replays; they stay replays"
+            ),
+        }
+    }
+    Ok(results)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Booked {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+}
+
+/// Of the replays in a second attempt, the entries that the first attempt booked (its answer
+/// was lost): an entry carries the time of the operation that made it, so a replay whose
+/// entry has this operation's own time is its own booking.
+async fn first_attempts_bookings(
+    conn: &mut DbConn,
+    ops: &[BatchOp],
+    results: &[BatchResult],
+) -> AppResult<HashSet<uuid::Uuid>> {
+    let replays: Vec<Value> = ops
+        .iter()
+        .zip(results)
+        .filter_map(|(op, (result, _))| match result {
+            // The time as ledger_batch read it (same serialisation, same rounding).
+            Ok(o) if o.replayed => Some(json!({"entry_id": o.entry_id, "now": op.now})),
+            _ => None,
+        })
+        .collect();
+    if replays.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let booked: Vec<Booked> = diesel::sql_query(
+        "SELECT e.id FROM jsonb_to_recordset($1) AS r(entry_id uuid, now timestamptz) \
+         JOIN journal_entries e ON e.id = r.entry_id AND e.created_at = r.now",
+    )
+    .bind::<diesel::sql_types::Jsonb, _>(Value::Array(replays))
+    .load(conn)
+    .await?;
+    Ok(booked.into_iter().map(|b| b.id).collect())
 }
 
 async fn send(db: &DbPool, held: &mut Held, payload: &Value) -> AppResult<Value> {

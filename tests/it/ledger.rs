@@ -1,13 +1,17 @@
 //! The points ledger through the API, on real PostgreSQL: earn, redeem, holds, reversals,
-//! lots and expiry, idempotency, invariants, concurrency and a killed connection.
+//! lots and expiry, idempotency, invariants, concurrency, a killed connection and a lost answer.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
 
 use chrono::{Duration, Utc};
 use coalition_hub::services::{expiry, verify};
 use serde_json::{Value, json};
 
-use crate::support::{ALL_SCOPES, Gql, TestApp};
+use crate::live;
+use crate::support::{ALL_SCOPES, Gql, TestApp, fresh_database};
 
 pub const RESULT: &str = "balance { available held debt lifetimeEarned net } replayed entry { id kind points } hold { id status points capturedPoints }";
 
@@ -1005,6 +1009,122 @@ async fn a_kept_connection_that_died_between_batches_does_not_fail_the_next_one(
     let second = c.issue(0, 50, "second").await;
     assert_eq!(second.data()["issuePoints"]["balance"]["available"], "150");
     assert_eq!(c.balance().await, balance(150, 0, 0, 150));
+    c.verify().await;
+}
+
+/// A TCP relay in front of PostgreSQL that, once armed, swallows the first reply carrying a
+/// `ledger_batch` result and drops that connection: the call committed, but its answer
+/// never reaches the hub.
+struct AnswerThief {
+    url: String,
+    armed: Arc<AtomicBool>,
+    stolen: Arc<AtomicUsize>,
+}
+
+impl AnswerThief {
+    async fn in_front_of(database_url: &str) -> AnswerThief {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (scheme_and_user, rest) = database_url
+            .rsplit_once('@')
+            .expect("DATABASE_URL names a user");
+        let (server, database) = rest.split_once('/').unwrap();
+        let server = server.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "{scheme_and_user}@{}/{database}",
+            listener.local_addr().unwrap()
+        );
+        let armed = Arc::new(AtomicBool::new(false));
+        let stolen = Arc::new(AtomicUsize::new(0));
+        let (armed_, stolen_) = (armed.clone(), Arc::clone(&stolen));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = upstream.into_split();
+                let requests = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                });
+                let (armed, stolen) = (armed_.clone(), Arc::clone(&stolen_));
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_server.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let reply = &buffer[..n];
+                        let answer = reply.windows(10).any(|w| w == b"\"entry_id\"");
+                        if answer && armed.swap(false, Ordering::SeqCst) {
+                            stolen.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if to_client.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Both directions close: the hub sees its connection die.
+                    requests.abort();
+                });
+            }
+        });
+        AnswerThief { url, armed, stolen }
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    fn stolen(&self) -> usize {
+        self.stolen.load(Ordering::SeqCst)
+    }
+}
+
+/// A call commits but its answer is lost with the connection: the hub's second attempt
+/// finds the entry under its key, so the client gets the redemption that was booked (once)
+/// and the member hears of it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_whose_answer_is_lost_after_it_committed_is_answered_once() {
+    let thief = AnswerThief::in_front_of(&fresh_database().await).await;
+    let c = Coalition::new(TestApp::builder_on(thief.url.clone()).spawn().await, 2).await;
+    c.issue(0, 100, "earn").await.data();
+    let mut socket = live::subscribe(&c.app, &c.app.member_token(&c.member)).await;
+    // The subscription registers when its operation starts; give it a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    thief.arm();
+    let response = c.redeem(1, 30, "lost").await;
+    assert_eq!(
+        thief.stolen(),
+        1,
+        "no ledger_batch answer went through the relay"
+    );
+    let first = &response.data()["redeemPoints"];
+    assert_eq!(first["replayed"], false);
+    assert_eq!(first["balance"]["available"], "70");
+    let event = live::next_balance(&mut socket).await;
+    assert_eq!(event["entryId"], first["entry"]["id"]);
+    assert_eq!(event["balance"]["available"], "70");
+
+    let again = c.redeem(1, 30, "lost").await;
+    assert_eq!(again.data()["redeemPoints"]["replayed"], true);
+    assert_eq!(
+        again.data()["redeemPoints"]["entry"]["id"],
+        first["entry"]["id"]
+    );
+    let quiet = std::time::Duration::from_millis(500);
+    assert_eq!(
+        live::next(&mut socket, quiet).await,
+        None,
+        "announced twice"
+    );
+    assert_eq!(
+        c.app
+            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
+            .await,
+        1
+    );
+    assert_eq!(c.balance().await, balance(70, 0, 0, 100));
     c.verify().await;
 }
 

@@ -14,7 +14,7 @@ use tokio_tungstenite::{
 
 use crate::support::{ALL_SCOPES, TestApp, fixture, fresh_database};
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 const SUBSCRIBE: &str = "subscription { balanceChanged { entryId balance { available held } } }";
 
@@ -37,7 +37,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next protocol message, or None when the socket closes or nothing comes in time.
-async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn next(socket: &mut Socket, wait: Duration) -> Option<Value> {
     loop {
         match tokio::time::timeout(wait, socket.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
@@ -68,7 +68,7 @@ async fn init(app: &TestApp, payload: Value) -> Result<Socket, Option<Value>> {
     }
 }
 
-async fn subscribe(app: &TestApp, token: &str) -> Socket {
+pub(crate) async fn subscribe(app: &TestApp, token: &str) -> Socket {
     let mut socket = init(app, json!({"authorization": format!("Bearer {token}")}))
         .await
         .unwrap_or_else(|m| panic!("connection refused: {m:?}"));
@@ -253,7 +253,7 @@ async fn subscriptions_need_a_member_token() {
 }
 
 /// The next `balanceChanged` payload, within a second.
-async fn next_balance(socket: &mut Socket) -> Value {
+pub(crate) async fn next_balance(socket: &mut Socket) -> Value {
     let event = next(socket, Duration::from_secs(1))
         .await
         .expect("a balance event within a second");
