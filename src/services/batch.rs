@@ -278,7 +278,15 @@ async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<Ba
         })
         .collect();
     if retried && results.len() == ops.len() {
-        match first_attempts_bookings(held.connection(db).await?, ops, &results).await {
+        // The second attempt committed: nothing here may fail the batch any more.
+        let own = match held.connection(db).await {
+            Ok(conn) => first_attempts_bookings(conn, ops, &results).await,
+            Err(error) => Err(error),
+        };
+        if own.is_err() {
+            held.0 = None;
+        }
+        match own {
             Ok(own) => {
                 for (result, _) in &mut results {
                     if let Ok(o) = result
