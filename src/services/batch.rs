@@ -278,32 +278,42 @@ async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<Ba
         })
         .collect();
     if retried && results.len() == ops.len() {
-        // The second attempt committed: nothing here may fail the batch any more.
-        let own = match held.connection(db).await {
-            Ok(conn) => first_attempts_bookings(conn, ops, &results).await,
-            Err(error) => Err(error),
-        };
-        if own.is_err() {
-            held.0 = None;
-        }
-        match own {
-            Ok(own) => {
-                for (result, _) in &mut results {
-                    if let Ok(o) = result
-                        && own.contains(&o.entry_id)
-                    {
-                        // Not a replay for the client, and its balance was never announced.
-                        o.replayed = false;
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(
-                ?error,
-                "could not tell the first attempt's bookings from replays; they stay replays"
-            ),
-        }
+        answer_first_attempts_bookings(db, held, ops, &mut results).await;
     }
     Ok(results)
+}
+
+/// After a second attempt: what the first attempt booked before its answer was lost is not
+/// a replay for the client, and its balance was never announced. The second attempt has
+/// committed, so nothing here may fail the batch; if the lookup fails they stay replays.
+async fn answer_first_attempts_bookings(
+    db: &DbPool,
+    held: &mut Held,
+    ops: &[BatchOp],
+    results: &mut [BatchResult],
+) {
+    let own = match held.connection(db).await {
+        Ok(conn) => first_attempts_bookings(conn, ops, results).await,
+        Err(error) => Err(error),
+    };
+    match own {
+        Ok(own) => {
+            for (result, _) in results.iter_mut() {
+                if let Ok(o) = result
+                    && own.contains(&o.entry_id)
+                {
+                    o.replayed = false;
+                }
+            }
+        }
+        Err(error) => {
+            held.0 = None;
+            tracing::warn!(
+                ?error,
+                "could not tell the first attempt's bookings from replays; they stay replays"
+            );
+        }
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -144,6 +144,14 @@ impl Coalition {
             .sql_count("SELECT count(*) FROM journal_entries")
             .await
     }
+
+    pub async fn entries_of(&self, kind: &str) -> i64 {
+        self.app
+            .sql_count(&format!(
+                "SELECT count(*) FROM journal_entries WHERE kind = '{kind}'"
+            ))
+            .await
+    }
 }
 
 pub fn balance(available: i64, held: i64, debt: i64, lifetime: i64) -> Value {
@@ -939,12 +947,7 @@ async fn a_killed_connection_leaves_nothing_and_the_retry_succeeds_once() {
             .await,
         0
     );
-    assert_eq!(
-        c.app
-            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
-            .await,
-        0
-    );
+    assert_eq!(c.entries_of("REDEEM").await, 0);
     assert_eq!(c.balance().await, balance(100, 0, 0, 100));
 
     let retry = c.redeem(1, 30, "killed").await;
@@ -965,8 +968,7 @@ async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
     stuck.kill_the_call().await;
     // The hub's second attempt waits where the first one was killed; nothing shows yet.
     wait_for_a_blocked_batch(&stuck.c.app).await;
-    let redemptions = "SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'";
-    assert_eq!(stuck.c.app.sql_count(redemptions).await, 0);
+    assert_eq!(stuck.c.entries_of("REDEEM").await, 0);
     stuck.release().await;
 
     let response = (&mut stuck.request).await.unwrap();
@@ -980,7 +982,7 @@ async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
         again.data()["redeemPoints"]["entry"]["id"],
         first["entry"]["id"]
     );
-    assert_eq!(c.app.sql_count(redemptions).await, 1);
+    assert_eq!(c.entries_of("REDEEM").await, 1);
     assert_eq!(c.balance().await, balance(70, 0, 0, 100));
     c.verify().await;
 }
@@ -1123,12 +1125,7 @@ async fn a_call_whose_answer_is_lost_after_it_committed_is_answered_once() {
         vec![json!("70")],
         "the redemption announced once"
     );
-    assert_eq!(
-        c.app
-            .sql_count("SELECT count(*) FROM journal_entries WHERE kind = 'REDEEM'")
-            .await,
-        1
-    );
+    assert_eq!(c.entries_of("REDEEM").await, 1);
     assert_eq!(c.balance().await, balance(70, 0, 0, 100));
     c.verify().await;
 }

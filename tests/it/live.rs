@@ -253,7 +253,7 @@ async fn subscriptions_need_a_member_token() {
 }
 
 /// The next `balanceChanged` payload, within a second.
-pub(crate) async fn next_balance(socket: &mut Socket) -> Value {
+async fn next_balance(socket: &mut Socket) -> Value {
     let event = next(socket, Duration::from_secs(1))
         .await
         .expect("a balance event within a second");
