@@ -928,6 +928,21 @@ impl StuckRedemption {
     }
 }
 
+/// The client's answer to the stuck redemption of 30 (from 100) is a booking of its own,
+/// and its retry with the same key replays that entry. Returns the first answer.
+async fn booked_then_replayed(c: &Coalition, response: &Gql, key: &str) -> Value {
+    let first = response.data()["redeemPoints"].clone();
+    assert_eq!(first["replayed"], false);
+    assert_eq!(first["balance"]["available"], "70");
+    let again = c.redeem(1, 30, key).await;
+    assert_eq!(again.data()["redeemPoints"]["replayed"], true);
+    assert_eq!(
+        again.data()["redeemPoints"]["entry"]["id"],
+        first["entry"]["id"]
+    );
+    first
+}
+
 /// The connection running a money-moving call is killed mid-transaction, and so is the
 /// hub's second attempt: nothing partial is left, and a retry with the same key succeeds
 /// exactly once.
@@ -973,15 +988,7 @@ async fn a_call_cut_off_mid_transaction_is_finished_by_the_hub() {
 
     let response = (&mut stuck.request).await.unwrap();
     let c = &stuck.c;
-    let first = &response.data()["redeemPoints"];
-    assert_eq!(first["replayed"], false);
-    assert_eq!(first["balance"]["available"], "70");
-    let again = c.redeem(1, 30, "cut-off").await;
-    assert_eq!(again.data()["redeemPoints"]["replayed"], true);
-    assert_eq!(
-        again.data()["redeemPoints"]["entry"]["id"],
-        first["entry"]["id"]
-    );
+    booked_then_replayed(c, &response, "cut-off").await;
     assert_eq!(c.entries_of("REDEEM").await, 1);
     assert_eq!(c.balance().await, balance(70, 0, 0, 100));
     c.verify().await;
@@ -1101,16 +1108,7 @@ async fn a_call_whose_answer_is_lost_after_it_committed_is_answered_once() {
         1,
         "no ledger_batch answer went through the relay"
     );
-    let first = &response.data()["redeemPoints"];
-    assert_eq!(first["replayed"], false);
-    assert_eq!(first["balance"]["available"], "70");
-
-    let again = c.redeem(1, 30, "lost").await;
-    assert_eq!(again.data()["redeemPoints"]["replayed"], true);
-    assert_eq!(
-        again.data()["redeemPoints"]["entry"]["id"],
-        first["entry"]["id"]
-    );
+    let first = booked_then_replayed(&c, &response, "lost").await;
     // Every balance event until a second of silence (the earn's comes too, in its own time).
     let mut announced = Vec::new();
     let quiet = std::time::Duration::from_secs(1);
