@@ -6,6 +6,7 @@ mod family;
 mod hardening;
 mod leaderboards;
 mod ledger;
+mod ledger_batch;
 mod ledger_properties;
 mod live;
 mod oauth;

@@ -1,0 +1,71 @@
+-- ledger_batch as migration 9 made it.
+DROP FUNCTION hub_batch_sets(jsonb);
+DROP FUNCTION hub_batch_one(jsonb);
+DROP TYPE hub_batch_row;
+CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_op jsonb;
+    v_result hub_result;
+    v_out jsonb := '[]'::jsonb;
+    v_attempt int;
+    v_reward uuid;
+BEGIN
+    FOR v_op IN SELECT value FROM jsonb_array_elements(p_ops) LOOP
+      v_attempt := 0;
+      LOOP
+        v_attempt := v_attempt + 1;
+        v_reward := NULL;
+        BEGIN
+            IF v_op->>'op' = 'issue' THEN
+                v_result := ledger_issue(
+                    v_op->>'caller', v_op->>'key', decode(v_op->>'fingerprint', 'hex'),
+                    (v_op->>'partner_id')::uuid, (v_op->>'member_id')::uuid,
+                    v_op->>'member_number', v_op->>'customer_id',
+                    (v_op->>'new_member_id')::uuid, v_op->>'new_member_number',
+                    (v_op->>'points')::bigint, (v_op->>'purchase_amount')::numeric,
+                    v_op->>'purchase_currency', (v_op->>'expires_at')::timestamptz,
+                    v_op->>'reference', (v_op->>'now')::timestamptz);
+                IF NOT v_result.replayed THEN
+                    IF v_op->>'referral_code' IS NOT NULL THEN
+                        PERFORM hub_attach_referral(v_op->>'referral_code', v_result.member_id,
+                            (v_op->>'partner_id')::uuid, v_result.entry_id, (v_op->>'now')::timestamptz);
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM referrals r
+                               WHERE r.referred_member_id = v_result.member_id
+                                 AND r.partner_id = (v_op->>'partner_id')::uuid
+                                 AND r.converted_at IS NULL) THEN
+                        PERFORM hub_convert_referral(v_result.member_id, (v_op->>'partner_id')::uuid,
+                            (v_op->>'reward_expires_at')::timestamptz, (v_op->>'now')::timestamptz);
+                        SELECT k.entry_id INTO v_reward
+                        FROM referrals r JOIN idempotency_keys k
+                          ON k.caller = 'ambassador-reward' AND k.key = r.activity_id::text
+                        WHERE r.referred_member_id = v_result.member_id
+                          AND r.partner_id = (v_op->>'partner_id')::uuid;
+                    END IF;
+                END IF;
+            ELSIF v_op->>'op' = 'redeem' THEN
+                v_result := ledger_redeem(
+                    v_op->>'caller', v_op->>'key', decode(v_op->>'fingerprint', 'hex'),
+                    (v_op->>'partner_id')::uuid, (v_op->>'member_id')::uuid,
+                    v_op->>'member_number', v_op->>'customer_id',
+                    (v_op->>'points')::bigint, v_op->>'reference', (v_op->>'now')::timestamptz);
+            ELSE
+                RAISE EXCEPTION 'HUB:INTERNAL:unknown batch operation %', v_op->>'op';
+            END IF;
+            v_out := v_out || jsonb_build_array(CASE WHEN v_reward IS NULL THEN to_jsonb(v_result)
+                ELSE to_jsonb(v_result) || jsonb_build_object('reward', to_jsonb(hub_result_for(v_reward, false))) END);
+            EXIT;
+        EXCEPTION
+            WHEN deadlock_detected THEN
+                IF v_attempt >= 3 THEN
+                    v_out := v_out || jsonb_build_array(jsonb_build_object('error', SQLERRM));
+                    EXIT;
+                END IF;
+            WHEN OTHERS THEN
+                v_out := v_out || jsonb_build_array(jsonb_build_object('error', SQLERRM));
+                EXIT;
+        END;
+      END LOOP;
+    END LOOP;
+    RETURN v_out;
+END $$;

@@ -1,0 +1,263 @@
+-- Group commit by sets. ledger_batch used to run each operation on its own: some fifteen
+-- statements and a subtransaction per operation, which made PostgreSQL's CPU the bench's
+-- bound. Now the plain cases of a batch (an earn or a redemption by a known member who
+-- owes nothing, with enough points, no lot past due, no referral to convert, no tier
+-- multiplier, a fresh key, and no other operation on that member or key in the batch) are
+-- booked together: one statement per table for all of them. What they write is exactly
+-- what ledger_issue and ledger_redeem write. Every other operation (refusals, replays,
+-- enrolments, debts, expiry, referrals, tiers) still goes one by one through those
+-- functions, after the set, each in its own subtransaction as before.
+--
+-- The set is decided after its members are locked (every member the batch names, in one
+-- order, so that concurrent batches cannot deadlock on each other), and is written in a
+-- subtransaction of its own: if anything in it fails, the whole set is rolled back and
+-- its operations go one by one instead, with the refusals they would have had anyway.
+
+CREATE TYPE hub_batch_row AS (
+    ord bigint,
+    op text,
+    caller text,
+    key text,
+    fingerprint bytea,
+    partner_id uuid,
+    member_id uuid,
+    points bigint,
+    entry_id uuid,
+    reference text,
+    expires_at timestamptz,
+    purchase_amount numeric,
+    purchase_currency text,
+    earn_rate numeric,
+    now timestamptz,
+    partner_account bigint,  -- issuance account for an earn, redemption account for a redemption
+    member_account bigint,
+    referral_code text
+);
+
+-- One operation the set did not take, as ledger_batch ran every operation before: a
+-- subtransaction each, a deadlock retried, an error answered as {"error": message}.
+CREATE FUNCTION hub_batch_one(p_op jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_result hub_result;
+    v_attempt int := 0;
+    v_reward uuid;
+BEGIN
+    LOOP
+        v_attempt := v_attempt + 1;
+        v_reward := NULL;
+        BEGIN
+            IF p_op->>'op' = 'issue' THEN
+                v_result := ledger_issue(
+                    p_op->>'caller', p_op->>'key', decode(p_op->>'fingerprint', 'hex'),
+                    (p_op->>'partner_id')::uuid, (p_op->>'member_id')::uuid,
+                    p_op->>'member_number', p_op->>'customer_id',
+                    (p_op->>'new_member_id')::uuid, p_op->>'new_member_number',
+                    (p_op->>'points')::bigint, (p_op->>'purchase_amount')::numeric,
+                    p_op->>'purchase_currency', (p_op->>'expires_at')::timestamptz,
+                    p_op->>'reference', (p_op->>'now')::timestamptz);
+                IF NOT v_result.replayed THEN
+                    IF p_op->>'referral_code' IS NOT NULL THEN
+                        PERFORM hub_attach_referral(p_op->>'referral_code', v_result.member_id,
+                            (p_op->>'partner_id')::uuid, v_result.entry_id, (p_op->>'now')::timestamptz);
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM referrals r
+                               WHERE r.referred_member_id = v_result.member_id
+                                 AND r.partner_id = (p_op->>'partner_id')::uuid
+                                 AND r.converted_at IS NULL) THEN
+                        PERFORM hub_convert_referral(v_result.member_id, (p_op->>'partner_id')::uuid,
+                            (p_op->>'reward_expires_at')::timestamptz, (p_op->>'now')::timestamptz);
+                        SELECT k.entry_id INTO v_reward
+                        FROM referrals r JOIN idempotency_keys k
+                          ON k.caller = 'ambassador-reward' AND k.key = r.activity_id::text
+                        WHERE r.referred_member_id = v_result.member_id
+                          AND r.partner_id = (p_op->>'partner_id')::uuid;
+                    END IF;
+                END IF;
+            ELSIF p_op->>'op' = 'redeem' THEN
+                v_result := ledger_redeem(
+                    p_op->>'caller', p_op->>'key', decode(p_op->>'fingerprint', 'hex'),
+                    (p_op->>'partner_id')::uuid, (p_op->>'member_id')::uuid,
+                    p_op->>'member_number', p_op->>'customer_id',
+                    (p_op->>'points')::bigint, p_op->>'reference', (p_op->>'now')::timestamptz);
+            ELSE
+                RAISE EXCEPTION 'HUB:INTERNAL:unknown batch operation %', p_op->>'op';
+            END IF;
+            RETURN CASE WHEN v_reward IS NULL THEN to_jsonb(v_result)
+                ELSE to_jsonb(v_result) || jsonb_build_object('reward', to_jsonb(hub_result_for(v_reward, false))) END;
+        EXCEPTION
+            WHEN deadlock_detected THEN
+                IF v_attempt >= 3 THEN
+                    RETURN jsonb_build_object('error', SQLERRM);
+                END IF;
+            WHEN OTHERS THEN
+                RETURN jsonb_build_object('error', SQLERRM);
+        END;
+    END LOOP;
+END $$;
+
+-- Locks every member the batch names (in member order) and books its plain operations
+-- together. Returns their results by position in the batch ({"1": result, ...}). Raises
+-- if anything goes other than planned; the caller then rolls the set back.
+CREATE FUNCTION hub_batch_sets(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_named hub_batch_row[];
+    v_rows hub_batch_row[];
+    v_count bigint;
+    v_done jsonb;
+BEGIN
+    -- Who each operation names (NULL: nobody yet, or a name that finds no one).
+    SELECT array_agg(ROW(e.ord, o.op, o.caller, o.key, decode(o.fingerprint, 'hex'), o.partner_id,
+                         CASE WHEN o.customer_id IS NOT NULL THEN
+                                  (SELECT l.member_id FROM member_links l
+                                   WHERE l.partner_id = o.partner_id AND l.partner_customer_id = o.customer_id)
+                              WHEN o.member_number IS NOT NULL THEN
+                                  (SELECT m.id FROM members m WHERE m.member_number = o.member_number)
+                              ELSE (SELECT m.id FROM members m WHERE m.id = o.member_id) END,
+                         o.points, NULL, o.reference, o.expires_at, o.purchase_amount,
+                         o.purchase_currency, NULL, o.now, NULL, NULL, o.referral_code)::hub_batch_row)
+    INTO v_named
+    FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord)
+    CROSS JOIN LATERAL jsonb_to_record(e.value) AS o (
+        op text, caller text, key text, fingerprint text, partner_id uuid, member_id uuid,
+        member_number text, customer_id text, points bigint, purchase_amount numeric,
+        purchase_currency text, expires_at timestamptz, reference text, referral_code text,
+        now timestamptz);
+
+    -- Every member named, locked in one order: the operations that go one by one later
+    -- then wait for no one, and two batches cannot wait for each other.
+    PERFORM 1 FROM member_balances b
+    WHERE b.member_id = ANY (ARRAY(SELECT n.member_id FROM unnest(v_named) n))
+    ORDER BY b.member_id
+    FOR UPDATE;
+
+    -- The plain operations, decided on the locked balances.
+    SELECT coalesce(array_agg(ROW(
+               n.ord, n.op, n.caller, n.key, n.fingerprint, n.partner_id, n.member_id,
+               CASE WHEN n.op = 'issue' AND n.purchase_amount IS NOT NULL
+                    THEN floor(n.purchase_amount * p.earn_rate)::bigint ELSE n.points END,
+               hub_uuid_v7(), n.reference, n.expires_at, n.purchase_amount,
+               CASE WHEN n.purchase_amount IS NOT NULL THEN n.purchase_currency END,
+               CASE WHEN n.purchase_amount IS NOT NULL THEN p.earn_rate END,
+               n.now,
+               CASE n.op WHEN 'issue' THEN pa.issuance_account ELSE pa.redemption_account END,
+               b.available_account, NULL)::hub_batch_row ORDER BY n.ord), '{}')
+    INTO v_rows
+    FROM (SELECT r.*,
+                 count(*) OVER (PARTITION BY r.member_id) AS per_member,
+                 count(*) OVER (PARTITION BY r.caller, r.key) AS per_key
+          FROM unnest(v_named) r
+          WHERE r.member_id IS NOT NULL) n
+    JOIN partners p ON p.id = n.partner_id
+    JOIN partner_accounts pa ON pa.partner_id = n.partner_id
+    JOIN member_balances b ON b.member_id = n.member_id
+    WHERE n.per_member = 1 AND n.per_key = 1
+      AND p.status = 'ACTIVE' AND b.debt = 0
+      AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller = n.caller AND k.key = n.key)
+      AND CASE n.op
+          WHEN 'redeem' THEN
+              p.accepts_redemptions AND n.points > 0 AND b.available >= n.points
+              AND EXISTS (SELECT 1 FROM member_links l
+                          WHERE l.partner_id = n.partner_id AND l.member_id = n.member_id)
+              AND NOT EXISTS (SELECT 1 FROM lots l
+                              WHERE l.member_id = n.member_id AND l.remaining > l.reserved
+                                AND l.expires_at <= n.now)
+          WHEN 'issue' THEN
+              NOT p.applies_tier_multiplier AND n.referral_code IS NULL
+              AND CASE WHEN n.purchase_amount IS NULL THEN n.points > 0
+                       ELSE n.purchase_currency = p.currency
+                            AND floor(n.purchase_amount * p.earn_rate) > 0 END
+              AND NOT EXISTS (SELECT 1 FROM referrals r
+                              WHERE r.referred_member_id = n.member_id
+                                AND r.partner_id = n.partner_id AND r.converted_at IS NULL)
+          ELSE false END;
+    IF cardinality(v_rows) = 0 THEN
+        RETURN '{}'::jsonb;
+    END IF;
+
+    -- Claimed first; a key another batch claimed meanwhile sends the set one by one.
+    INSERT INTO idempotency_keys (caller, key, fingerprint, entry_id)
+    SELECT r.caller, r.key, r.fingerprint, r.entry_id FROM unnest(v_rows) r
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count <> cardinality(v_rows) THEN
+        RAISE EXCEPTION 'HUB:INTERNAL:a key of the set was claimed meanwhile';
+    END IF;
+
+    WITH changed AS (
+        UPDATE member_balances b
+        SET available = b.available + CASE r.op WHEN 'issue' THEN r.points ELSE -r.points END,
+            lifetime_earned = b.lifetime_earned + CASE r.op WHEN 'issue' THEN r.points ELSE 0 END,
+            updated_at = r.now
+        FROM unnest(v_rows) r
+        WHERE b.member_id = r.member_id AND b.debt = 0
+          AND (r.op = 'issue' OR b.available >= r.points)
+        RETURNING r.ord, r.entry_id, b.member_id, b.available, b.held, b.debt, b.lifetime_earned
+    )
+    SELECT count(*), jsonb_object_agg(c.ord::text, to_jsonb(ROW(
+               c.entry_id, NULL, c.member_id, c.available, c.held, c.debt, c.lifetime_earned,
+               false)::hub_result))
+    INTO v_count, v_done
+    FROM changed c;
+    IF v_count <> cardinality(v_rows) THEN
+        RAISE EXCEPTION 'HUB:INTERNAL:a balance of the set changed under its lock';
+    END IF;
+
+    INSERT INTO journal_entries (id, kind, member_id, partner_id, points, reference,
+                                 purchase_amount, purchase_currency, earn_rate, created_at)
+    SELECT r.entry_id, CASE r.op WHEN 'issue' THEN 'ISSUE' ELSE 'REDEEM' END, r.member_id,
+           r.partner_id, r.points, r.reference, r.purchase_amount, r.purchase_currency,
+           r.earn_rate, r.now
+    FROM unnest(v_rows) r;
+
+    INSERT INTO postings (entry_id, account_id, amount)
+    SELECT r.entry_id, r.partner_account, CASE r.op WHEN 'issue' THEN -r.points ELSE r.points END
+    FROM unnest(v_rows) r
+    UNION ALL
+    SELECT r.entry_id, r.member_account, CASE r.op WHEN 'issue' THEN r.points ELSE -r.points END
+    FROM unnest(v_rows) r;
+
+    INSERT INTO lots (id, member_id, issuer_partner_id, points, remaining, earned_at, expires_at)
+    SELECT r.entry_id, r.member_id, r.partner_id, r.points, r.points, r.now, r.expires_at
+    FROM unnest(v_rows) r
+    WHERE r.op = 'issue';
+
+    -- Each redemption takes from its member's lots first-expiring-first, as
+    -- hub_take_from_lots does: a lot gives what is left of the redemption after the lots
+    -- before it, up to its free points.
+    WITH slices AS (
+        SELECT r.entry_id, r.partner_id, r.now, l.id AS lot_id,
+               least(l.remaining - l.reserved,
+                     r.points - (sum(l.remaining - l.reserved) OVER w - (l.remaining - l.reserved))) AS take
+        FROM unnest(v_rows) r
+        JOIN lots l ON l.member_id = r.member_id AND l.remaining > l.reserved
+        WHERE r.op = 'redeem'
+        WINDOW w AS (PARTITION BY r.entry_id ORDER BY l.expires_at, l.earned_at, l.id)
+    ), taken AS (
+        SELECT * FROM slices WHERE take > 0
+    ), lots_left AS (
+        UPDATE lots SET remaining = lots.remaining - t.take FROM taken t WHERE lots.id = t.lot_id
+    )
+    INSERT INTO lot_consumptions (entry_id, lot_id, points, kind, redeeming_partner_id, created_at)
+    SELECT t.entry_id, t.lot_id, t.take, 'REDEEM', t.partner_id, t.now FROM taken t;
+
+    RETURN v_done;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_done jsonb;
+    v_op jsonb;
+    v_ord bigint;
+    v_out jsonb := '[]'::jsonb;
+BEGIN
+    BEGIN
+        v_done := hub_batch_sets(p_ops);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE LOG 'ledger_batch: the set went one by one: %', SQLERRM;
+        v_done := '{}'::jsonb;
+    END;
+    FOR v_op, v_ord IN SELECT e.value, e.ord FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord) LOOP
+        v_out := v_out || jsonb_build_array(coalesce(v_done -> v_ord::text, hub_batch_one(v_op)));
+    END LOOP;
+    RETURN v_out;
+END $$;
