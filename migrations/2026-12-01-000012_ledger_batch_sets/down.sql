@@ -1,4 +1,28 @@
--- ledger_batch as migration 9 made it.
+-- ledger_batch and the settlement attribution of lot slices as migration 9 made them.
+DROP TRIGGER lot_consumptions_attribute ON lot_consumptions;
+DROP FUNCTION hub_attribute_consumptions();
+CREATE FUNCTION hub_attribute_consumption() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, redeeming_partner_id, points, occurred_at)
+    SELECT CASE NEW.kind
+               WHEN 'REDEEM' THEN 'REDEMPTION'
+               WHEN 'CAPTURE' THEN 'REDEMPTION'
+               WHEN 'RESTORE' THEN 'REDEMPTION_REVERSAL'
+               WHEN 'EXPIRY' THEN 'EXPIRY'
+               ELSE 'DEBT_REPAYMENT'
+           END,
+           NEW.entry_id, l.issuer_partner_id,
+           CASE WHEN NEW.kind IN ('REDEEM', 'CAPTURE', 'RESTORE') THEN NEW.redeeming_partner_id END,
+           NEW.points, NEW.created_at
+    FROM lots l
+    WHERE l.id = NEW.lot_id
+      AND NOT (NEW.kind = 'CLAWBACK'
+               AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = NEW.entry_id AND e.kind = 'REVERSE_ISSUE'));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER lot_consumptions_attribute AFTER INSERT ON lot_consumptions
+    FOR EACH ROW WHEN (NEW.kind <> 'TRANSFER')
+    EXECUTE FUNCTION hub_attribute_consumption();
 DROP FUNCTION hub_batch_sets(jsonb);
 DROP FUNCTION hub_batch_one(jsonb);
 DROP TYPE hub_batch_row;

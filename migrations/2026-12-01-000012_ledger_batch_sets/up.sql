@@ -243,6 +243,34 @@ BEGIN
     RETURN v_done;
 END $$;
 
+-- Lot slices are attributed to settlement per statement, not per row: a set's redemptions
+-- insert all their slices in one statement, and one INSERT then attributes them all. (The
+-- rules are those of hub_attribute_consumption, which this replaces.)
+CREATE FUNCTION hub_attribute_consumptions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, redeeming_partner_id, points, occurred_at)
+    SELECT CASE c.kind
+               WHEN 'REDEEM' THEN 'REDEMPTION'
+               WHEN 'CAPTURE' THEN 'REDEMPTION'
+               WHEN 'RESTORE' THEN 'REDEMPTION_REVERSAL'
+               WHEN 'EXPIRY' THEN 'EXPIRY'
+               ELSE 'DEBT_REPAYMENT'
+           END,
+           c.entry_id, l.issuer_partner_id,
+           CASE WHEN c.kind IN ('REDEEM', 'CAPTURE', 'RESTORE') THEN c.redeeming_partner_id END,
+           c.points, c.created_at
+    FROM new_consumptions c JOIN lots l ON l.id = c.lot_id
+    WHERE c.kind <> 'TRANSFER'
+      AND NOT (c.kind = 'CLAWBACK'
+               AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id AND e.kind = 'REVERSE_ISSUE'));
+    RETURN NULL;
+END $$;
+DROP TRIGGER lot_consumptions_attribute ON lot_consumptions;
+CREATE TRIGGER lot_consumptions_attribute AFTER INSERT ON lot_consumptions
+    REFERENCING NEW TABLE AS new_consumptions FOR EACH STATEMENT
+    EXECUTE FUNCTION hub_attribute_consumptions();
+DROP FUNCTION hub_attribute_consumption();
+
 CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_done jsonb;
