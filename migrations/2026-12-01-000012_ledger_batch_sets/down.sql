@@ -1,4 +1,22 @@
--- ledger_batch and the settlement attribution of lot slices as migration 9 made them.
+-- ledger_batch and the settlement attribution of entries and lot slices as migrations 5
+-- and 9 made them.
+DROP TRIGGER journal_entries_attribute ON journal_entries;
+DROP FUNCTION hub_attribute_entries();
+CREATE FUNCTION hub_attribute_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, points, occurred_at)
+    SELECT 'ISSUE', NEW.id, NEW.partner_id, NEW.points, NEW.created_at WHERE NEW.kind = 'ISSUE'
+    UNION ALL
+    SELECT 'DEBT_REPAYMENT', NEW.id, NEW.partner_id, NEW.debt_repaid, NEW.created_at
+    WHERE NEW.kind = 'ISSUE' AND NEW.debt_repaid > 0
+    UNION ALL
+    SELECT 'ISSUE_REVERSAL', NEW.id, NEW.partner_id, -NEW.points, NEW.created_at
+    WHERE NEW.kind = 'REVERSE_ISSUE';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER journal_entries_attribute AFTER INSERT ON journal_entries
+    FOR EACH ROW WHEN (NEW.kind IN ('ISSUE', 'REVERSE_ISSUE'))
+    EXECUTE FUNCTION hub_attribute_entry();
 DROP TRIGGER lot_consumptions_attribute ON lot_consumptions;
 DROP FUNCTION hub_attribute_consumptions();
 CREATE FUNCTION hub_attribute_consumption() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -271,6 +271,26 @@ CREATE TRIGGER lot_consumptions_attribute AFTER INSERT ON lot_consumptions
     EXECUTE FUNCTION hub_attribute_consumptions();
 DROP FUNCTION hub_attribute_consumption();
 
+-- Issues and issue reversals too: a set's earns are attributed by one INSERT. (The rules
+-- are those of hub_attribute_entry, which this replaces.)
+CREATE FUNCTION hub_attribute_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, points, occurred_at)
+    SELECT 'ISSUE', e.id, e.partner_id, e.points, e.created_at FROM new_entries e WHERE e.kind = 'ISSUE'
+    UNION ALL
+    SELECT 'DEBT_REPAYMENT', e.id, e.partner_id, e.debt_repaid, e.created_at FROM new_entries e
+    WHERE e.kind = 'ISSUE' AND e.debt_repaid > 0
+    UNION ALL
+    SELECT 'ISSUE_REVERSAL', e.id, e.partner_id, -e.points, e.created_at FROM new_entries e
+    WHERE e.kind = 'REVERSE_ISSUE';
+    RETURN NULL;
+END $$;
+DROP TRIGGER journal_entries_attribute ON journal_entries;
+CREATE TRIGGER journal_entries_attribute AFTER INSERT ON journal_entries
+    REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT
+    EXECUTE FUNCTION hub_attribute_entries();
+DROP FUNCTION hub_attribute_entry();
+
 CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_done jsonb;
