@@ -342,7 +342,13 @@ async fn main() {
             let before = batch_counts(&hub).await;
             results.push(drive(&hub, &seeded, &tokens, *scenario, &name, &args).await);
             let after = batch_counts(&hub).await;
-            batch_sizes.push((after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64);
+            let batches = (after.0 - before.0).max(1) as f64;
+            let answered = (after.4 - before.4).max(1.0);
+            batch_sizes.push((
+                (after.1 - before.1) as f64 / batches,
+                1e3 * (after.2 - before.2) / batches,
+                1e3 * (after.3 - before.3) / answered,
+            ));
             let raw = raw_limit(&raw_db, &args).await;
             eprintln!("pgbench raw limit: {raw:.0} transfers/s");
             raws.push(raw);
@@ -369,7 +375,9 @@ async fn main() {
     };
     let raw_column = |m: &Measured| format!("{:.1}", raw_around(m));
     let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw_around(m));
-    let mean_batch = |m: &Measured| format!("{:.1}", batch_sizes[index(m)]);
+    let mean_batch = |m: &Measured| format!("{:.1}", batch_sizes[index(m)].0);
+    let batch_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].1);
+    let hub_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].2);
     common::report(
         &results,
         args.clients,
@@ -377,6 +385,8 @@ async fn main() {
             ("raw_limit_per_s", &raw_column),
             ("ratio", &ratio),
             ("mean_batch", &mean_batch),
+            ("batch_ms", &batch_ms),
+            ("hub_ms", &hub_ms),
         ],
         &args.csv,
     );
@@ -388,8 +398,9 @@ async fn checkpoint(url: &str) {
     conn.batch_execute("CHECKPOINT").await.unwrap();
 }
 
-/// The hub's group-commit counters (batches, operations) from `/metrics`.
-async fn batch_counts(hub: &Hub) -> (u64, u64) {
+/// From the hub's `/metrics`: group commits (batches, operations, seconds busy) and GraphQL
+/// operations answered (seconds, count).
+async fn batch_counts(hub: &Hub) -> (u64, u64, f64, f64, f64) {
     let text = reqwest::get(format!("{}/metrics", hub.base_url))
         .await
         .and_then(|r| r.error_for_status())
@@ -397,13 +408,16 @@ async fn batch_counts(hub: &Hub) -> (u64, u64) {
         .text()
         .await
         .unwrap();
-    let counter = |name: &str| {
+    let counter = |name: &str| -> f64 {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("/metrics has no {name}"))
     };
     (
-        counter("hub_ledger_batches_total"),
-        counter("hub_ledger_batched_operations_total"),
+        counter("hub_ledger_batches_total") as u64,
+        counter("hub_ledger_batched_operations_total") as u64,
+        counter("hub_ledger_batch_busy_seconds_total"),
+        counter("hub_graphql_duration_seconds_sum"),
+        counter("hub_graphql_duration_seconds_count"),
     )
 }

@@ -74,6 +74,12 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
     }
+    let name = "hub_ledger_batch_busy_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time the group commit workers spent on batches (mostly waiting for PostgreSQL).\n# TYPE {name} counter\n{name} {:.6}",
+        counts.busy_micros.load(Ordering::Relaxed) as f64 / 1e6
+    );
     let pool = state.app.db.status();
     for (name, help, value) in [
         (

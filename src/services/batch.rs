@@ -91,11 +91,14 @@ pub struct Batcher {
     counts: Arc<Counts>,
 }
 
-/// What `/metrics` shows of the group commit: operations over batches is the mean batch.
+/// What `/metrics` shows of the group commit: operations over batches is the mean batch,
+/// and busy time over batches the mean time a batch holds its worker.
 #[derive(Default)]
 pub struct Counts {
     pub batches: AtomicU64,
     pub operations: AtomicU64,
+    /// from taking a batch to answering it: the `ledger_batch` call, most of it
+    pub busy_micros: AtomicU64,
 }
 
 impl Batcher {
@@ -122,8 +125,12 @@ impl Batcher {
                     counts
                         .operations
                         .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                    let started = std::time::Instant::now();
                     run(&db, &mut held, &publisher, jobs).await;
                     in_flight.fetch_sub(1, Ordering::AcqRel);
+                    counts
+                        .busy_micros
+                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
             });
         }

@@ -690,6 +690,16 @@ async fn concurrent_redemptions_never_overdraw() {
         (2..51).contains(&batches),
         "{batches} batches for 51 operations"
     );
+    // and how long the batches kept their workers: more than nothing, less than the test
+    let busy: f64 = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("hub_ledger_batch_busy_seconds_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no busy seconds in {metrics}"));
+    assert!(busy > 0.0 && busy < 60.0, "{busy} s busy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
