@@ -31,7 +31,8 @@ CREATE TYPE hub_batch_row AS (
     now timestamptz,
     partner_account bigint,  -- issuance account for an earn, redemption account for a redemption
     member_account bigint,
-    referral_code text
+    referral_code text,
+    linked boolean  -- named by the partner's own customer id: linked to the partner
 );
 
 -- One operation the set did not take, as ledger_batch ran every operation before: a
@@ -114,7 +115,8 @@ BEGIN
                                   (SELECT m.id FROM members m WHERE m.member_number = o.member_number)
                               ELSE (SELECT m.id FROM members m WHERE m.id = o.member_id) END,
                          o.points, NULL, o.reference, o.expires_at, o.purchase_amount,
-                         o.purchase_currency, NULL, o.now, NULL, NULL, o.referral_code)::hub_batch_row)
+                         o.purchase_currency, NULL, o.now, NULL, NULL, o.referral_code,
+                         o.customer_id IS NOT NULL)::hub_batch_row)
     INTO v_named
     FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord)
     CROSS JOIN LATERAL jsonb_to_record(e.value) AS o (
@@ -140,7 +142,7 @@ BEGIN
                CASE WHEN n.purchase_amount IS NOT NULL THEN p.earn_rate END,
                n.now,
                CASE n.op WHEN 'issue' THEN pa.issuance_account ELSE pa.redemption_account END,
-               b.available_account, NULL)::hub_batch_row ORDER BY n.ord), '{}')
+               b.available_account, NULL, NULL)::hub_batch_row ORDER BY n.ord), '{}')
     INTO v_rows
     FROM (SELECT r.*,
                  count(*) OVER (PARTITION BY r.member_id) AS per_member,
@@ -156,8 +158,8 @@ BEGIN
       AND CASE n.op
           WHEN 'redeem' THEN
               p.accepts_redemptions AND n.points > 0 AND b.available >= n.points
-              AND EXISTS (SELECT 1 FROM member_links l
-                          WHERE l.partner_id = n.partner_id AND l.member_id = n.member_id)
+              AND (n.linked OR EXISTS (SELECT 1 FROM member_links l
+                                       WHERE l.partner_id = n.partner_id AND l.member_id = n.member_id))
               AND NOT EXISTS (SELECT 1 FROM lots l
                               WHERE l.member_id = n.member_id AND l.remaining > l.reserved
                                 AND l.expires_at <= n.now)
@@ -222,18 +224,33 @@ BEGIN
     WHERE r.op = 'issue';
 
     -- Each redemption takes from its member's lots first-expiring-first, as
-    -- hub_take_from_lots does: a lot gives what is left of the redemption after the lots
-    -- before it, up to its free points.
-    WITH slices AS (
-        SELECT r.entry_id, r.partner_id, r.now, l.id AS lot_id,
-               least(l.remaining - l.reserved,
-                     r.points - (sum(l.remaining - l.reserved) OVER w - (l.remaining - l.reserved))) AS take
+    -- hub_take_from_lots does. Most fit in their member's first lot: that one lot is read
+    -- (the first entry of lots_open). The others read all the member's lots, and a lot gives
+    -- what is left of the redemption after the lots before it, up to its free points.
+    WITH redemptions AS (
+        SELECT r.entry_id, r.member_id, r.partner_id, r.points, r.now, f.lot_id, f.free
         FROM unnest(v_rows) r
-        JOIN lots l ON l.member_id = r.member_id AND l.remaining > l.reserved
+        CROSS JOIN LATERAL (
+            SELECT l.id AS lot_id, l.remaining - l.reserved AS free
+            FROM lots l
+            WHERE l.member_id = r.member_id AND l.remaining > l.reserved
+            ORDER BY l.expires_at, l.earned_at, l.id
+            LIMIT 1) f
         WHERE r.op = 'redeem'
-        WINDOW w AS (PARTITION BY r.entry_id ORDER BY l.expires_at, l.earned_at, l.id)
     ), taken AS (
-        SELECT * FROM slices WHERE take > 0
+        SELECT d.entry_id, d.partner_id, d.now, d.lot_id, d.points AS take
+        FROM redemptions d
+        WHERE d.free >= d.points
+        UNION ALL
+        SELECT s.entry_id, s.partner_id, s.now, s.lot_id, s.take
+        FROM (SELECT d.entry_id, d.partner_id, d.now, l.id AS lot_id,
+                     least(l.remaining - l.reserved,
+                           d.points - (sum(l.remaining - l.reserved) OVER w - (l.remaining - l.reserved))::bigint) AS take
+              FROM redemptions d
+              JOIN lots l ON l.member_id = d.member_id AND l.remaining > l.reserved
+              WHERE d.free < d.points
+              WINDOW w AS (PARTITION BY d.entry_id ORDER BY l.expires_at, l.earned_at, l.id)) s
+        WHERE s.take > 0
     ), lots_left AS (
         UPDATE lots SET remaining = lots.remaining - t.take FROM taken t WHERE lots.id = t.lot_id
     )
