@@ -104,8 +104,12 @@ fn coalition(rng: &mut StdRng) -> (String, Vec<Value>, String) {
             } else {
                 later(rng)
             };
-            // earned on different days, so that lots expiring together go by earning
-            let earned = format!("2026-05-{:02}T12:00:00Z", rng.random_range(3..12));
+            // earned on different days, so that lots expiring together go by earning (never
+            // by id: ids differ between the two databases)
+            let earned = format!(
+                "2026-05-{:02}T12:00:00Z",
+                3 + 2 * n + rng.random_range(0..2)
+            );
             ops.push(op(
                 "issue",
                 &format!("earn-{m}-{n}"),
@@ -150,9 +154,9 @@ fn batch(rng: &mut StdRng, setup: &[Value]) -> Vec<Value> {
                 let amount = if rng.random_bool(0.3) {
                     let currency = if rng.random_bool(0.8) { "EUR" } else { "USD" };
                     json!({"purchase_amount": format!("{}.{:02}", rng.random_range(0..90), rng.random_range(0..100)),
-                           "purchase_currency": currency, "expires_at": "2027-06-01T00:00:00Z"})
+                           "purchase_currency": currency, "expires_at": format!("2027-06-{:02}T00:00:00Z", 1 + n)})
                 } else {
-                    json!({"points": rng.random_range(1..300), "expires_at": "2027-06-01T00:00:00Z"})
+                    json!({"points": rng.random_range(1..300), "expires_at": format!("2027-06-{:02}T00:00:00Z", 1 + n)})
                 };
                 let named = if rng.random_bool(0.15) {
                     json!({"customer_id": format!("new-{n}"), "new_member_id": Uuid::from_u128(0x300 + n),
