@@ -1,0 +1,1 @@
+ALTER FUNCTION hub_batch_sets(jsonb) RESET plan_cache_mode;
