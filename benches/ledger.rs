@@ -279,8 +279,9 @@ async fn drive(
     .await
 }
 
-// One worker: the load generator should not take the hub's and PostgreSQL's CPU.
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+// Two threads, as pgbench gets (-j 2): one thread alone stalls all 32 clients whenever it
+// waits for a core.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench.sh sets it)");

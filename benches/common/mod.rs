@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::{
-    io::Write,
+    io::{self, Write},
     process::{Command, Stdio},
     time::Duration,
 };
@@ -12,6 +12,10 @@ use std::{
 use coalition_hub::config::development_keys;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+};
 
 pub fn database_url(base: &str, name: &str) -> String {
     format!("{}/{name}", base.rsplit_once('/').unwrap().0)
@@ -231,18 +235,18 @@ pub async fn drive<F>(base_url: &str, name: &str, load: &Load, request: F) -> Me
 where
     F: Fn(usize, u64, &mut dyn FnMut() -> u64) -> (String, Vec<u8>) + Send + Sync + 'static,
 {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(load.clients)
-        .build()
-        .unwrap();
-    let url = format!("{base_url}/graphql");
+    let host = base_url
+        .strip_prefix("http://")
+        .expect("an http:// hub")
+        .to_string();
     let warmup_end = std::time::Instant::now() + load.warmup;
     let end = warmup_end + load.measure;
     let request = std::sync::Arc::new(request);
     let tasks: Vec<_> = (0..load.clients)
         .map(|client_no| {
-            let (client, url, request) = (client.clone(), url.clone(), request.clone());
+            let (host, request) = (host.clone(), request.clone());
             tokio::spawn(async move {
+                let mut client = Poster::new(host);
                 let mut latencies = Vec::new();
                 let (mut errors, mut n) = (0usize, 0u64);
                 let mut next = xorshift(client_no as u64);
@@ -250,21 +254,13 @@ where
                     n += 1;
                     let (token, body) = request(client_no, n, &mut next);
                     let started = std::time::Instant::now();
-                    let ok = match client
-                        .post(&url)
-                        .bearer_auth(token)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                    {
-                        Ok(response) if response.status().is_success() => {
-                            match response.bytes().await {
-                                Ok(bytes) => !bytes.windows(9).any(|w| w == b"\"errors\":"),
-                                Err(_) => false,
-                            }
+                    let ok = match client.post("/graphql", &token, &body).await {
+                        Ok((200, answer)) => !answer.windows(9).any(|w| w == b"\"errors\":"),
+                        Ok(_) => false,
+                        Err(_) => {
+                            client.reset();
+                            false
                         }
-                        _ => false,
                     };
                     if started >= warmup_end {
                         latencies.push(started.elapsed().as_micros() as u32);
@@ -283,4 +279,111 @@ where
         errors += e;
     }
     Measured::new(name, latencies, errors, load.measure.as_secs_f64())
+}
+
+/// One client's keep-alive HTTP/1.1 connection: writes a JSON POST, reads the status and the
+/// body (by content-length or chunked). Lean on purpose: the load generator shares two cores
+/// with the hub and PostgreSQL, and a general client (URL parsing, header maps, a pool) cost
+/// about a third of what the hub itself spent per request, as pgbench's C client does not.
+struct Poster {
+    host: String,
+    connection: Option<BufReader<TcpStream>>,
+    line: String,
+}
+
+impl Poster {
+    fn new(host: String) -> Poster {
+        Poster {
+            host,
+            connection: None,
+            line: String::new(),
+        }
+    }
+
+    /// After an error: the next request opens a new connection.
+    fn reset(&mut self) {
+        self.connection = None;
+    }
+
+    async fn post(&mut self, path: &str, token: &str, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let stream = TcpStream::connect(&self.host).await?;
+                stream.set_nodelay(true)?;
+                self.connection.insert(BufReader::new(stream))
+            }
+        };
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        )
+        .into_bytes();
+        head.extend_from_slice(body);
+        connection.get_mut().write_all(&head).await?;
+
+        let line = &mut self.line;
+        let status = read_line(connection, line)
+            .await?
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| bad("no status line"))?;
+        let (mut length, mut chunked, mut close) = (None, false, false);
+        loop {
+            let header = read_line(connection, line).await?;
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').ok_or_else(|| bad("a bad header"))?;
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.parse::<usize>().map_err(|_| bad("content-length"))?);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
+            }
+        }
+        let mut answer = Vec::new();
+        if chunked {
+            loop {
+                let size = read_line(connection, line).await?;
+                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|_| bad("chunk size"))?;
+                let start = answer.len();
+                answer.resize(start + size, 0);
+                connection.read_exact(&mut answer[start..]).await?;
+                read_line(connection, line).await?;
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            answer.resize(length.ok_or_else(|| bad("no content-length"))?, 0);
+            connection.read_exact(&mut answer).await?;
+        }
+        if close {
+            self.reset();
+        }
+        Ok((status, answer))
+    }
+}
+
+/// The next CRLF-terminated line, without its CRLF; an error at the end of the stream.
+async fn read_line<'a>(
+    connection: &mut BufReader<TcpStream>,
+    line: &'a mut String,
+) -> io::Result<&'a str> {
+    line.clear();
+    if connection.read_line(line).await? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(line.trim_end_matches(['\r', '\n']))
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("HTTP answer: {what}"))
 }
