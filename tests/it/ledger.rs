@@ -290,6 +290,36 @@ async fn lots_are_spent_first_expiring_first_and_expire_only_their_remainder() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redemption_larger_than_its_first_lot_takes_the_rest_from_the_next() {
+    let c = Coalition::new(TestApp::new().await, 3).await;
+    let now = Utc::now();
+    let later = (now + Duration::days(300)).to_rfc3339();
+    let sooner = (now + Duration::days(10)).to_rfc3339();
+    let a = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "a", "expiresAt": later})).await;
+    let b = c.issue_with(1, json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": "b", "expiresAt": sooner})).await;
+    let (lot_a, lot_b) = (entry_id(&a, "issuePoints"), entry_id(&b, "issuePoints"));
+
+    let spent = c.redeem(2, 50, "spend").await;
+    assert_eq!(
+        spent.data()["redeemPoints"]["balance"],
+        balance(80, 0, 0, 130)
+    );
+    let taken = |lot: String| {
+        let app = c.app.clone();
+        async move {
+            app.sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM lot_consumptions WHERE lot_id = '{lot}' AND kind = 'REDEEM'")).await
+        }
+    };
+    assert_eq!(
+        taken(lot_b).await,
+        30,
+        "all of B's lot, which expires first"
+    );
+    assert_eq!(taken(lot_a).await, 20, "the rest from A's");
+    c.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clawback_leaves_a_debt_that_the_next_earn_repays() {
     let c = Coalition::new(TestApp::new().await, 2).await;
     let earn = c.issue(0, 100, "earn").await;
