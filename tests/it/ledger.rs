@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use coalition_hub::services::{expiry, verify};
 use serde_json::{Value, json};
 
@@ -236,29 +236,38 @@ async fn issuing_to_a_new_customer_id_enrols_the_member() {
     c.verify().await;
 }
 
+/// Member "M" earns 100 points at partner 0 (A's lot, expiring in 300 days) and
+/// `sooner_points` at partner 1 (B's lot, expiring in 10 days). Answers A's and B's lot ids.
+async fn two_lots(c: &Coalition, now: DateTime<Utc>, sooner_points: i64) -> (String, String) {
+    let later = (now + Duration::days(300)).to_rfc3339();
+    let sooner = (now + Duration::days(10)).to_rfc3339();
+    let a = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "a", "expiresAt": later})).await;
+    let b = c.issue_with(1, json!({"member": {"partnerCustomerId": "M"}, "points": sooner_points, "idempotencyKey": "b", "expiresAt": sooner})).await;
+    (entry_id(&a, "issuePoints"), entry_id(&b, "issuePoints"))
+}
+
+/// Points redeemed from a lot so far.
+async fn redeemed_from(c: &Coalition, lot: &str) -> i64 {
+    c.app
+        .sql_count(&format!(
+            "SELECT coalesce(sum(points), 0)::bigint FROM lot_consumptions WHERE lot_id = '{lot}' AND kind = 'REDEEM'"
+        ))
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lots_are_spent_first_expiring_first_and_expire_only_their_remainder() {
     let c = Coalition::new(TestApp::new().await, 3).await;
     let now = Utc::now();
-    let later = (now + Duration::days(300)).to_rfc3339();
-    let sooner = (now + Duration::days(10)).to_rfc3339();
-    let a = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "a", "expiresAt": later})).await;
-    let b = c.issue_with(1, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "b", "expiresAt": sooner})).await;
-    let (lot_a, lot_b) = (entry_id(&a, "issuePoints"), entry_id(&b, "issuePoints"));
+    let (lot_a, lot_b) = two_lots(&c, now, 100).await;
 
     c.redeem(2, 60, "spend").await.data();
-    let slices = |lot: String| {
-        let app = c.app.clone();
-        async move {
-            app.sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM lot_consumptions WHERE lot_id = '{lot}' AND kind = 'REDEEM'")).await
-        }
-    };
     assert_eq!(
-        slices(lot_b.clone()).await,
+        redeemed_from(&c, &lot_b).await,
         60,
         "B's lot expires sooner and goes first"
     );
-    assert_eq!(slices(lot_a.clone()).await, 0);
+    assert_eq!(redeemed_from(&c, &lot_a).await, 0);
 
     let expiring = c
         .app
@@ -292,30 +301,19 @@ async fn lots_are_spent_first_expiring_first_and_expire_only_their_remainder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redemption_larger_than_its_first_lot_takes_the_rest_from_the_next() {
     let c = Coalition::new(TestApp::new().await, 3).await;
-    let now = Utc::now();
-    let later = (now + Duration::days(300)).to_rfc3339();
-    let sooner = (now + Duration::days(10)).to_rfc3339();
-    let a = c.issue_with(0, json!({"member": {"partnerCustomerId": "M"}, "points": 100, "idempotencyKey": "a", "expiresAt": later})).await;
-    let b = c.issue_with(1, json!({"member": {"partnerCustomerId": "M"}, "points": 30, "idempotencyKey": "b", "expiresAt": sooner})).await;
-    let (lot_a, lot_b) = (entry_id(&a, "issuePoints"), entry_id(&b, "issuePoints"));
+    let (lot_a, lot_b) = two_lots(&c, Utc::now(), 30).await;
 
     let spent = c.redeem(2, 50, "spend").await;
     assert_eq!(
         spent.data()["redeemPoints"]["balance"],
         balance(80, 0, 0, 130)
     );
-    let taken = |lot: String| {
-        let app = c.app.clone();
-        async move {
-            app.sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM lot_consumptions WHERE lot_id = '{lot}' AND kind = 'REDEEM'")).await
-        }
-    };
     assert_eq!(
-        taken(lot_b).await,
+        redeemed_from(&c, &lot_b).await,
         30,
         "all of B's lot, which expires first"
     );
-    assert_eq!(taken(lot_a).await, 20, "the rest from A's");
+    assert_eq!(redeemed_from(&c, &lot_a).await, 20, "the rest from A's");
     c.verify().await;
 }
 
