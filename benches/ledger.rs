@@ -23,7 +23,7 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Hub, Measured, recreate, start_hub};
+use common::{Hub, Measured, cpu_seconds, recreate, start_hub};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -119,7 +119,7 @@ async fn prepare_raw_limit(base: &str, args: &Args) -> RawLimit {
 /// pgbench's transfers per second, now: run next to each hub phase, because this machine's
 /// speed drifts by tens of percent within minutes.
 async fn raw_limit(raw: &RawLimit, args: &Args) -> f64 {
-    checkpoint(&raw.url).await;
+    settle(&raw.url, "pgbench").await;
     eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
     let output = Command::new(pg_bin("pgbench"))
         .args(["-n", "-M", "prepared", "-j", "2"])
@@ -328,6 +328,12 @@ async fn main() {
     eprintln!("pgbench raw limit: {:.0} transfers/s", raws[0]);
     let mut results = Vec::new();
     let mut batch_sizes = Vec::new();
+    // The hub database's vacuum before each phase, and one after the last: entry i + 1
+    // is the clean-up after phase i.
+    let mut vacuums = Vec::new();
+    // CPU per answered request (warm-up included), in µs: the hub's, and PostgreSQL's (all
+    // its processes, autovacuum too). Steadier than throughput on a machine whose speed drifts.
+    let mut cpu_per_request = Vec::new();
     for round in 1..=args.rounds {
         // The two issue phases swap places every other round: the phase that comes first
         // after the seeding or a redemption phase also meets autovacuum cleaning up after
@@ -346,9 +352,11 @@ async fn main() {
                 "hub: {name}, {} clients, {} s (+{} s warm-up)",
                 args.clients, args.seconds, args.warmup
             );
-            checkpoint(&seeded.url).await;
+            vacuums.push(settle(&seeded.url, "hub").await);
             let before = batch_counts(&hub).await;
+            let cpu_before = (cpu_seconds(hub.pid()), cpu_seconds(0));
             results.push(drive(&hub, &seeded, &tokens, *scenario, &name, &args).await);
+            let cpu_after = (cpu_seconds(hub.pid()), cpu_seconds(0));
             let after = batch_counts(&hub).await;
             let batches = (after.0 - before.0).max(1) as f64;
             let answered = (after.4 - before.4).max(1.0);
@@ -357,11 +365,16 @@ async fn main() {
                 1e3 * (after.2 - before.2) / batches,
                 1e3 * (after.3 - before.3) / answered,
             ));
+            cpu_per_request.push((
+                1e6 * (cpu_after.0 - cpu_before.0) / answered,
+                1e6 * (cpu_after.1 - cpu_before.1) / answered,
+            ));
             let raw = raw_limit(&raw_db, &args).await;
             eprintln!("pgbench raw limit: {raw:.0} transfers/s");
             raws.push(raw);
         }
     }
+    vacuums.push(settle(&seeded.url, "hub").await);
     drop(hub);
 
     let min = raws.iter().copied().fold(f64::INFINITY, f64::min);
@@ -386,6 +399,9 @@ async fn main() {
     let mean_batch = |m: &Measured| format!("{:.1}", batch_sizes[index(m)].0);
     let batch_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].1);
     let hub_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].2);
+    let hub_cpu = |m: &Measured| format!("{:.0}", cpu_per_request[index(m)].0);
+    let postgres_cpu = |m: &Measured| format!("{:.0}", cpu_per_request[index(m)].1);
+    let vacuum_after = |m: &Measured| format!("{:.1}", vacuums[index(m) + 1]);
     common::report(
         &results,
         args.clients,
@@ -395,15 +411,31 @@ async fn main() {
             ("mean_batch", &mean_batch),
             ("batch_ms", &batch_ms),
             ("hub_ms", &hub_ms),
+            ("hub_cpu_us", &hub_cpu),
+            ("pg_cpu_us", &postgres_cpu),
+            ("vacuum_after_s", &vacuum_after),
         ],
         &args.csv,
     );
 }
 
-/// A fresh checkpoint, so no phase pays for the previous one's dirty pages.
-async fn checkpoint(url: &str) {
+/// Every phase, the hub's and pgbench's alike, starts from a vacuumed and analyzed database
+/// and a fresh checkpoint: no phase pays for the previous one's dead rows or dirty pages, and
+/// autovacuum of the hub's tables of a million rows does not land in whichever phase happens
+/// to run then (pgbench's own tables are small). The vacuum's time is printed: it is the
+/// clean-up a running hub does in the background.
+async fn settle(url: &str, whose: &str) -> f64 {
     let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let started = Instant::now();
+    conn.batch_execute("VACUUM (ANALYZE)").await.unwrap();
+    let vacuumed = started.elapsed();
     conn.batch_execute("CHECKPOINT").await.unwrap();
+    eprintln!(
+        "{whose} database: VACUUM (ANALYZE) {:.1} s, CHECKPOINT {:.1} s",
+        vacuumed.as_secs_f64(),
+        (started.elapsed() - vacuumed).as_secs_f64()
+    );
+    vacuumed.as_secs_f64()
 }
 
 /// From the hub's `/metrics`: group commits (batches, operations, seconds busy) and GraphQL
