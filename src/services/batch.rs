@@ -225,15 +225,16 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
     match answer {
         Ok(results) if results.len() == replies.len() => {
             // Each operation's member, and the ambassador rewarded by a referral it converted.
-            let committed: Vec<&Outcome> = results
+            let committed: Vec<Outcome> = results
                 .iter()
-                .filter_map(|(r, _)| r.as_ref().ok())
-                .chain(results.iter().filter_map(|(_, reward)| reward.as_ref()))
+                .filter_map(|(r, _)| r.as_ref().ok().cloned())
+                .chain(results.iter().filter_map(|(_, reward)| reward.clone()))
                 .collect();
-            publisher.publish(&committed);
+            // The callers first: announcing their balances is not on their way back.
             for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
+            publisher.publish(&committed.iter().collect::<Vec<_>>());
         }
         Ok(_) | Err(_) => {
             let error = answer.err();
