@@ -157,6 +157,11 @@ impl LiveBalances {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether any subscription of this process follows the member.
+    fn is_watched(&self, member_id: Uuid) -> bool {
+        self.lock().contains_key(&member_id)
+    }
+
     fn dispatch(&self, event: BalanceEvent) {
         if let Some(senders) = self.lock().get(&event.member_id) {
             for (_, sender) in senders {
@@ -234,6 +239,11 @@ async fn listen(
             .get_channel_name()
             .strip_prefix(prefix)
             .and_then(|id| id.parse::<Uuid>().ok());
+        // Every hub hears every member's events; most have no subscriber here, and their
+        // payload need not be read.
+        if from_member.is_some_and(|member_id| !live.is_watched(member_id)) {
+            continue;
+        }
         let Ok(payload) = message.get_payload::<String>() else {
             continue;
         };
