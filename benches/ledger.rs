@@ -23,7 +23,7 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Hub, Measured, cpu_seconds, recreate, start_hub};
+use common::{Hub, Measured, postgres_cpu_seconds, process_cpu_seconds, recreate, start_hub};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -354,9 +354,9 @@ async fn main() {
             );
             vacuums.push(settle(&seeded.url, "hub").await);
             let before = batch_counts(&hub).await;
-            let cpu_before = (cpu_seconds(hub.pid()), cpu_seconds(0));
+            let cpu_before = (process_cpu_seconds(hub.pid()), postgres_cpu_seconds());
             results.push(drive(&hub, &seeded, &tokens, *scenario, &name, &args).await);
-            let cpu_after = (cpu_seconds(hub.pid()), cpu_seconds(0));
+            let cpu_after = (process_cpu_seconds(hub.pid()), postgres_cpu_seconds());
             let after = batch_counts(&hub).await;
             let batches = (after.0 - before.0).max(1) as f64;
             let answered = (after.4 - before.4).max(1.0);

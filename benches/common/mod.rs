@@ -115,34 +115,34 @@ pub fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// CPU seconds (user and system) that processes have used so far: the process `pid`, or
-/// with `pid` 0 every process named `postgres` (the server and its backends). Linux.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let ticks_per_second = 100.0; // USER_HZ: the unit of /proc/*/stat on Linux
-    let of = |stat: &str| -> Option<(String, f64)> {
-        // "pid (comm) state ...": the fields after the name start at the state.
-        let (head, rest) = stat.rsplit_once(')')?;
-        let name = head.split_once('(')?.1.to_string();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        Some((name, ticks / ticks_per_second))
-    };
-    let read = |pid: &str| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| of(&s))
-    };
-    if pid != 0 {
-        return read(&pid.to_string()).map_or(0.0, |(_, cpu)| cpu);
-    }
+/// CPU seconds (user and system) that a process has used so far. Linux.
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    process_cpu(&pid.to_string()).map_or(0.0, |(_, cpu)| cpu)
+}
+
+/// CPU seconds used so far by every process named `postgres` (the server and its backends,
+/// autovacuum included). Linux.
+pub fn postgres_cpu_seconds() -> f64 {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| read(entry.file_name().to_str()?))
+        .filter_map(|entry| process_cpu(entry.file_name().to_str()?))
         .filter(|(name, _)| name == "postgres")
         .map(|(_, cpu)| cpu)
         .sum()
+}
+
+/// A process's name and CPU seconds, from `/proc/<pid>/stat`.
+fn process_cpu(pid: &str) -> Option<(String, f64)> {
+    let ticks_per_second = 100.0; // USER_HZ: the unit of /proc/*/stat on Linux
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ...": the fields after the name start at the state.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / ticks_per_second))
 }
 
 pub struct Measured {

@@ -234,7 +234,7 @@ async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<
             for (reply, (result, _)) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
-            publisher.publish(&committed.iter().collect::<Vec<_>>());
+            publisher.publish(&committed);
         }
         Ok(_) | Err(_) => {
             let error = answer.err();

@@ -53,7 +53,7 @@ pub async fn run(
     let publish = |rows: &[ExpiredRow]| {
         if let Some(publisher) = publisher {
             let outcomes: Vec<Outcome> = rows.iter().map(outcome).collect();
-            publisher.publish(&outcomes.iter().collect::<Vec<_>>());
+            publisher.publish(&outcomes);
         }
     };
     loop {

@@ -6,6 +6,7 @@
 //! with Redis down the app falls back to reading `me`.
 
 use std::{
+    borrow::Borrow,
     collections::HashMap,
     pin::Pin,
     sync::{
@@ -99,11 +100,11 @@ impl Publisher {
     }
 
     /// Queues the balances of operations that just committed (replays changed nothing and
-    /// are skipped), as one pipeline.
-    pub fn publish(&self, outcomes: &[&Outcome]) {
+    /// are skipped), as one pipeline. Takes outcomes or references to them.
+    pub fn publish<O: Borrow<Outcome>>(&self, outcomes: &[O]) {
         let mut pipe = redis::pipe();
         let mut any = false;
-        for outcome in outcomes.iter().filter(|o| !o.replayed) {
+        for outcome in outcomes.iter().map(Borrow::borrow).filter(|o| !o.replayed) {
             let Ok(payload) = serde_json::to_string(&BalanceEvent::of(outcome)) else {
                 continue;
             };
