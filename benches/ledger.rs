@@ -2,13 +2,15 @@
 //! DATABASE_URL and REDIS_URL set).
 //!
 //! 1. The raw limit: pgbench runs a minimal double-entry transfer (two balance UPDATEs with a
-//!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients,
-//!    before every hub phase and after the last one.
+//!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients.
 //! 2. The hub: a real `hub serve` process on a seeded database, driven over HTTP by C
 //!    concurrent clients: issuePoints spread over 20 partners, over 2,000 partners, and
 //!    redeemPoints (`--rounds N` repeats the three, the two issue phases in turn first).
-//!    Throughput and p50/p95/p99 latency per operation, and the ratio to the mean of the raw
-//!    limits measured just before and just after that phase, printed and written as CSV.
+//!
+//! Within a phase the two take turns: the hub's `--seconds` are cut into `--slices`, with a
+//! pgbench run of the same length before each and after the last, so that each slice is
+//! compared with the raw limit measured just around it. Throughput and p50/p95/p99 latency
+//! per operation, and the ratio to the raw limit, printed and written as CSV.
 
 mod common;
 
@@ -23,13 +25,16 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Hub, Measured, postgres_cpu_seconds, process_cpu_seconds, recreate, start_hub};
+use common::{
+    Hub, MachineCpu, Measured, postgres_cpu_seconds, process_cpu_seconds, recreate, start_hub,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
 struct Args {
     clients: usize,
     seconds: u64,
+    slices: u64,
     warmup: u64,
     members: usize,
     partners: usize,
@@ -42,6 +47,7 @@ fn args() -> Args {
     let mut args = Args {
         clients: 32,
         seconds: 20,
+        slices: 4,
         warmup: 3,
         members: 50_000,
         partners: 2_000,
@@ -55,6 +61,7 @@ fn args() -> Args {
         match flag.as_str() {
             "--clients" => args.clients = value().parse().unwrap(),
             "--seconds" => args.seconds = value().parse().unwrap(),
+            "--slices" => args.slices = value().parse().unwrap(),
             "--warmup" => args.warmup = value().parse().unwrap(),
             "--members" => args.members = value().parse().unwrap(),
             "--partners" => args.partners = value().parse().unwrap(),
@@ -67,6 +74,10 @@ fn args() -> Args {
     }
     assert!(args.partners >= 20, "--partners must be at least 20");
     assert!(args.rounds >= 1, "--rounds must be at least 1");
+    assert!(
+        args.slices >= 1 && args.seconds.is_multiple_of(args.slices),
+        "--seconds must be a multiple of --slices (pgbench runs whole seconds)"
+    );
     args
 }
 
@@ -116,35 +127,46 @@ async fn prepare_raw_limit(base: &str, args: &Args) -> RawLimit {
     RawLimit { url, script }
 }
 
-/// pgbench's transfers per second, now: run next to each hub phase, because this machine's
-/// speed drifts by tens of percent within minutes.
-async fn raw_limit(raw: &RawLimit, args: &Args) -> f64 {
-    settle(&raw.url, "pgbench").await;
-    eprintln!("pgbench: {} clients, {} s", args.clients, args.seconds);
+/// One pgbench run of the transfer.
+struct RawRun {
+    transfers_per_s: f64,
+    transfers: f64,
+    /// the machine's CPU during the run (pgbench's backends are gone when it ends, so their
+    /// CPU can only be read from the whole machine's)
+    cpu: MachineCpu,
+}
+
+/// pgbench's transfers per second, now, over `seconds`: the hub's slices are run between
+/// these, because this machine's speed drifts by tens of percent within minutes.
+async fn raw_limit(raw: &RawLimit, clients: usize, seconds: u64) -> RawRun {
+    let cpu_before = MachineCpu::now();
     let output = Command::new(pg_bin("pgbench"))
         .args(["-n", "-M", "prepared", "-j", "2"])
-        .args([
-            "-c",
-            &args.clients.to_string(),
-            "-T",
-            &args.seconds.to_string(),
-        ])
+        .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
         .arg("-f")
         .arg(&raw.script)
         .arg(&raw.url)
         .output()
         .expect("pgbench runs");
+    let cpu = MachineCpu::now().since(cpu_before);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
         "pgbench failed: {text}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no tps in pgbench output: {text}"))
+    let figure = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no \"{prefix}\" in pgbench output: {text}"))
+    };
+    RawRun {
+        transfers_per_s: figure("tps = "),
+        transfers: figure("number of transactions actually processed: "),
+        cpu,
+    }
 }
 
 struct Seeded {
@@ -252,13 +274,8 @@ async fn drive(
     tokens: &Arc<Vec<String>>,
     scenario: Scenario,
     name: &str,
-    args: &Args,
+    load: common::Load,
 ) -> Measured {
-    let load = common::Load {
-        clients: args.clients,
-        warmup: Duration::from_secs(args.warmup),
-        measure: Duration::from_secs(args.seconds),
-    };
     let members = seeded.members.clone();
     let tokens = tokens.clone();
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -322,18 +339,8 @@ async fn main() {
         ),
         ("redeemPoints", Scenario::Redeem),
     ];
-    // pgbench runs before every hub phase and once after the last: each phase is compared
-    // with the mean of the raw limits measured just before and just after it.
-    let mut raws = vec![raw_limit(&raw_db, &args).await];
-    eprintln!("pgbench raw limit: {:.0} transfers/s", raws[0]);
     let mut results = Vec::new();
-    let mut batch_sizes = Vec::new();
-    // The hub database's vacuum before each phase, and one after the last: entry i + 1
-    // is the clean-up after phase i.
-    let mut vacuums = Vec::new();
-    // CPU per answered request (warm-up included), in µs: the hub's, and PostgreSQL's (all
-    // its processes, autovacuum too). Steadier than throughput on a machine whose speed drifts.
-    let mut cpu_per_request = Vec::new();
+    let mut figures = Vec::new();
     for round in 1..=args.rounds {
         // The two issue phases swap places every other round: the phase that comes first
         // after the seeding or a redemption phase also meets autovacuum cleaning up after
@@ -348,75 +355,223 @@ async fn main() {
             } else {
                 name.to_string()
             };
-            eprintln!(
-                "hub: {name}, {} clients, {} s (+{} s warm-up)",
-                args.clients, args.seconds, args.warmup
-            );
-            vacuums.push(settle(&seeded.url, "hub").await);
-            let before = batch_counts(&hub).await;
-            let cpu_before = (process_cpu_seconds(hub.pid()), postgres_cpu_seconds());
-            results.push(drive(&hub, &seeded, &tokens, *scenario, &name, &args).await);
-            let cpu_after = (process_cpu_seconds(hub.pid()), postgres_cpu_seconds());
-            let after = batch_counts(&hub).await;
-            let batches = (after.0 - before.0).max(1) as f64;
-            let answered = (after.4 - before.4).max(1.0);
-            batch_sizes.push((
-                (after.1 - before.1) as f64 / batches,
-                1e3 * (after.2 - before.2) / batches,
-                1e3 * (after.3 - before.3) / answered,
-            ));
-            cpu_per_request.push((
-                1e6 * (cpu_after.0 - cpu_before.0) / answered,
-                1e6 * (cpu_after.1 - cpu_before.1) / answered,
-            ));
-            let raw = raw_limit(&raw_db, &args).await;
-            eprintln!("pgbench raw limit: {raw:.0} transfers/s");
-            raws.push(raw);
+            let phase = Phase {
+                hub: &hub,
+                seeded: &seeded,
+                tokens: &tokens,
+                raw: &raw_db,
+                args: &args,
+            };
+            let (measured, figured) = phase.run(*scenario, &name).await;
+            results.push(measured);
+            figures.push(figured);
         }
     }
-    vacuums.push(settle(&seeded.url, "hub").await);
+    // The clean-up after the last phase (each phase's own vacuum is the one before it).
+    let last_vacuum = settle(&seeded.url, "hub").await;
     drop(hub);
 
-    let min = raws.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = raws.iter().copied().fold(0.0, f64::max);
+    let raws = figures.iter().flat_map(|f| &f.raws);
+    let (min, max) = raws.fold((f64::INFINITY, 0.0f64), |(min, max), r| {
+        (min.min(r.transfers_per_s), max.max(r.transfers_per_s))
+    });
     println!(
-        "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients), {} runs: {min:.0}-{max:.0}/s\n",
+        "\nraw limit (pgbench, 6-statement double-entry transfer, {} clients), {} runs of {} s: {min:.0}-{max:.0}/s\n",
         args.clients,
-        raws.len()
+        figures.iter().map(|f| f.raws.len()).sum::<usize>(),
+        args.seconds / args.slices,
     );
-    let index = |m: &Measured| {
-        results
+    let of = |m: &Measured| {
+        let i = results
             .iter()
             .position(|r| std::ptr::eq(r, m))
-            .expect("a reported result")
+            .expect("a reported result");
+        (&figures[i], figures.get(i + 1))
     };
-    let raw_around = |m: &Measured| {
-        let i = index(m);
-        (raws[i] + raws[i + 1]) / 2.0
+    let raw_column = |m: &Measured| format!("{:.1}", of(m).0.raw_limit());
+    let ratio = |m: &Measured| format!("{:.3}", m.throughput() / of(m).0.raw_limit());
+    let slice_ratios = |m: &Measured| {
+        let ratios = of(m).0.slice_ratios();
+        let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = ratios.iter().copied().fold(0.0, f64::max);
+        format!("{min:.2}-{max:.2}")
     };
-    let raw_column = |m: &Measured| format!("{:.1}", raw_around(m));
-    let ratio = |m: &Measured| format!("{:.3}", m.throughput() / raw_around(m));
-    let mean_batch = |m: &Measured| format!("{:.1}", batch_sizes[index(m)].0);
-    let batch_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].1);
-    let hub_ms = |m: &Measured| format!("{:.2}", batch_sizes[index(m)].2);
-    let hub_cpu = |m: &Measured| format!("{:.0}", cpu_per_request[index(m)].0);
-    let postgres_cpu = |m: &Measured| format!("{:.0}", cpu_per_request[index(m)].1);
-    let vacuum_after = |m: &Measured| format!("{:.1}", vacuums[index(m) + 1]);
+    let mean_batch = |m: &Measured| format!("{:.1}", of(m).0.mean_batch);
+    let batch_ms = |m: &Measured| format!("{:.2}", of(m).0.batch_ms);
+    let hub_ms = |m: &Measured| format!("{:.2}", of(m).0.hub_ms);
+    let hub_cpu = |m: &Measured| format!("{:.0}", of(m).0.hub_cpu_us);
+    let postgres_cpu = |m: &Measured| format!("{:.0}", of(m).0.pg_cpu_us);
+    let machine_cpu = |m: &Measured| format!("{:.0}", of(m).0.machine_cpu_us);
+    let raw_machine_cpu = |m: &Measured| format!("{:.0}", of(m).0.raw_machine_cpu_us());
+    let steal = |m: &Measured| format!("{:.1}", of(m).0.steal_pct);
+    let raw_steal = |m: &Measured| format!("{:.1}", of(m).0.raw_steal_pct());
+    let vacuum_after = |m: &Measured| {
+        let after = of(m).1.map_or(last_vacuum, |next| next.vacuum_before_s);
+        format!("{after:.1}")
+    };
     common::report(
         &results,
         args.clients,
         &[
             ("raw_limit_per_s", &raw_column),
             ("ratio", &ratio),
+            ("slice_ratios", &slice_ratios),
             ("mean_batch", &mean_batch),
             ("batch_ms", &batch_ms),
             ("hub_ms", &hub_ms),
             ("hub_cpu_us", &hub_cpu),
             ("pg_cpu_us", &postgres_cpu),
+            ("cpu_us", &machine_cpu),
+            ("raw_cpu_us", &raw_machine_cpu),
+            ("steal_pct", &steal),
+            ("raw_steal_pct", &raw_steal),
             ("vacuum_after_s", &vacuum_after),
         ],
         &args.csv,
     );
+}
+
+/// A hub slice after the first needs only a moment's warm-up: the hub and its connections
+/// are warm, only the 32 clients ramp up again.
+const LATER_WARMUP: Duration = Duration::from_secs(1);
+
+/// What one phase needs: the running hub, its seeded database and tokens, and pgbench's.
+struct Phase<'a> {
+    hub: &'a Hub,
+    seeded: &'a Seeded,
+    tokens: &'a Arc<Vec<String>>,
+    raw: &'a RawLimit,
+    args: &'a Args,
+}
+
+/// A phase's figures besides the hub's throughput and latencies.
+struct Figures {
+    /// pgbench's runs: before the first slice, between slices, after the last
+    raws: Vec<RawRun>,
+    /// the hub's throughput in each slice
+    slice_rates: Vec<f64>,
+    mean_batch: f64,
+    /// the mean time a batch holds its worker, and the hub's mean time per request (ms)
+    batch_ms: f64,
+    hub_ms: f64,
+    /// CPU per answered request (warm-ups included), in µs: the hub's, and PostgreSQL's
+    /// (all its processes, autovacuum too). Steadier than throughput on a machine whose
+    /// speed drifts.
+    hub_cpu_us: f64,
+    pg_cpu_us: f64,
+    /// the whole machine's busy CPU per answered request, in µs (the hub, PostgreSQL, the
+    /// load generator, Redis): to set against `raw_machine_cpu_us`
+    machine_cpu_us: f64,
+    /// the share of the hub's slices that the hypervisor gave to someone else
+    steal_pct: f64,
+    /// the hub database's vacuum before this phase: the clean-up after the one before
+    vacuum_before_s: f64,
+}
+
+impl Figures {
+    /// Each slice against the mean of the pgbench runs just before and just after it.
+    fn slice_limits(&self) -> impl Iterator<Item = f64> + '_ {
+        self.raws
+            .windows(2)
+            .map(|pair| (pair[0].transfers_per_s + pair[1].transfers_per_s) / 2.0)
+    }
+
+    /// The raw limit the phase is compared with: the mean of its slices' limits.
+    fn raw_limit(&self) -> f64 {
+        self.slice_limits().sum::<f64>() / self.slice_rates.len() as f64
+    }
+
+    fn slice_ratios(&self) -> Vec<f64> {
+        self.slice_rates
+            .iter()
+            .zip(self.slice_limits())
+            .map(|(rate, limit)| rate / limit)
+            .collect()
+    }
+
+    /// The whole machine's busy CPU per pgbench transfer (pgbench, PostgreSQL), in µs.
+    fn raw_machine_cpu_us(&self) -> f64 {
+        let busy: f64 = self.raws.iter().map(|r| r.cpu.busy).sum();
+        1e6 * busy / self.raws.iter().map(|r| r.transfers).sum::<f64>().max(1.0)
+    }
+
+    /// The share of pgbench's runs that the hypervisor gave to someone else.
+    fn raw_steal_pct(&self) -> f64 {
+        let steal: f64 = self.raws.iter().map(|r| r.cpu.steal).sum();
+        100.0 * steal / self.raws.iter().map(|r| r.cpu.total).sum::<f64>().max(1e-9)
+    }
+}
+
+impl Phase<'_> {
+    /// Both databases settled, then pgbench and the hub take turns in slices of equal
+    /// length, pgbench first and last: a stretch in which this machine runs slower falls on
+    /// both, not on the hub's phase alone.
+    async fn run(&self, scenario: Scenario, name: &str) -> (Measured, Figures) {
+        let args = self.args;
+        let slice = args.seconds / args.slices;
+        eprintln!(
+            "{name}: {} clients, {} slices of {slice} s, each after a pgbench run",
+            args.clients, args.slices
+        );
+        let vacuum_before_s = settle(&self.seeded.url, "hub").await;
+        settle(&self.raw.url, "pgbench").await;
+        let mut raws = vec![raw_limit(self.raw, args.clients, slice).await];
+        let before = batch_counts(self.hub).await;
+        let (mut parts, mut hub_cpu, mut pg_cpu) = (Vec::new(), 0.0, 0.0);
+        let mut machine = MachineCpu::default();
+        for i in 0..args.slices as usize {
+            let first_warmup = Duration::from_secs(args.warmup);
+            let load = common::Load {
+                clients: args.clients,
+                warmup: if i == 0 {
+                    first_warmup
+                } else {
+                    LATER_WARMUP.min(first_warmup)
+                },
+                measure: Duration::from_secs(slice),
+            };
+            let cpu_before = (
+                process_cpu_seconds(self.hub.pid()),
+                postgres_cpu_seconds(),
+                MachineCpu::now(),
+            );
+            let part = drive(self.hub, self.seeded, self.tokens, scenario, name, load).await;
+            hub_cpu += process_cpu_seconds(self.hub.pid()) - cpu_before.0;
+            pg_cpu += postgres_cpu_seconds() - cpu_before.1;
+            let cpu = MachineCpu::now().since(cpu_before.2);
+            machine = machine.add(cpu);
+            raws.push(raw_limit(self.raw, args.clients, slice).await);
+            let limit = (raws[i].transfers_per_s + raws[i + 1].transfers_per_s) / 2.0;
+            eprintln!(
+                "  slice {}/{}: {:.0}/s against pgbench {:.0} and {:.0}: ratio {:.3} (steal {:.0}%, pgbench's {:.0}%)",
+                i + 1,
+                args.slices,
+                part.throughput(),
+                raws[i].transfers_per_s,
+                raws[i + 1].transfers_per_s,
+                part.throughput() / limit,
+                100.0 * cpu.steal / cpu.total.max(1e-9),
+                100.0 * raws[i + 1].cpu.steal / raws[i + 1].cpu.total.max(1e-9),
+            );
+            parts.push(part);
+        }
+        let after = batch_counts(self.hub).await;
+        let batches = (after.0 - before.0).max(1) as f64;
+        let answered = (after.4 - before.4).max(1.0);
+        let figures = Figures {
+            slice_rates: parts.iter().map(Measured::throughput).collect(),
+            raws,
+            mean_batch: (after.1 - before.1) as f64 / batches,
+            batch_ms: 1e3 * (after.2 - before.2) / batches,
+            hub_ms: 1e3 * (after.3 - before.3) / answered,
+            hub_cpu_us: 1e6 * hub_cpu / answered,
+            pg_cpu_us: 1e6 * pg_cpu / answered,
+            machine_cpu_us: 1e6 * machine.busy / answered,
+            steal_pct: 100.0 * machine.steal / machine.total.max(1e-9),
+            vacuum_before_s,
+        };
+        (Measured::combined(name, parts), figures)
+    }
 }
 
 /// Every phase, the hub's and pgbench's alike, starts from a vacuumed and analyzed database

@@ -133,6 +133,57 @@ pub fn postgres_cpu_seconds() -> f64 {
         .sum()
 }
 
+/// The whole machine's CPU time so far, from `/proc/stat` (all cores added up). Linux.
+#[derive(Clone, Copy, Default)]
+pub struct MachineCpu {
+    /// seconds spent running anything: user, nice, system, interrupts
+    pub busy: f64,
+    /// seconds the hypervisor gave this machine's cores to someone else
+    pub steal: f64,
+    /// all seconds, idle and waiting included
+    pub total: f64,
+}
+
+impl MachineCpu {
+    pub fn now() -> MachineCpu {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<f64> = stat
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("cpu "))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|v| v.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // user nice system idle iowait irq softirq steal (guest time is inside user)
+        let field = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
+        MachineCpu {
+            busy: field(0) + field(1) + field(2) + field(5) + field(6),
+            steal: field(7),
+            total: (0..8).map(field).sum(),
+        }
+    }
+
+    /// The time from `earlier` to `self`.
+    pub fn since(self, earlier: MachineCpu) -> MachineCpu {
+        MachineCpu {
+            busy: self.busy - earlier.busy,
+            steal: self.steal - earlier.steal,
+            total: self.total - earlier.total,
+        }
+    }
+
+    pub fn add(self, other: MachineCpu) -> MachineCpu {
+        MachineCpu {
+            busy: self.busy + other.busy,
+            steal: self.steal + other.steal,
+            total: self.total + other.total,
+        }
+    }
+}
+
 /// A process's name and CPU seconds, from `/proc/<pid>/stat`.
 fn process_cpu(pid: &str) -> Option<(String, f64)> {
     let ticks_per_second = 100.0; // USER_HZ: the unit of /proc/*/stat on Linux
@@ -164,6 +215,14 @@ impl Measured {
             seconds,
             latencies_us,
         }
+    }
+
+    /// Runs of one operation as one: their requests and their measured time added up.
+    pub fn combined(name: &str, parts: Vec<Measured>) -> Measured {
+        let errors = parts.iter().map(|m| m.errors).sum();
+        let seconds = parts.iter().map(|m| m.seconds).sum();
+        let latencies = parts.into_iter().flat_map(|m| m.latencies_us).collect();
+        Measured::new(name, latencies, errors, seconds)
     }
 
     pub fn throughput(&self) -> f64 {
