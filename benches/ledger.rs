@@ -25,9 +25,7 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{
-    Hub, MachineCpu, Measured, postgres_cpu_seconds, process_cpu_seconds, recreate, start_hub,
-};
+use common::{Hub, MachineCpu, Measured, PostgresCpu, process_cpu_seconds, recreate, start_hub};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -532,12 +530,12 @@ impl Phase<'_> {
             };
             let cpu_before = (
                 process_cpu_seconds(self.hub.pid()),
-                postgres_cpu_seconds(),
+                PostgresCpu::now(),
                 MachineCpu::now(),
             );
             let part = drive(self.hub, self.seeded, self.tokens, scenario, name, load).await;
             hub_cpu += process_cpu_seconds(self.hub.pid()) - cpu_before.0;
-            pg_cpu += postgres_cpu_seconds() - cpu_before.1;
+            pg_cpu += PostgresCpu::now().since(&cpu_before.1);
             let cpu = MachineCpu::now().since(cpu_before.2);
             machine = machine.add(cpu);
             raws.push(raw_limit(self.raw, args.clients, slice).await);

@@ -120,17 +120,35 @@ pub fn process_cpu_seconds(pid: u32) -> f64 {
     process_cpu(&pid.to_string()).map_or(0.0, |(_, cpu)| cpu)
 }
 
-/// CPU seconds used so far by every process named `postgres` (the server and its backends,
-/// autovacuum included). Linux.
-pub fn postgres_cpu_seconds() -> f64 {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| process_cpu(entry.file_name().to_str()?))
-        .filter(|(name, _)| name == "postgres")
-        .map(|(_, cpu)| cpu)
-        .sum()
+/// The CPU seconds each process named `postgres` has used so far (the server and its
+/// backends, autovacuum included), by pid. Linux.
+pub struct PostgresCpu(std::collections::HashMap<String, f64>);
+
+impl PostgresCpu {
+    pub fn now() -> PostgresCpu {
+        PostgresCpu(
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| {
+                    let pid = entry.file_name().to_str()?.to_string();
+                    let (name, cpu) = process_cpu(&pid)?;
+                    (name == "postgres").then_some((pid, cpu))
+                })
+                .collect(),
+        )
+    }
+
+    /// The CPU seconds PostgreSQL used from `earlier` to now: a process that started since
+    /// counts whole. A process that ended since counts nothing (its last moments are lost),
+    /// rather than taking its earlier CPU off the total.
+    pub fn since(&self, earlier: &PostgresCpu) -> f64 {
+        self.0
+            .iter()
+            .map(|(pid, cpu)| cpu - earlier.0.get(pid).copied().unwrap_or(0.0))
+            .sum()
+    }
 }
 
 /// The whole machine's CPU time so far, from `/proc/stat` (all cores added up). Linux.
