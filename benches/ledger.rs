@@ -337,6 +337,13 @@ async fn main() {
         ),
         ("redeemPoints", Scenario::Redeem),
     ];
+    let phase = Phase {
+        hub: &hub,
+        seeded: &seeded,
+        tokens: &tokens,
+        raw: &raw_db,
+        args: &args,
+    };
     let mut results = Vec::new();
     let mut figures = Vec::new();
     for round in 1..=args.rounds {
@@ -352,13 +359,6 @@ async fn main() {
                 format!("{name} #{round}")
             } else {
                 name.to_string()
-            };
-            let phase = Phase {
-                hub: &hub,
-                seeded: &seeded,
-                tokens: &tokens,
-                raw: &raw_db,
-                args: &args,
             };
             let (measured, figured) = phase.run(*scenario, &name).await;
             results.push(measured);
@@ -401,8 +401,8 @@ async fn main() {
     let postgres_cpu = |m: &Measured| format!("{:.0}", of(m).0.pg_cpu_us);
     let machine_cpu = |m: &Measured| format!("{:.0}", of(m).0.machine_cpu_us);
     let raw_machine_cpu = |m: &Measured| format!("{:.0}", of(m).0.raw_machine_cpu_us());
-    let steal = |m: &Measured| format!("{:.1}", of(m).0.steal_pct);
-    let raw_steal = |m: &Measured| format!("{:.1}", of(m).0.raw_steal_pct());
+    let steal = |m: &Measured| format!("{:.1}", of(m).0.machine.steal_pct());
+    let raw_steal = |m: &Measured| format!("{:.1}", of(m).0.raw_cpu().steal_pct());
     let vacuum_after = |m: &Measured| {
         let after = of(m).1.map_or(last_vacuum, |next| next.vacuum_before_s);
         format!("{after:.1}")
@@ -460,8 +460,8 @@ struct Figures {
     /// the whole machine's busy CPU per answered request, in µs (the hub, PostgreSQL, the
     /// load generator, Redis): to set against `raw_machine_cpu_us`
     machine_cpu_us: f64,
-    /// the share of the hub's slices that the hypervisor gave to someone else
-    steal_pct: f64,
+    /// the whole machine's CPU time in the hub's slices
+    machine: MachineCpu,
     /// the hub database's vacuum before this phase: the clean-up after the one before
     vacuum_before_s: f64,
 }
@@ -489,14 +489,14 @@ impl Figures {
 
     /// The whole machine's busy CPU per pgbench transfer (pgbench, PostgreSQL), in µs.
     fn raw_machine_cpu_us(&self) -> f64 {
-        let busy: f64 = self.raws.iter().map(|r| r.cpu.busy).sum();
-        1e6 * busy / self.raws.iter().map(|r| r.transfers).sum::<f64>().max(1.0)
+        1e6 * self.raw_cpu().busy / self.raws.iter().map(|r| r.transfers).sum::<f64>().max(1.0)
     }
 
-    /// The share of pgbench's runs that the hypervisor gave to someone else.
-    fn raw_steal_pct(&self) -> f64 {
-        let steal: f64 = self.raws.iter().map(|r| r.cpu.steal).sum();
-        100.0 * steal / self.raws.iter().map(|r| r.cpu.total).sum::<f64>().max(1e-9)
+    /// The whole machine's CPU time in pgbench's runs.
+    fn raw_cpu(&self) -> MachineCpu {
+        self.raws
+            .iter()
+            .fold(MachineCpu::default(), |sum, r| sum.add(r.cpu))
     }
 }
 
@@ -548,8 +548,8 @@ impl Phase<'_> {
                 raws[i].transfers_per_s,
                 raws[i + 1].transfers_per_s,
                 part.throughput() / limit,
-                100.0 * cpu.steal / cpu.total.max(1e-9),
-                100.0 * raws[i + 1].cpu.steal / raws[i + 1].cpu.total.max(1e-9),
+                cpu.steal_pct(),
+                raws[i + 1].cpu.steal_pct(),
             );
             parts.push(part);
         }
@@ -565,7 +565,7 @@ impl Phase<'_> {
             hub_cpu_us: 1e6 * hub_cpu / answered,
             pg_cpu_us: 1e6 * pg_cpu / answered,
             machine_cpu_us: 1e6 * machine.busy / answered,
-            steal_pct: 100.0 * machine.steal / machine.total.max(1e-9),
+            machine,
             vacuum_before_s,
         };
         (Measured::combined(name, parts), figures)

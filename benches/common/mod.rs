@@ -193,6 +193,11 @@ impl MachineCpu {
         }
     }
 
+    /// The hypervisor's share of this time, in percent.
+    pub fn steal_pct(self) -> f64 {
+        100.0 * self.steal / self.total.max(1e-9)
+    }
+
     pub fn add(self, other: MachineCpu) -> MachineCpu {
         MachineCpu {
             busy: self.busy + other.busy,
