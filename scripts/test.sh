@@ -36,6 +36,9 @@ if command -v "${HUB_PG_BIN:-/usr/lib/postgresql/15/bin}/psql" >/dev/null; then
 fi
 
 export DATABASE_URL REDIS_URL
-# The load generator (benches/ledger.rs) is a run, not a test: type-check it only.
-cargo check --locked --benches --quiet
 cargo test --locked --lib --bins --tests "$@"
+# The benchmarks are runs, not tests: each runs once at a tiny size so that a broken one
+# fails here (skipped when a test filter is given).
+if [ "$#" -eq 0 ]; then
+  scripts/bench-smoke.sh
+fi

@@ -50,6 +50,7 @@ impl AppState {
             publisher.clone(),
             config.ledger.batch_workers,
             config.ledger.batch_linger,
+            config.ledger.queue_capacity,
         );
         Ok(AppState {
             config: Arc::new(config),

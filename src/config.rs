@@ -1,4 +1,4 @@
-//! Configuration from the environment. Every variable is listed in the README; each has a
+//! Configuration from the environment. Every variable is listed in docs/OPERATIONS.md; each has a
 //! development default except the JWT keys, which `serve` requires (see [`JwtConfig`]).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -80,6 +80,9 @@ pub struct LedgerConfig {
     /// How long a group-commit worker waits for more operations while another batch is in
     /// flight (zero: never).
     pub batch_linger: Duration,
+    /// Operations that may wait for a group-commit worker; past that, callers are answered
+    /// `RATE_LIMITED` at once and nothing is written.
+    pub queue_capacity: usize,
     /// Points a member may donate (`donatePoints`) per UTC day, over all charities.
     pub donation_daily_limit: i64,
     /// Points a member may transfer to family members (`transferPoints`) per UTC day.
@@ -97,6 +100,7 @@ impl Default for LedgerConfig {
             expiry_interval: Duration::from_secs(60),
             batch_workers: 2,
             batch_linger: Duration::from_micros(500),
+            queue_capacity: 1024,
             donation_daily_limit: 10_000,
             transfer_daily_limit: 5_000,
             transfer_daily_count: 5,
@@ -207,10 +211,11 @@ impl Config {
             Some(raw) => parse_keys(&raw)?,
             None if dev_defaults => development_keys(),
             None => bail!(
-                "HUB_JWT_KEYS is not set: give the hub its JWT keys (see README, \"Configuration\")"
+                "HUB_JWT_KEYS is not set: give the hub its JWT keys (see docs/OPERATIONS.md, \"Configuration\")"
             ),
         };
         let defaults = Limits::default();
+        let db_pool_size: usize = parse_var("HUB_DB_POOL_SIZE", 10)?;
         let config = Config {
             database_url: var("DATABASE_URL")
                 .unwrap_or_else(|| "postgres://hub@127.0.0.1:54329/hub".into()),
@@ -218,7 +223,7 @@ impl Config {
             redis_prefix: var("HUB_REDIS_PREFIX").unwrap_or_else(|| "hub:".into()),
             listen: parse_var("HUB_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             public_url: var("HUB_PUBLIC_URL"),
-            db_pool_size: parse_var("HUB_DB_POOL_SIZE", 10)?,
+            db_pool_size,
             db_statement_timeout: millis("HUB_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             redis_timeout: millis("HUB_REDIS_TIMEOUT_MS", 500)?,
             leaderboard_relay_interval: millis("HUB_LEADERBOARD_RELAY_INTERVAL_MS", 200)?,
@@ -256,8 +261,13 @@ impl Config {
                     604_800,
                 )?),
                 expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
-                batch_workers: parse_var("HUB_LEDGER_BATCH_WORKERS", 6)?,
+                // Busy workers keep their connections: by default they leave one for reads.
+                batch_workers: parse_var(
+                    "HUB_LEDGER_BATCH_WORKERS",
+                    6.min(db_pool_size.saturating_sub(1)).max(1),
+                )?,
                 batch_linger: Duration::from_micros(parse_var("HUB_LEDGER_BATCH_LINGER_US", 500)?),
+                queue_capacity: parse_var("HUB_LEDGER_QUEUE_CAPACITY", 1024)?,
                 donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
                 transfer_daily_limit: parse_var("HUB_TRANSFER_DAILY_LIMIT", 5_000)?,
                 transfer_daily_count: parse_var("HUB_TRANSFER_DAILY_COUNT", 5)?,
@@ -272,6 +282,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.db_pool_size == 0 {
             bail!("HUB_DB_POOL_SIZE must be at least 1");
+        }
+        if self.ledger.queue_capacity == 0 {
+            bail!("HUB_LEDGER_QUEUE_CAPACITY must be at least 1");
         }
         if self.ledger.batch_workers >= self.db_pool_size {
             // Busy group-commit workers keep their connections; reads need the rest.

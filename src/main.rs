@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command_ {
-    /// Serve the GraphQL API (configuration from the environment; see README).
+    /// Serve the GraphQL API (configuration from the environment; see docs/OPERATIONS.md).
     Serve {
         /// Run pending migrations before serving.
         #[arg(long)]

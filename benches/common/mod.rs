@@ -64,14 +64,17 @@ fn keys_json() -> String {
     serde_json::to_string(&keys).unwrap()
 }
 
-/// Starts `hub serve` on `url` with the development keys and waits until it answers.
+/// Starts `hub serve` (or `$HUB_BIN serve`) on `url` with the development keys and waits
+/// until it answers.
 pub async fn start_hub(url: &str, pool: usize, redis_prefix: &str) -> Hub {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hub"))
+    // HUB_BIN: another build of the hub (the code before a change) under the same load.
+    let binary = std::env::var("HUB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hub").into());
+    let child = Command::new(binary)
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("REDIS_URL", std::env::var("REDIS_URL").unwrap())

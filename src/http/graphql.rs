@@ -337,5 +337,13 @@ async fn execute(
         })
         .unwrap_or_else(|| "ok".into());
     http.metrics.record(kind_label, &outcome, started.elapsed());
-    Json(response).into_response()
+    let mut answer = Json(response).into_response();
+    if outcome == AppError::RateLimited.code() {
+        // Nothing was written: the client may send the same request again after a pause.
+        *answer.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    answer
 }

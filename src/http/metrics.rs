@@ -70,6 +70,11 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
             "Issues and redemptions sent in group commits.",
             &counts.operations,
         ),
+        (
+            "hub_ledger_refused_operations_total",
+            "Issues and redemptions answered RATE_LIMITED because the group-commit queue was full.",
+            &counts.refused,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
@@ -82,6 +87,11 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
     );
     let pool = state.app.db.status();
     for (name, help, value) in [
+        (
+            "hub_ledger_queued_operations",
+            "Issues and redemptions waiting for a group-commit worker (HUB_LEDGER_QUEUE_CAPACITY at most).",
+            state.app.batcher.queued(),
+        ),
         (
             "hub_db_pool_connections",
             "Open database connections.",

@@ -87,7 +87,8 @@ struct Job {
 
 #[derive(Clone)]
 pub struct Batcher {
-    queue: mpsc::UnboundedSender<Job>,
+    /// Bounded: a full queue refuses new work instead of growing without limit.
+    queue: mpsc::Sender<Job>,
     counts: Arc<Counts>,
 }
 
@@ -99,14 +100,23 @@ pub struct Counts {
     pub operations: AtomicU64,
     /// from taking a batch to answering it: the `ledger_batch` call, most of it
     pub busy_micros: AtomicU64,
+    /// operations refused because the queue was full
+    pub refused: AtomicU64,
 }
 
 impl Batcher {
     /// Starts `workers` batch workers on the pool (each holds at most one connection); they
     /// hand the new balances to `publisher` after each commit. While another batch is in
     /// flight, a worker whose batch is less than half full waits up to `linger` for more.
-    pub fn start(db: DbPool, publisher: Publisher, workers: usize, linger: Duration) -> Batcher {
-        let (queue, receiver) = mpsc::unbounded_channel::<Job>();
+    /// At most `capacity` operations wait for a worker.
+    pub fn start(
+        db: DbPool,
+        publisher: Publisher,
+        workers: usize,
+        linger: Duration,
+        capacity: usize,
+    ) -> Batcher {
+        let (queue, receiver) = mpsc::channel::<Job>(capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counts = Arc::new(Counts::default());
@@ -141,11 +151,26 @@ impl Batcher {
         &self.counts
     }
 
+    /// Operations waiting for a worker now.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Queues the operation and waits for its answer. A full queue answers `RATE_LIMITED`
+    /// at once: nothing was queued, so nothing is written.
     pub async fn submit(&self, op: BatchOp) -> AppResult<Outcome> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Job { op, reply })
-            .map_err(|_| AppError::internal(anyhow::anyhow!("batch workers stopped")))?;
+            .try_send(Job { op, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => {
+                    self.counts.refused.fetch_add(1, Ordering::Relaxed);
+                    AppError::RateLimited
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    AppError::internal(anyhow::anyhow!("batch workers stopped"))
+                }
+            })?;
         answer
             .await
             .map_err(|_| AppError::internal(anyhow::anyhow!("batch worker dropped a job")))?
@@ -155,7 +180,7 @@ impl Batcher {
 /// This worker's next batch, counted in flight (`None` once the hub shuts down). A worker
 /// that waits long for work gives its connection back first.
 async fn next_batch(
-    receiver: &Mutex<mpsc::UnboundedReceiver<Job>>,
+    receiver: &Mutex<mpsc::Receiver<Job>>,
     held: &mut Held,
     linger: Duration,
     in_flight: &AtomicUsize,
@@ -195,8 +220,8 @@ async fn next_batch(
 /// Waits for this worker's turn at the queue, then for the queue's next job. Cancel-safe:
 /// a timeout drops nothing that was taken.
 async fn next_job(
-    receiver: &Mutex<mpsc::UnboundedReceiver<Job>>,
-) -> (MutexGuard<'_, mpsc::UnboundedReceiver<Job>>, Option<Job>) {
+    receiver: &Mutex<mpsc::Receiver<Job>>,
+) -> (MutexGuard<'_, mpsc::Receiver<Job>>, Option<Job>) {
     let mut receiver = receiver.lock().await;
     let job = receiver.recv().await;
     (receiver, job)

@@ -880,7 +880,7 @@ const BATCH_WAITING: &str =
     "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ledger_batch%'";
 
 /// Waits until a `ledger_batch` call waits for a lock.
-async fn wait_for_a_blocked_batch(app: &TestApp) {
+pub async fn wait_for_a_blocked_batch(app: &TestApp) {
     let mut waiting = 0;
     for _ in 0..250 {
         waiting = app

@@ -8,6 +8,7 @@ mod leaderboards;
 mod ledger;
 mod ledger_batch;
 mod ledger_properties;
+mod ledger_queue;
 mod live;
 mod oauth;
 mod partners_members;
