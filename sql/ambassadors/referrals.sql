@@ -16,20 +16,24 @@ DECLARE
 BEGIN
     SELECT * INTO v_code FROM referral_codes WHERE code = upper(p_code);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:unknown referral code';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'unknown referral code'));
     END IF;
     IF v_code.partner_id IS NOT NULL AND v_code.partner_id <> p_partner_id THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this referral code is for another partner';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'this referral code is for another partner'));
     END IF;
     -- Conversion records activity at this partner: the ambassador must be enrolled for it.
     IF NOT EXISTS (SELECT 1 FROM ambassador_enrollments e
                    WHERE e.ambassador_id = v_code.ambassador_id
                      AND (e.partner_id = p_partner_id OR e.partner_id IS NULL)) THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this referral code cannot be used at this partner';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'this referral code cannot be used at this partner'));
     END IF;
     SELECT member_id INTO v_ambassador_member FROM ambassadors WHERE id = v_code.ambassador_id;
     IF v_ambassador_member = p_member_id THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:a member cannot use its own referral code';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'a member cannot use its own referral code'));
     END IF;
     PERFORM 1 FROM member_balances WHERE member_id = p_member_id FOR UPDATE;
     IF EXISTS (SELECT 1 FROM referrals WHERE referred_member_id = p_member_id AND partner_id = p_partner_id)
@@ -61,9 +65,9 @@ BEGIN
     END IF;
     SELECT * INTO v_partner FROM partners WHERE id = p_partner_id;
     SELECT r.activity_id INTO v_activity
-    FROM ambassador_record_activity('referral', v_referral.id::text, '\x00'::bytea, p_partner_id,
-                                    v_referral.ambassador_id, 'REFERRAL', v_partner.referral_score,
-                                    v_partner.referral_reward_points, p_reward_expires_at,
-                                    'referral ' || v_referral.code, p_now, p_now) r;
+    FROM hub_record_activity('referral', v_referral.id::text, '\x00'::bytea, p_partner_id,
+                             v_referral.ambassador_id, 'REFERRAL', v_partner.referral_score,
+                             v_partner.referral_reward_points, p_reward_expires_at,
+                             'referral ' || v_referral.code, p_now, p_now) r;
     UPDATE referrals SET converted_at = p_now, activity_id = v_activity WHERE id = v_referral.id;
 END $$;

@@ -3,8 +3,9 @@ CREATE OR REPLACE FUNCTION ledger_authorize(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
     p_member_id uuid, p_member_number text, p_customer_id text,
     p_points bigint, p_reference text, p_expires_at timestamptz, p_now timestamptz)
-RETURNS hub_result LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
+    v_refusal text;
     v_entry uuid := hub_uuid_v7();
     v_hold uuid := hub_uuid_v7();
     v_earlier uuid;
@@ -18,11 +19,12 @@ DECLARE
 BEGIN
     v_earlier := hub_claim_key(p_caller, p_key, p_fingerprint, v_entry);
     IF v_earlier IS NOT NULL THEN
-        RETURN hub_result_for(v_earlier, true);
+        RETURN hub_answer(v_earlier, true);
     END IF;
     v_partner := hub_active_partner(p_partner_id);
     IF NOT v_partner.accepts_redemptions THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this partner does not accept redemptions';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'this partner does not accept redemptions'));
     END IF;
     v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id, true);
     PERFORM hub_lock_member(v_member);
@@ -32,7 +34,8 @@ BEGIN
     RETURNING * INTO v_balance;
     IF NOT FOUND THEN
         SELECT * INTO v_balance FROM member_balances WHERE member_id = v_member;
-        RAISE EXCEPTION 'HUB:INSUFFICIENT_POINTS:%:%', v_balance.available, v_balance.debt;
+        PERFORM hub_refuse('INSUFFICIENT_POINTS', jsonb_build_object(
+            'available', v_balance.available, 'debt', v_balance.debt, 'requested', p_points));
     END IF;
     INSERT INTO journal_entries (id, kind, member_id, partner_id, points, hold_id, reference, created_at)
     VALUES (v_entry, 'HOLD', v_member, p_partner_id, p_points, v_hold, p_reference, p_now);
@@ -52,5 +55,8 @@ BEGIN
         INSERT INTO hold_lots (hold_id, lot_id, points, seq) VALUES (v_hold, v_lot.id, v_take, v_seq);
         v_left := v_left - v_take;
     END LOOP;
-    RETURN hub_result_for(v_entry, false);
+    RETURN hub_answer(v_entry, false);
+EXCEPTION WHEN SQLSTATE 'HR001' THEN
+    GET STACKED DIAGNOSTICS v_refusal = PG_EXCEPTION_DETAIL;
+    RETURN jsonb_build_object('refused', v_refusal::jsonb);
 END $$;

@@ -1,4 +1,7 @@
--- Group commit: many issues and redemptions in one call (services::batch).
+-- Group commit: many issues and redemptions in one call (services::batch). The set path
+-- (hub_batch_sets, ledger/batch_sets.sql) books the plain ones together; every other one
+-- goes through ledger_issue / ledger_redeem here, one by one. Answers a JSON array, one
+-- answer per operation in their order, each in the shape of ledger/answers.sql.
 
 CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -19,13 +22,15 @@ BEGIN
     RETURN v_out;
 END $$;
 
--- One operation the set did not take, as ledger_batch ran every operation before: a
--- subtransaction each, a deadlock retried, an error answered as {"error": message}.
+-- One operation the set did not take: a subtransaction of its own (so that a refusal rolls
+-- back this operation only), a deadlock retried; a refusal is answered {"refused": ...},
+-- any other error {"failed": message} (the hub reports it as INTERNAL).
 CREATE OR REPLACE FUNCTION hub_batch_one(p_op jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_result hub_result;
     v_attempt int := 0;
     v_reward uuid;
+    v_refusal text;
 BEGIN
     LOOP
         v_attempt := v_attempt + 1;
@@ -67,15 +72,18 @@ BEGIN
             ELSE
                 RAISE EXCEPTION 'HUB:INTERNAL:unknown batch operation %', p_op->>'op';
             END IF;
-            RETURN CASE WHEN v_reward IS NULL THEN to_jsonb(v_result)
-                ELSE to_jsonb(v_result) || jsonb_build_object('reward', to_jsonb(hub_result_for(v_reward, false))) END;
+            RETURN jsonb_build_object('ok', CASE WHEN v_reward IS NULL THEN to_jsonb(v_result)
+                ELSE to_jsonb(v_result) || jsonb_build_object('reward', to_jsonb(hub_result_for(v_reward, false))) END);
         EXCEPTION
+            WHEN SQLSTATE 'HR001' THEN
+                GET STACKED DIAGNOSTICS v_refusal = PG_EXCEPTION_DETAIL;
+                RETURN jsonb_build_object('refused', v_refusal::jsonb);
             WHEN deadlock_detected THEN
                 IF v_attempt >= 3 THEN
-                    RETURN jsonb_build_object('error', SQLERRM);
+                    RETURN jsonb_build_object('failed', SQLERRM);
                 END IF;
             WHEN OTHERS THEN
-                RETURN jsonb_build_object('error', SQLERRM);
+                RETURN jsonb_build_object('failed', SQLERRM);
         END;
     END LOOP;
 END $$;

@@ -16,8 +16,10 @@
 -- every call (custom plans), and planning cost more than running them for small batches.
 -- Their best plans do not depend on what the arrays hold (every table is reached by its
 -- key), so hub_batch_sets runs with plan_cache_mode = force_generic_plan and each
--- connection plans them once. PostgreSQL plans again when ANALYZE changes a table's
--- statistics.
+-- connection plans them once. The setting holds for the whole call, so the steps below
+-- (hub_batch_named, hub_batch_plain, hub_batch_book, hub_batch_take_lots), which only
+-- hub_batch_sets calls, are planned the same way. PostgreSQL plans again when ANALYZE
+-- changes a table's statistics.
 --
 -- A redemption's first open lot (first to expire) is looked up once, when the set is
 -- decided: it must not be past due (else expiry goes first, one by one), and when every
@@ -35,10 +37,35 @@ DECLARE
     v_issues boolean;
     v_redemptions boolean;
     v_first_lots_do boolean;
-    v_count bigint;
     v_done jsonb;
 BEGIN
-    -- Who each operation names (NULL: nobody yet, or a name that finds no one).
+    v_named := hub_batch_named(p_ops);
+    -- Every member named, locked in one order: the operations that go one by one later
+    -- then wait for no one, and two batches cannot wait for each other.
+    PERFORM 1 FROM member_balances b
+    WHERE b.member_id = ANY (ARRAY(SELECT n.member_id FROM unnest(v_named) n))
+    ORDER BY b.member_id
+    FOR UPDATE;
+
+    SELECT p.plain_rows, p.has_issues, p.has_redemptions, p.first_lots_do
+    INTO v_rows, v_issues, v_redemptions, v_first_lots_do
+    FROM hub_batch_plain(v_named) p;
+    IF cardinality(v_rows) = 0 THEN
+        RETURN '{}'::jsonb;
+    END IF;
+    v_done := hub_batch_book(v_rows, v_issues);
+    IF v_redemptions THEN
+        PERFORM hub_batch_take_lots(v_rows, v_first_lots_do);
+    END IF;
+    RETURN v_done;
+END $$;
+
+-- Step 1: the batch's operations as rows, with the member each names (NULL: nobody yet, or
+-- a name that finds no one).
+CREATE OR REPLACE FUNCTION hub_batch_named(p_ops jsonb) RETURNS hub_batch_row[] LANGUAGE plpgsql AS $$
+DECLARE
+    v_named hub_batch_row[];
+BEGIN
     SELECT array_agg(ROW(e.ord, o.op, o.caller, o.key, decode(o.fingerprint, 'hex'), o.partner_id,
                          CASE WHEN o.customer_id IS NOT NULL THEN
                                   (SELECT l.member_id FROM member_links l
@@ -56,14 +83,17 @@ BEGIN
         member_number text, customer_id text, points bigint, purchase_amount numeric,
         purchase_currency text, expires_at timestamptz, reference text, referral_code text,
         now timestamptz);
+    RETURN v_named;
+END $$;
 
-    -- Every member named, locked in one order: the operations that go one by one later
-    -- then wait for no one, and two batches cannot wait for each other.
-    PERFORM 1 FROM member_balances b
-    WHERE b.member_id = ANY (ARRAY(SELECT n.member_id FROM unnest(v_named) n))
-    ORDER BY b.member_id
-    FOR UPDATE;
-
+-- Step 2: of the named operations (members locked), the plain ones, with their points, a new
+-- entry id, their accounts and, for a redemption, its member's first open lot; and whether
+-- the set has earns, redemptions, and redemptions that all fit in their first lot.
+CREATE OR REPLACE FUNCTION hub_batch_plain(
+    p_named hub_batch_row[], OUT plain_rows hub_batch_row[], OUT has_issues boolean,
+    OUT has_redemptions boolean, OUT first_lots_do boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
     -- The plain operations, decided on the locked balances. A redemption's member's first
     -- open lot (first to expire) comes along: it must not be past due (else expiry goes
     -- first, one by one), and most redemptions take from it alone.
@@ -80,11 +110,11 @@ BEGIN
            coalesce(bool_or(n.op = 'issue'), false),
            coalesce(bool_or(n.op = 'redeem'), false),
            coalesce(bool_and(n.op <> 'redeem' OR f.free >= n.points), true)
-    INTO v_rows, v_issues, v_redemptions, v_first_lots_do
+    INTO plain_rows, has_issues, has_redemptions, first_lots_do
     FROM (SELECT r.*,
                  count(*) OVER (PARTITION BY r.member_id) AS per_member,
                  count(*) OVER (PARTITION BY r.caller, r.key) AS per_key
-          FROM unnest(v_named) r
+          FROM unnest(p_named) r
           WHERE r.member_id IS NOT NULL) n
     JOIN partners p ON p.id = n.partner_id
     JOIN partner_accounts pa ON pa.partner_id = n.partner_id
@@ -114,16 +144,22 @@ BEGIN
                               WHERE r.referred_member_id = n.member_id
                                 AND r.partner_id = n.partner_id AND r.converted_at IS NULL)
           ELSE false END;
-    IF cardinality(v_rows) = 0 THEN
-        RETURN '{}'::jsonb;
-    END IF;
+END $$;
 
+-- Step 3: the set's bookings, one statement per table: keys, balances, entries, postings and
+-- the earns' lots. Returns the answers by ord (ledger/answers.sql).
+CREATE OR REPLACE FUNCTION hub_batch_book(p_rows hub_batch_row[], p_issues boolean) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count bigint;
+    v_done jsonb;
+BEGIN
     -- Claimed first; a key another batch claimed meanwhile sends the set one by one.
     INSERT INTO idempotency_keys (caller, key, fingerprint, entry_id)
-    SELECT r.caller, r.key, r.fingerprint, r.entry_id FROM unnest(v_rows) r
+    SELECT r.caller, r.key, r.fingerprint, r.entry_id FROM unnest(p_rows) r
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_count = ROW_COUNT;
-    IF v_count <> cardinality(v_rows) THEN
+    IF v_count <> cardinality(p_rows) THEN
         RAISE EXCEPTION 'HUB:INTERNAL:a key of the set was claimed meanwhile';
     END IF;
 
@@ -132,17 +168,17 @@ BEGIN
         SET available = b.available + CASE r.op WHEN 'issue' THEN r.points ELSE -r.points END,
             lifetime_earned = b.lifetime_earned + CASE r.op WHEN 'issue' THEN r.points ELSE 0 END,
             updated_at = r.now
-        FROM unnest(v_rows) r
+        FROM unnest(p_rows) r
         WHERE b.member_id = r.member_id AND b.debt = 0
           AND (r.op = 'issue' OR b.available >= r.points)
         RETURNING r.ord, r.entry_id, b.member_id, b.available, b.held, b.debt, b.lifetime_earned
     )
-    SELECT count(*), jsonb_object_agg(c.ord::text, to_jsonb(ROW(
+    SELECT count(*), jsonb_object_agg(c.ord::text, jsonb_build_object('ok', to_jsonb(ROW(
                c.entry_id, NULL, c.member_id, c.available, c.held, c.debt, c.lifetime_earned,
-               false)::hub_result))
+               false)::hub_result)))
     INTO v_count, v_done
     FROM changed c;
-    IF v_count <> cardinality(v_rows) THEN
+    IF v_count <> cardinality(p_rows) THEN
         RAISE EXCEPTION 'HUB:INTERNAL:a balance of the set changed under its lock';
     END IF;
 
@@ -151,48 +187,52 @@ BEGIN
     SELECT r.entry_id, CASE r.op WHEN 'issue' THEN 'ISSUE' ELSE 'REDEEM' END, r.member_id,
            r.partner_id, r.points, r.reference, r.purchase_amount, r.purchase_currency,
            r.earn_rate, r.now
-    FROM unnest(v_rows) r;
+    FROM unnest(p_rows) r;
 
     INSERT INTO postings (entry_id, account_id, amount)
     SELECT r.entry_id, r.partner_account, CASE r.op WHEN 'issue' THEN -r.points ELSE r.points END
-    FROM unnest(v_rows) r
+    FROM unnest(p_rows) r
     UNION ALL
     SELECT r.entry_id, r.member_account, CASE r.op WHEN 'issue' THEN r.points ELSE -r.points END
-    FROM unnest(v_rows) r;
+    FROM unnest(p_rows) r;
 
-    IF v_issues THEN
+    IF p_issues THEN
         INSERT INTO lots (id, member_id, issuer_partner_id, points, remaining, earned_at, expires_at)
         SELECT r.entry_id, r.member_id, r.partner_id, r.points, r.points, r.now, r.expires_at
-        FROM unnest(v_rows) r
+        FROM unnest(p_rows) r
         WHERE r.op = 'issue';
     END IF;
 
-    -- Each redemption takes from its member's lots first-expiring-first, as
-    -- hub_take_from_lots does.
-    IF v_first_lots_do THEN
-        -- Every redemption fits in its member's first lot, found above.
-        IF v_redemptions THEN
-            WITH lots_left AS (
-                UPDATE lots SET remaining = lots.remaining - r.points
-                FROM unnest(v_rows) r WHERE r.op = 'redeem' AND lots.id = r.lot_id
-            )
-            INSERT INTO lot_consumptions (entry_id, lot_id, points, kind, redeeming_partner_id, created_at)
-            SELECT r.entry_id, r.lot_id, r.points, 'REDEEM', r.partner_id, r.now
-            FROM unnest(v_rows) r WHERE r.op = 'redeem';
-        END IF;
+    RETURN v_done;
+END $$;
+
+-- Step 4 (a set with redemptions): their lot slices; each redemption takes from its
+-- member's lots first-expiring-first, as hub_take_from_lots does.
+CREATE OR REPLACE FUNCTION hub_batch_take_lots(p_rows hub_batch_row[], p_first_lots_do boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_first_lots_do THEN
+        -- Every redemption fits in its member's first lot, found when the set was decided.
+        WITH lots_left AS (
+            UPDATE lots SET remaining = lots.remaining - r.points
+            FROM unnest(p_rows) r WHERE r.op = 'redeem' AND lots.id = r.lot_id
+        )
+        INSERT INTO lot_consumptions (entry_id, lot_id, points, kind, redeeming_partner_id, created_at)
+        SELECT r.entry_id, r.lot_id, r.points, 'REDEEM', r.partner_id, r.now
+        FROM unnest(p_rows) r WHERE r.op = 'redeem';
     ELSE
         -- Some need more: a lot gives what is left of the redemption after the lots before
         -- it, up to its free points.
         WITH taken AS (
             SELECT r.entry_id, r.partner_id, r.now, r.lot_id, r.points AS take
-            FROM unnest(v_rows) r
+            FROM unnest(p_rows) r
             WHERE r.op = 'redeem' AND r.lot_free >= r.points
             UNION ALL
             SELECT s.entry_id, s.partner_id, s.now, s.lot_id, s.take
             FROM (SELECT r.entry_id, r.partner_id, r.now, l.id AS lot_id,
                          least(l.remaining - l.reserved,
                                r.points - (sum(l.remaining - l.reserved) OVER w - (l.remaining - l.reserved))::bigint) AS take
-                  FROM unnest(v_rows) r
+                  FROM unnest(p_rows) r
                   JOIN lots l ON l.member_id = r.member_id AND l.remaining > l.reserved
                   WHERE r.op = 'redeem' AND r.lot_free < r.points
                   WINDOW w AS (PARTITION BY r.entry_id ORDER BY l.expires_at, l.earned_at, l.id)) s
@@ -204,5 +244,4 @@ BEGIN
         SELECT t.entry_id, t.lot_id, t.take, 'REDEEM', t.partner_id, t.now FROM taken t;
     END IF;
 
-    RETURN v_done;
 END $$;

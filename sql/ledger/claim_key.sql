@@ -17,7 +17,7 @@ BEGIN
     END IF;
     SELECT * INTO v_existing FROM idempotency_keys WHERE caller = p_caller AND key = p_key;
     IF v_existing.fingerprint <> p_fingerprint THEN
-        RAISE EXCEPTION 'HUB:IDEMPOTENCY_KEY_REUSED:';
+        PERFORM hub_refuse('IDEMPOTENCY_KEY_REUSED');
     END IF;
     RETURN v_existing.entry_id;
 END $$;

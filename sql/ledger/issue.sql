@@ -1,8 +1,12 @@
 -- Earn: points issued by the partner to a member (enrolled now when the partner names an
 -- unknown customer), by points or by purchase at the partner's earn rate, times the
 -- member's tier multiplier where the partner applies it. A debt is repaid first; the rest
--- becomes a lot. A member who owes nothing is credited with one UPDATE that returns the new
--- balance.
+-- becomes a lot.
+--
+-- A booking step, not an answer: called inside ledger_batch's subtransaction for the
+-- operation (hub_batch_one), which turns its refusals into answers; it returns the
+-- hub_result of the entry and raises refusals (ledger/answers.sql). A member who owes
+-- nothing is credited with one UPDATE that returns the new balance.
 CREATE OR REPLACE FUNCTION ledger_issue(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
     p_member_id uuid, p_member_number text, p_customer_id text,
@@ -27,11 +31,13 @@ BEGIN
     v_partner := hub_active_partner(p_partner_id);
     IF p_purchase_amount IS NOT NULL THEN
         IF p_purchase_currency <> v_partner.currency THEN
-            RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this partner''s purchases are in %', v_partner.currency;
+            PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+                'message', format('this partner''s purchases are in %s', v_partner.currency)));
         END IF;
         v_points := floor(p_purchase_amount * v_partner.earn_rate)::bigint;
         IF v_points <= 0 THEN
-            RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this purchase earns no points';
+            PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+                'message', 'this purchase earns no points'));
         END IF;
     END IF;
     IF p_customer_id IS NOT NULL THEN

@@ -1,6 +1,9 @@
 -- Spend: points redeemed at the partner, taken from the member's lots
 -- first-expiring-first.
 
+-- The redemption itself, for ledger_redeem and ledger_donate (member locked by the caller):
+-- past-due lots expire first, then the balance is checked and taken in one UPDATE. Returns
+-- the balance after it.
 CREATE OR REPLACE FUNCTION hub_redeem_points(p_member_id uuid, p_partner_id uuid, p_points bigint,
                                   p_reference text, p_entry uuid, p_now timestamptz)
 RETURNS member_balances LANGUAGE plpgsql AS $$
@@ -13,7 +16,8 @@ BEGIN
     RETURNING * INTO v_balance;
     IF NOT FOUND THEN
         SELECT * INTO v_balance FROM member_balances WHERE member_id = p_member_id;
-        RAISE EXCEPTION 'HUB:INSUFFICIENT_POINTS:%:%', v_balance.available, v_balance.debt;
+        PERFORM hub_refuse('INSUFFICIENT_POINTS', jsonb_build_object(
+            'available', v_balance.available, 'debt', v_balance.debt, 'requested', p_points));
     END IF;
     INSERT INTO journal_entries (id, kind, member_id, partner_id, points, reference, created_at)
     VALUES (p_entry, 'REDEEM', p_member_id, p_partner_id, p_points, p_reference, p_now);
@@ -26,6 +30,8 @@ BEGIN
     RETURN v_balance;
 END $$;
 
+-- A booking step, as ledger_issue (ledger/issue.sql): called inside ledger_batch's
+-- subtransaction for the operation; returns the hub_result of the entry and raises refusals.
 CREATE OR REPLACE FUNCTION ledger_redeem(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
     p_member_id uuid, p_member_number text, p_customer_id text,
@@ -44,7 +50,8 @@ BEGIN
     END IF;
     v_partner := hub_active_partner(p_partner_id);
     IF NOT v_partner.accepts_redemptions THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:this partner does not accept redemptions';
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', 'this partner does not accept redemptions'));
     END IF;
     v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id, true);
     PERFORM hub_lock_member(v_member);

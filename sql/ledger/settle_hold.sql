@@ -3,8 +3,9 @@
 CREATE OR REPLACE FUNCTION ledger_settle_hold(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
     p_hold_id uuid, p_capture bigint, p_now timestamptz)
-RETURNS hub_result LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
+    v_refusal text;
     v_entry uuid := hub_uuid_v7();
     v_earlier uuid;
     v_hold holds%ROWTYPE;
@@ -12,26 +13,31 @@ DECLARE
 BEGIN
     v_earlier := hub_claim_key(p_caller, p_key, p_fingerprint, v_entry);
     IF v_earlier IS NOT NULL THEN
-        RETURN hub_result_for(v_earlier, true);
+        RETURN hub_answer(v_earlier, true);
     END IF;
     SELECT * INTO v_hold FROM holds WHERE id = p_hold_id;
     IF NOT FOUND OR (p_partner_id IS NOT NULL AND v_hold.partner_id <> p_partner_id) THEN
-        RAISE EXCEPTION 'HUB:NOT_FOUND:hold';
+        PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'hold'));
     END IF;
     PERFORM hub_active_partner(v_hold.partner_id);
     PERFORM hub_lock_member(v_hold.member_id);
     SELECT * INTO v_hold FROM holds WHERE id = p_hold_id FOR UPDATE;
     IF v_hold.status <> 'PENDING' THEN
-        RAISE EXCEPTION 'HUB:HOLD_NOT_PENDING:%', lower(v_hold.status);
+        PERFORM hub_refuse('HOLD_NOT_PENDING', jsonb_build_object('status', lower(v_hold.status)));
     END IF;
     IF v_hold.expires_at <= p_now THEN
-        RAISE EXCEPTION 'HUB:HOLD_NOT_PENDING:expired';
+        PERFORM hub_refuse('HOLD_NOT_PENDING', jsonb_build_object('status', 'expired'));
     END IF;
     v_capture := coalesce(p_capture, v_hold.points);
     IF v_capture > v_hold.points THEN
-        RAISE EXCEPTION 'HUB:BAD_USER_INPUT:the hold is for % points; cannot capture %', v_hold.points, v_capture;
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+            'message', format('the hold is for %s points; cannot capture %s',
+                           v_hold.points, v_capture)));
     END IF;
     PERFORM hub_release_hold(p_hold_id, v_entry, v_capture,
                              CASE WHEN v_capture > 0 THEN 'CAPTURE' ELSE 'VOID' END, p_now);
-    RETURN hub_result_for(v_entry, false);
+    RETURN hub_answer(v_entry, false);
+EXCEPTION WHEN SQLSTATE 'HR001' THEN
+    GET STACKED DIAGNOSTICS v_refusal = PG_EXCEPTION_DETAIL;
+    RETURN jsonb_build_object('refused', v_refusal::jsonb);
 END $$;

@@ -23,7 +23,7 @@ BEGIN
         v_member := NULL;
     END IF;
     IF v_member IS NULL THEN
-        RAISE EXCEPTION 'HUB:NOT_FOUND:member';
+        PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'member'));
     END IF;
     RETURN v_member;
 END $$;
@@ -63,7 +63,7 @@ DECLARE
 BEGIN
     SELECT * INTO v FROM member_balances WHERE member_id = p_member_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'HUB:NOT_FOUND:member';
+        PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'member'));
     END IF;
     RETURN v;
 END $$;

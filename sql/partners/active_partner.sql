@@ -6,10 +6,10 @@ DECLARE
 BEGIN
     SELECT * INTO v FROM partners WHERE id = p_partner_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'HUB:NOT_FOUND:partner';
+        PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'partner'));
     END IF;
     IF v.status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'HUB:PARTNER_SUSPENDED:';
+        PERFORM hub_refuse('PARTNER_SUSPENDED');
     END IF;
     RETURN v;
 END $$;
