@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         Command_::Migrate => {
             let config = Config::from_env(true)?;
             let applied = db::migrate(&config.database_url).await?;
-            println!("applied {} migration(s)", applied.len());
+            println!("applied {} migration(s) and SQL file(s)", applied.len());
             Ok(())
         }
         Command_::Serve { migrate } => {

@@ -1,8 +1,10 @@
-//! PostgreSQL access: the pool, embedded migrations, the diesel schema and the models.
+//! PostgreSQL access: the pool, embedded migrations and SQL files, the diesel schema and
+//! the models.
 
 pub mod ledger;
 pub mod models;
 pub mod schema;
+pub mod sql_files;
 
 use std::time::Duration;
 
@@ -50,17 +52,41 @@ pub fn pool(url: &str, size: usize, statement_timeout: Duration) -> anyhow::Resu
         .context("building the database pool")
 }
 
-/// Runs pending migrations; returns the versions it applied.
+/// Runs pending migrations (the tables), then applies the `sql/` files that changed (the
+/// functions and triggers, [`sql_files`]); returns the migration versions and the
+/// `sql/` paths it applied. A session advisory lock covers both, so two hubs migrating at
+/// once take turns.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let conn = AsyncPgConnection::establish(url)
+    let mut conn = AsyncPgConnection::establish(url)
         .await
         .context("connecting to PostgreSQL to migrate")?;
+    conn.batch_execute(&format!(
+        "SELECT pg_advisory_lock({})",
+        sql_files::MIGRATE_LOCK
+    ))
+    .await
+    .context("taking the migration lock")?;
     // The harness blocks in place: this needs the multi-threaded tokio runtime.
     let mut harness = AsyncMigrationHarness::new(conn);
-    let applied = harness
+    let migrated = harness
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-    Ok(applied.iter().map(|v| v.to_string()).collect())
+        .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+        .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+    let mut conn = harness.into_inner();
+    let result = match migrated {
+        Ok(mut applied) => sql_files::apply(&mut conn).await.map(|files| {
+            applied.extend(files.into_iter().map(|f| format!("sql/{f}")));
+            applied
+        }),
+        Err(e) => Err(e),
+    };
+    conn.batch_execute(&format!(
+        "SELECT pg_advisory_unlock({})",
+        sql_files::MIGRATE_LOCK
+    ))
+    .await
+    .context("releasing the migration lock")?;
+    result
 }
 
 /// True when PostgreSQL answers a trivial query within the pool's timeouts.

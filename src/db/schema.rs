@@ -89,6 +89,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    hub_sql_files (path) {
+        path -> Text,
+        sha256 -> Bytea,
+        applied_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (caller, key) {
         caller -> Text,
         key -> Text,
@@ -341,6 +349,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     family_links,
     hold_lots,
     holds,
+    hub_sql_files,
     idempotency_keys,
     journal_entries,
     leaderboard_outbox,

@@ -1,9 +1,11 @@
 //! Ledger rules that hold before anything reaches the database: what an amount, a key, a
 //! reference or an expiry may be, how an operation's input is fingerprinted for
-//! idempotency, and how the database's refusals read.
+//! idempotency, and the one shape the ledger's SQL functions answer in.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
@@ -98,41 +100,109 @@ impl Fingerprint {
     }
 }
 
-/// Reads a refusal raised by the ledger functions (`HUB:<CODE>:<detail>`).
-pub fn refusal(message: &str) -> Option<AppError> {
-    let rest = message.strip_prefix("HUB:")?;
-    let (code, detail) = rest.split_once(':').unwrap_or((rest, ""));
-    Some(match code {
-        "IDEMPOTENCY_KEY_REUSED" => AppError::IdempotencyKeyReused,
-        "PARTNER_SUSPENDED" => AppError::PartnerSuspended,
-        "HOLD_NOT_PENDING" => AppError::HoldNotPending(detail.to_owned()),
-        "BAD_USER_INPUT" => AppError::BadInput(detail.to_owned()),
-        "NOT_FOUND" => AppError::NotFound(match detail {
-            "member" => "member",
-            "partner" => "partner",
-            "hold" => "hold",
-            "entry" => "ledger entry",
-            "ambassador" => "ambassador",
-            _ => "record",
-        }),
-        "INSUFFICIENT_POINTS" => {
-            let mut parts = detail.split(':');
-            let available = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            let debt: i64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            if debt > 0 {
-                AppError::InsufficientPoints {
-                    available: -debt,
-                    requested: 0,
-                }
-            } else {
-                AppError::InsufficientPoints {
-                    available,
-                    requested: 0,
-                }
-            }
+/// What every money-moving SQL function answers (sql/ledger/answers.sql), for a single call
+/// and for each operation of a batch alike: what it did, or why it refused.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerAnswer<T = Booked> {
+    Ok(T),
+    Refused(Refusal),
+    /// An operation of a batch failed with an error that is no refusal (a broken
+    /// invariant); reported as `INTERNAL`. (A single call fails as a database error.)
+    Failed(String),
+}
+
+impl<T> LedgerAnswer<T> {
+    pub fn into_result(self) -> AppResult<T> {
+        match self {
+            LedgerAnswer::Ok(done) => Ok(done),
+            LedgerAnswer::Refused(refusal) => Err(refusal.into()),
+            LedgerAnswer::Failed(message) => Err(AppError::internal(anyhow::anyhow!(
+                "ledger operation failed: {message}"
+            ))),
         }
-        _ => return None,
-    })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> LedgerAnswer<T> {
+    /// Reads an answer as the database returned it (jsonb).
+    pub fn from_json(value: serde_json::Value) -> AppResult<T> {
+        serde_json::from_value::<LedgerAnswer<T>>(value)
+            .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable ledger answer: {e}")))?
+            .into_result()
+    }
+}
+
+/// An entry written (or replayed): the entry, the hold it concerns, the member and the
+/// member's balance after it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Booked {
+    pub entry_id: Uuid,
+    pub hold_id: Option<Uuid>,
+    pub member_id: Uuid,
+    pub available: i64,
+    pub held: i64,
+    pub debt: i64,
+    pub lifetime_earned: i64,
+    pub replayed: bool,
+    /// An earn that converted a referral: the ambassador's reward.
+    #[serde(default)]
+    pub reward: Option<Box<Booked>>,
+    /// A family transfer: the recipient's side.
+    #[serde(default)]
+    pub recipient: Option<Box<Booked>>,
+}
+
+/// Why the ledger refused an operation: the code, and the facts that explain it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "code", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Refusal {
+    InsufficientPoints {
+        available: i64,
+        debt: i64,
+        requested: i64,
+    },
+    IdempotencyKeyReused,
+    /// `status`: captured, voided or expired.
+    HoldNotPending {
+        status: String,
+    },
+    PartnerSuspended,
+    /// `what`: member, partner, hold, entry or ambassador.
+    NotFound {
+        what: String,
+    },
+    BadUserInput {
+        message: String,
+    },
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            // A member in debt has, for the client, a negative balance.
+            Refusal::InsufficientPoints {
+                available,
+                debt,
+                requested,
+            } => AppError::InsufficientPoints {
+                available: if debt > 0 { -debt } else { available },
+                requested,
+            },
+            Refusal::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+            Refusal::HoldNotPending { status } => AppError::HoldNotPending(status),
+            Refusal::PartnerSuspended => AppError::PartnerSuspended,
+            Refusal::NotFound { what } => AppError::NotFound(match what.as_str() {
+                "member" => "member",
+                "partner" => "partner",
+                "hold" => "hold",
+                "entry" => "ledger entry",
+                "ambassador" => "ambassador",
+                _ => "record",
+            }),
+            Refusal::BadUserInput { message } => AppError::BadInput(message),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -167,27 +237,57 @@ mod tests {
     }
 
     #[test]
-    fn refusals_map_to_codes() {
-        let code = |m: &str| refusal(m).map(|e| e.code());
+    fn answers_read_ok_and_every_refusal() {
+        use serde_json::json;
+        let entry = Uuid::now_v7();
+        let ok = json!({"ok": {"entry_id": entry, "hold_id": null, "member_id": entry,
+            "available": 5, "held": 0, "debt": 0, "lifetime_earned": 5, "replayed": false}});
+        let booked = LedgerAnswer::<Booked>::from_json(ok).unwrap();
+        assert_eq!((booked.entry_id, booked.available), (entry, 5));
+        let code = |refusal: serde_json::Value| {
+            LedgerAnswer::<Booked>::from_json(json!({ "refused": refusal }))
+                .unwrap_err()
+                .code()
+        };
         assert_eq!(
-            code("HUB:IDEMPOTENCY_KEY_REUSED:"),
-            Some("IDEMPOTENCY_KEY_REUSED")
+            code(json!({"code": "IDEMPOTENCY_KEY_REUSED"})),
+            "IDEMPOTENCY_KEY_REUSED"
         );
-        assert_eq!(code("HUB:PARTNER_SUSPENDED:"), Some("PARTNER_SUSPENDED"));
         assert_eq!(
-            code("HUB:HOLD_NOT_PENDING:voided"),
-            Some("HOLD_NOT_PENDING")
+            code(json!({"code": "PARTNER_SUSPENDED"})),
+            "PARTNER_SUSPENDED"
         );
-        assert_eq!(code("HUB:NOT_FOUND:member"), Some("NOT_FOUND"));
-        assert_eq!(code("HUB:BAD_USER_INPUT:nope"), Some("BAD_USER_INPUT"));
         assert_eq!(
-            code("HUB:INSUFFICIENT_POINTS:5:0"),
-            Some("INSUFFICIENT_POINTS")
+            code(json!({"code": "HOLD_NOT_PENDING", "status": "voided"})),
+            "HOLD_NOT_PENDING"
         );
-        assert_eq!(code("HUB:UNBALANCED:entry x"), None);
-        assert_eq!(code("duplicate key value"), None);
-        match refusal("HUB:INSUFFICIENT_POINTS:0:80") {
-            Some(AppError::InsufficientPoints { available, .. }) => assert_eq!(available, -80),
+        assert_eq!(
+            code(json!({"code": "NOT_FOUND", "what": "member"})),
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            code(json!({"code": "BAD_USER_INPUT", "message": "nope"})),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            code(json!({"code": "INSUFFICIENT_POINTS", "available": 5, "debt": 0, "requested": 9})),
+            "INSUFFICIENT_POINTS"
+        );
+        assert_eq!(
+            LedgerAnswer::<Booked>::from_json(json!({"failed": "boom"}))
+                .unwrap_err()
+                .code(),
+            "INTERNAL"
+        );
+        // An unknown code is not a refusal the hub knows: internal.
+        assert_eq!(code(json!({"code": "SOMETHING_NEW"})), "INTERNAL");
+        match LedgerAnswer::<Booked>::from_json(json!({"refused":
+            {"code": "INSUFFICIENT_POINTS", "available": 0, "debt": 80, "requested": 10}}))
+        {
+            Err(AppError::InsufficientPoints {
+                available,
+                requested,
+            }) => assert_eq!((available, requested), (-80, 10)),
             other => panic!("{other:?}"),
         }
     }

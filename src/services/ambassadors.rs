@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{Principal, Scope},
-    db::ledger::{ResultRow, hub_result_for},
+    db::ledger::hub_answer,
     db::models::{
         Partner,
         ambassador::{Activity, Ambassador, ReferralCode},
@@ -24,7 +24,10 @@ use crate::{
         leaderboard::{
             generate_referral_code, validate_handle, validate_occurred_at, validate_score,
         },
-        ledger::{Fingerprint, lot_expiry, validate_key, validate_points, validate_reference},
+        ledger::{
+            Booked, Fingerprint, LedgerAnswer, lot_expiry, validate_key, validate_points,
+            validate_reference,
+        },
     },
     error::{AppError, AppResult},
     services::{
@@ -157,17 +160,20 @@ pub async fn record_activity(
         .optional(input.reference.as_deref())
         .finish();
     let reward_expires_at = lot_expiry(now, None, state.config.ledger.points_lifetime)?;
-    #[derive(diesel::QueryableByName)]
+    #[derive(serde::Deserialize)]
     struct Recorded {
-        #[diesel(sql_type = SqlUuid)]
         activity_id: Uuid,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
         replayed: bool,
     }
+    #[derive(diesel::QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        answer: serde_json::Value,
+    }
     let mut conn = state.db.get().await?;
-    let recorded: Recorded = sql_query(
-        "SELECT activity_id, replayed FROM ambassador_record_activity( \
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    let answer: Answer = sql_query(
+        "SELECT ambassador_record_activity( \
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS answer",
     )
     .bind::<Text, _>(caller(principal))
     .bind::<Text, _>(&input.idempotency_key)
@@ -193,6 +199,7 @@ pub async fn record_activity(
         }
         other => database_error(other),
     })?;
+    let recorded = LedgerAnswer::<Recorded>::from_json(answer.answer)?;
     if reward > 0 && !recorded.replayed {
         publish_reward(state, &mut conn, recorded.activity_id).await;
     }
@@ -297,12 +304,13 @@ async fn publish_reward(state: &AppState, conn: &mut AsyncPgConnection, activity
             .select(keys::entry_id)
             .first(conn)
             .await?;
-        diesel::select(hub_result_for(entry, false))
-            .get_result::<ResultRow>(conn)
-            .await
+        let answer: serde_json::Value = diesel::select(hub_answer(entry, false))
+            .get_result(conn)
+            .await?;
+        LedgerAnswer::<Booked>::from_json(answer)
     };
     match reward.await {
-        Ok(row) => state.publisher.publish(&[&Outcome::from(row)]),
-        Err(e) => tracing::debug!(error = %e, "no balance event for an ambassador reward"),
+        Ok(booked) => state.publisher.publish(&[&Outcome::from(&booked)]),
+        Err(e) => tracing::debug!(error = ?e, "no balance event for an ambassador reward"),
     }
 }

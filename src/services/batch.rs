@@ -28,8 +28,8 @@ use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
 use super::{ledger::Outcome, live::Publisher};
 use crate::{
-    db::{DbConn, DbPool, ledger::ledger_batch, models::ledger::Balance},
-    domain::ledger::refusal,
+    db::{DbConn, DbPool, ledger::ledger_batch},
+    domain::ledger::{Booked as Booking, LedgerAnswer},
     error::{AppError, AppResult},
 };
 
@@ -298,16 +298,17 @@ async fn call(db: &DbPool, held: &mut Held, ops: &[BatchOp]) -> AppResult<Vec<Ba
             (send(db, held, &payload).await?, true)
         }
     };
-    let Value::Array(items) = answer else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "ledger_batch returned {answer}"
-        )));
-    };
-    let mut results: Vec<BatchResult> = items
-        .iter()
-        .map(|item| {
-            let reward = item.get("reward").and_then(|r| outcome(r).ok());
-            (outcome(item), reward)
+    // One answer per operation, in the shape of every ledger function (LedgerAnswer).
+    let answers: Vec<LedgerAnswer<Booking>> = serde_json::from_value(answer)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable ledger_batch answer: {e}")))?;
+    let mut results: Vec<BatchResult> = answers
+        .into_iter()
+        .map(|answer| match answer.into_result() {
+            Ok(booked) => (
+                Ok(Outcome::from(&booked)),
+                booked.reward.as_deref().map(Outcome::from),
+            ),
+            Err(error) => (Err(error), None),
         })
         .collect();
     if retried && results.len() == ops.len() {
@@ -394,33 +395,4 @@ async fn send(db: &DbPool, held: &mut Held, payload: &Value) -> AppResult<Value>
         held.0 = None;
     }
     Ok(result?)
-}
-
-fn outcome(item: &Value) -> AppResult<Outcome> {
-    if let Some(message) = item.get("error").and_then(Value::as_str) {
-        return Err(refusal(message).unwrap_or_else(|| {
-            AppError::internal(anyhow::anyhow!("ledger operation failed: {message}"))
-        }));
-    }
-    let uuid = |name: &str| {
-        item.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
-    };
-    let int = |name: &str| item.get(name).and_then(Value::as_i64);
-    let parsed = (|| {
-        Some(Outcome {
-            entry_id: uuid("entry_id")?,
-            hold_id: uuid("hold_id"),
-            member_id: uuid("member_id")?,
-            balance: Balance {
-                available: int("available")?,
-                held: int("held")?,
-                debt: int("debt")?,
-                lifetime_earned: int("lifetime_earned")?,
-            },
-            replayed: item.get("replayed")?.as_bool()?,
-        })
-    })();
-    parsed.ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable ledger result {item}")))
 }

@@ -4,13 +4,17 @@
 
 use chrono::{DateTime, Utc};
 use diesel_async::RunQueryDsl;
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{
     app::AppState,
     db::{
         DbPool,
-        ledger::{ExpiredRow, ledger_expire_holds, ledger_expire_lots},
+        ledger::{ledger_expire_holds, ledger_expire_lots},
+        models::ledger::Balance,
     },
+    domain::ledger::LedgerAnswer,
     error::AppResult,
     services::{ledger::Outcome, live::Publisher},
 };
@@ -25,18 +29,32 @@ pub struct ExpiryRun {
     pub points_expired: i64,
 }
 
-fn outcome(row: &ExpiredRow) -> Outcome {
-    let (entry_id, member_id, _points, available, held, debt, lifetime_earned) = *row;
-    Outcome::from((
-        entry_id,
-        None,
-        member_id,
-        available,
-        held,
-        debt,
-        lifetime_earned,
-        false,
-    ))
+/// What an expiry job did to one member (`hub_expired`): its entry, the points expired or
+/// released, and the member's balance afterwards.
+#[derive(Deserialize)]
+struct Expired {
+    entry_id: uuid::Uuid,
+    member_id: uuid::Uuid,
+    points: i64,
+    available: i64,
+    held: i64,
+    debt: i64,
+    lifetime_earned: i64,
+}
+
+fn outcome(row: &Expired) -> Outcome {
+    Outcome {
+        entry_id: row.entry_id,
+        hold_id: None,
+        member_id: row.member_id,
+        balance: Balance {
+            available: row.available,
+            held: row.held,
+            debt: row.debt,
+            lifetime_earned: row.lifetime_earned,
+        },
+        replayed: false,
+    }
 }
 
 /// Expires everything due at `now`, batch by batch; `progress` sees the running totals.
@@ -50,16 +68,17 @@ pub async fn run(
 ) -> AppResult<ExpiryRun> {
     let mut total = ExpiryRun::default();
     let mut conn = db.get().await?;
-    let publish = |rows: &[ExpiredRow]| {
+    let publish = |rows: &[Expired]| {
         if let Some(publisher) = publisher {
             let outcomes: Vec<Outcome> = rows.iter().map(outcome).collect();
             publisher.publish(&outcomes);
         }
     };
     loop {
-        let released: Vec<ExpiredRow> = diesel::select(ledger_expire_holds(now, BATCH))
-            .load(&mut conn)
+        let answer: Value = diesel::select(ledger_expire_holds(now, BATCH))
+            .get_result(&mut conn)
             .await?;
+        let released = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
         if released.is_empty() {
             break;
         }
@@ -68,15 +87,16 @@ pub async fn run(
         progress(&total);
     }
     loop {
-        let expired: Vec<ExpiredRow> = diesel::select(ledger_expire_lots(now, BATCH))
-            .load(&mut conn)
+        let answer: Value = diesel::select(ledger_expire_lots(now, BATCH))
+            .get_result(&mut conn)
             .await?;
+        let expired = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
         if expired.is_empty() {
             break;
         }
         publish(&expired);
         total.members_expired += expired.len() as u64;
-        total.points_expired += expired.iter().map(|row| row.2).sum::<i64>();
+        total.points_expired += expired.iter().map(|row| row.points).sum::<i64>();
         progress(&total);
     }
     Ok(total)

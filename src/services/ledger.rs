@@ -6,19 +6,21 @@ use bigdecimal::{BigDecimal, Zero};
 use chrono::{DateTime, Duration, Utc};
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     app::AppState,
     auth::{Principal, Scope},
     db::{
-        ledger::{self as sql, ResultRow},
+        ledger as sql,
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
     domain::{
         leaderboard::normalize_referral_code,
         ledger::{
-            Fingerprint, lot_expiry, refusal, validate_key, validate_points, validate_reference,
+            Booked, Fingerprint, LedgerAnswer, Refusal, lot_expiry, validate_key, validate_points,
+            validate_reference,
         },
         member::{generate_member_number, normalize_member_number, validate_customer_id},
         money::{fraction_digits, is_currency_code},
@@ -87,20 +89,19 @@ pub struct Outcome {
     pub replayed: bool,
 }
 
-impl From<ResultRow> for Outcome {
-    fn from(row: ResultRow) -> Self {
-        let (entry_id, hold_id, member_id, available, held, debt, lifetime_earned, replayed) = row;
+impl From<&Booked> for Outcome {
+    fn from(booked: &Booked) -> Self {
         Outcome {
-            entry_id,
-            hold_id,
-            member_id,
+            entry_id: booked.entry_id,
+            hold_id: booked.hold_id,
+            member_id: booked.member_id,
             balance: Balance {
-                available,
-                held,
-                debt,
-                lifetime_earned,
+                available: booked.available,
+                held: booked.held,
+                debt: booked.debt,
+                lifetime_earned: booked.lifetime_earned,
             },
-            replayed,
+            replayed: booked.replayed,
         }
     }
 }
@@ -153,42 +154,35 @@ fn validate_purchase(amount: &BigDecimal, currency: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Runs one ledger function call, mapping the database's refusals to their codes.
+/// Runs one ledger function call (one round trip) and reads its answer.
 async fn call(
     state: &AppState,
     query: impl for<'c> FnOnce(
         &'c mut AsyncPgConnection,
-    )
-        -> futures_util::future::BoxFuture<'c, Result<ResultRow, DieselError>>,
+    ) -> futures_util::future::BoxFuture<'c, Result<Value, DieselError>>,
 ) -> AppResult<Outcome> {
     let mut conn = state.db.get().await?;
-    let outcome = query(&mut conn)
-        .await
-        .map(Outcome::from)
-        .map_err(database_error)?;
+    let answer = query(&mut conn).await.map_err(database_error)?;
+    let outcome = Outcome::from(&LedgerAnswer::<Booked>::from_json(answer)?);
     state.publisher.publish(&[&outcome]);
     Ok(outcome)
 }
 
-/// A database error as the client sees it: the refusals the SQL functions raise keep their
-/// code, anything else is internal.
+/// A database error as the client sees it: a refusal raised by a SQL function that does
+/// not answer in [`LedgerAnswer`]'s shape (`hub_attach_referral`) carries it as JSON in the
+/// error's detail (sql/ledger/answers.sql); anything else is internal.
 pub(crate) fn database_error(error: DieselError) -> AppError {
     match error {
-        DieselError::DatabaseError(kind, info) => match refusal(info.message()) {
-            Some(refused) => refused,
-            None => AppError::internal(DieselError::DatabaseError(kind, info)),
-        },
+        DieselError::DatabaseError(kind, info) => {
+            match info
+                .details()
+                .and_then(|d| serde_json::from_str::<Refusal>(d).ok())
+            {
+                Some(refusal) => refusal.into(),
+                None => AppError::internal(DieselError::DatabaseError(kind, info)),
+            }
+        }
         other => other.into(),
-    }
-}
-
-fn with_requested(error: AppError, requested: i64) -> AppError {
-    match error {
-        AppError::InsufficientPoints { available, .. } => AppError::InsufficientPoints {
-            available,
-            requested,
-        },
-        other => other,
     }
 }
 
@@ -331,7 +325,6 @@ pub async fn redeem(
             )
         })
         .await
-        .map_err(|e| with_requested(e, points))
 }
 
 pub async fn authorize(
@@ -357,7 +350,6 @@ pub async fn authorize(
     let caller = caller(principal);
     let now = Utc::now();
     let redeem = input.redeem;
-    let points = redeem.points;
     call(state, move |conn| {
         Box::pin(
             diesel::select(sql::ledger_authorize(
@@ -373,11 +365,10 @@ pub async fn authorize(
                 now + expires_in,
                 now,
             ))
-            .get_result::<ResultRow>(conn),
+            .get_result::<Value>(conn),
         )
     })
     .await
-    .map_err(|e| with_requested(e, points))
 }
 
 /// Captures (all or part) or voids a hold. Partners act on their own holds (scope
@@ -413,7 +404,7 @@ pub async fn settle_hold(
                 input.capture,
                 Utc::now(),
             ))
-            .get_result::<ResultRow>(conn),
+            .get_result::<Value>(conn),
         )
     })
     .await
@@ -449,7 +440,7 @@ pub async fn reverse(
                 input.reference,
                 Utc::now(),
             ))
-            .get_result::<ResultRow>(conn),
+            .get_result::<Value>(conn),
         )
     })
     .await
@@ -493,11 +484,10 @@ pub async fn donate(
                 limit,
                 Utc::now(),
             ))
-            .get_result::<ResultRow>(conn),
+            .get_result::<Value>(conn),
         )
     })
     .await
-    .map_err(|e| with_requested(e, points))
 }
 
 /// A member gives points to a linked family member (both asked for the link). The points
@@ -534,7 +524,7 @@ pub async fn transfer(
         .finish();
     let caller = caller(principal);
     let mut conn = state.db.get().await?;
-    let rows: Vec<ResultRow> = diesel::select(sql::ledger_transfer(
+    let answer: Value = diesel::select(sql::ledger_transfer(
         caller,
         idempotency_key,
         fingerprint,
@@ -545,15 +535,16 @@ pub async fn transfer(
         count,
         Utc::now(),
     ))
-    .load(&mut conn)
+    .get_result(&mut conn)
     .await
-    .map_err(|e| with_requested(database_error(e), points))?;
-    let mut outcomes = rows.into_iter().map(Outcome::from);
-    let (Some(sent), Some(received)) = (outcomes.next(), outcomes.next()) else {
+    .map_err(database_error)?;
+    let booked = LedgerAnswer::<Booked>::from_json(answer)?;
+    let Some(recipient) = booked.recipient.as_deref() else {
         return Err(AppError::internal(anyhow::anyhow!(
-            "ledger_transfer returned fewer than two results"
+            "ledger_transfer answered without the recipient's side"
         )));
     };
+    let (sent, received) = (Outcome::from(&booked), Outcome::from(recipient));
     state.publisher.publish(&[&sent, &received]);
     Ok((sent, received))
 }

@@ -234,8 +234,8 @@ fn answers(results: &Value) -> Vec<Value> {
         .iter()
         .map(|r| {
             let mut r = r.clone();
-            if let Some(r) = r.as_object_mut() {
-                r.remove("entry_id");
+            if let Some(ok) = r.get_mut("ok").and_then(Value::as_object_mut) {
+                ok.remove("entry_id");
             }
             r
         })
@@ -259,7 +259,8 @@ async fn side((before, setup_ops, after): &(String, Vec<Value>, String)) -> Side
             &format!("SELECT hub_batch_one({})::text AS out", jsonb(op)),
         )
         .await;
-        assert!(!out.contains("error"), "setup {op}: {out}");
+        let answer: Value = serde_json::from_str(&out).unwrap();
+        assert!(answer.get("ok").is_some(), "setup {op}: {out}");
     }
     diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, after)
         .await
@@ -288,6 +289,70 @@ async fn by_batch(conn: &mut AsyncPgConnection, ops: &[Value]) -> (Value, usize)
     )
 }
 
+/// Which operations (1-based positions) the set path books: `hub_batch_sets` asked in a
+/// transaction rolled back, on the same state as the `ledger_batch` call that follows.
+async fn booked_by_sets(conn: &mut AsyncPgConnection, ops: &[Value]) -> Vec<usize> {
+    diesel_async::SimpleAsyncConnection::batch_execute(conn, "BEGIN")
+        .await
+        .unwrap();
+    let out = text(
+        conn,
+        &format!(
+            "SELECT coalesce(string_agg(k, ','), '') AS out FROM jsonb_object_keys(hub_batch_sets({})) k",
+            jsonb(&Value::Array(ops.to_vec()))
+        ),
+    )
+    .await;
+    diesel_async::SimpleAsyncConnection::batch_execute(conn, "ROLLBACK")
+        .await
+        .unwrap();
+    out.split(',')
+        .filter(|k| !k.is_empty())
+        .map(|k| k.parse().unwrap())
+        .collect()
+}
+
+/// What the set path booked, by kind: earns by points, earns by purchase, redemptions from
+/// their member's first lot alone, redemptions over several lots.
+#[derive(Debug, Default)]
+struct SetKinds {
+    earns: usize,
+    purchases: usize,
+    first_lot: usize,
+    several_lots: usize,
+}
+
+async fn count_set_kinds(
+    conn: &mut AsyncPgConnection,
+    ops: &[Value],
+    results: &Value,
+    ords: &[usize],
+    kinds: &mut SetKinds,
+) {
+    for &ord in ords {
+        let op = &ops[ord - 1];
+        match op["op"].as_str().unwrap() {
+            "issue" if op.get("purchase_amount").is_some() => kinds.purchases += 1,
+            "issue" => kinds.earns += 1,
+            _ => {
+                let entry = results[ord - 1]["ok"]["entry_id"].as_str().unwrap();
+                let slices = text(
+                    conn,
+                    &format!(
+                        "SELECT count(*)::text AS out FROM lot_consumptions WHERE entry_id = '{entry}'"
+                    ),
+                )
+                .await;
+                if slices == "1" {
+                    kinds.first_lot += 1;
+                } else {
+                    kinds.several_lots += 1;
+                }
+            }
+        }
+    }
+}
+
 async fn one_by_one(conn: &mut AsyncPgConnection, ops: &[Value]) -> Value {
     let mut results = Vec::new();
     for op in ops {
@@ -304,6 +369,7 @@ async fn one_by_one(conn: &mut AsyncPgConnection, ops: &[Value]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_books_by_sets_exactly_what_one_by_one_books() {
     let (mut by_sets, mut singly) = (0, 0);
+    let mut kinds = SetKinds::default();
     for seed in 0..40u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let setup = coalition(&mut rng);
@@ -318,7 +384,10 @@ async fn a_batch_books_by_sets_exactly_what_one_by_one_books() {
         )
         .await
         .unwrap();
+        let set = booked_by_sets(&mut batched.conn, &ops).await;
         let (batch_results, went_singly) = by_batch(&mut batched.conn, &ops).await;
+        assert_eq!(set.len(), ops.len() - went_singly, "seed {seed}");
+        count_set_kinds(&mut batched.conn, &ops, &batch_results, &set, &mut kinds).await;
         let single_results = one_by_one(&mut single.conn, &ops).await;
         assert_eq!(
             answers(&batch_results),
@@ -340,7 +409,12 @@ async fn a_batch_books_by_sets_exactly_what_one_by_one_books() {
         singly += went_singly;
         by_sets += ops.len() - went_singly;
     }
-    eprintln!("{by_sets} operations by sets, {singly} one by one");
+    eprintln!("{by_sets} operations by sets ({kinds:?}), {singly} one by one");
+    // Every kind of operation the set path books was compared.
+    assert!(
+        kinds.earns > 0 && kinds.purchases > 0 && kinds.first_lot > 0 && kinds.several_lots > 0,
+        "the set path did not book every kind: {kinds:?}"
+    );
     // Both ways were taken, and often: the comparison is not of one path with itself.
     assert!(
         by_sets >= 60 && singly >= 60,

@@ -70,18 +70,28 @@ pub fn test_keys() -> Vec<KeySpec> {
     ]
 }
 
+/// A hash of everything `hub migrate` applies: the migrations and the `sql/` files (path
+/// and text), so that a change to any of them makes a new template.
 fn migrations_hash() -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flat_map(|e| std::fs::read_dir(e.unwrap().path()).unwrap())
-        .map(|e| e.unwrap().path())
-        .collect();
+    fn collect(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    collect(&root.join("migrations"), &mut files);
+    collect(&root.join("sql"), &mut files);
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {
         hasher.update(
-            file.strip_prefix(&dir)
+            file.strip_prefix(&root)
                 .unwrap()
                 .to_string_lossy()
                 .as_bytes(),

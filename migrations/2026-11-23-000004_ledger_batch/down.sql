@@ -1,1 +1,0 @@
-DROP FUNCTION ledger_batch;

@@ -1,0 +1,87 @@
+-- Earn: points issued by the partner to a member (enrolled now when the partner names an
+-- unknown customer), by points or by purchase at the partner's earn rate, times the
+-- member's tier multiplier where the partner applies it. A debt is repaid first; the rest
+-- becomes a lot.
+--
+-- A booking step, not an answer: called inside ledger_batch's subtransaction for the
+-- operation (hub_batch_one), which turns its refusals into answers; it returns the
+-- hub_result of the entry and raises refusals (ledger/answers.sql). A member who owes
+-- nothing is credited with one UPDATE that returns the new balance.
+CREATE OR REPLACE FUNCTION ledger_issue(
+    p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
+    p_member_id uuid, p_member_number text, p_customer_id text,
+    p_new_member_id uuid, p_new_member_number text,
+    p_points bigint, p_purchase_amount numeric, p_purchase_currency text,
+    p_expires_at timestamptz, p_reference text, p_now timestamptz)
+RETURNS hub_result LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry uuid := hub_uuid_v7();
+    v_earlier uuid;
+    v_partner partners%ROWTYPE;
+    v_member uuid;
+    v_points bigint := p_points;
+    v_multiplier numeric;
+    v_repaid bigint := 0;
+    v_balance member_balances%ROWTYPE;
+BEGIN
+    v_earlier := hub_claim_key(p_caller, p_key, p_fingerprint, v_entry);
+    IF v_earlier IS NOT NULL THEN
+        RETURN hub_result_for(v_earlier, true);
+    END IF;
+    v_partner := hub_active_partner(p_partner_id);
+    IF p_purchase_amount IS NOT NULL THEN
+        IF p_purchase_currency <> v_partner.currency THEN
+            PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+                'message', format('this partner''s purchases are in %s', v_partner.currency)));
+        END IF;
+        v_points := floor(p_purchase_amount * v_partner.earn_rate)::bigint;
+        IF v_points <= 0 THEN
+            PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
+                'message', 'this purchase earns no points'));
+        END IF;
+    END IF;
+    IF p_customer_id IS NOT NULL THEN
+        SELECT e.member_id INTO v_member
+        FROM hub_enroll_member(p_partner_id, p_customer_id, p_new_member_id, p_new_member_number, p_now) e;
+    ELSE
+        v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, NULL, false);
+    END IF;
+    IF v_partner.applies_tier_multiplier THEN
+        v_multiplier := hub_tier_multiplier(v_member, p_now);
+        IF v_multiplier > 1 THEN
+            v_points := floor(v_points * v_multiplier)::bigint;
+        ELSE
+            v_multiplier := NULL;
+        END IF;
+    END IF;
+    -- A member without debt: the UPDATE locks the row, and re-checks `debt = 0` on the
+    -- latest version if a concurrent transaction changed it first.
+    UPDATE member_balances
+    SET available = available + v_points,
+        lifetime_earned = lifetime_earned + v_points,
+        updated_at = p_now
+    WHERE member_id = v_member AND debt = 0
+    RETURNING * INTO v_balance;
+    IF NOT FOUND THEN
+        v_repaid := hub_credit_member(v_member, v_points, true, p_now);
+        SELECT * INTO v_balance FROM member_balances WHERE member_id = v_member;
+    END IF;
+    INSERT INTO journal_entries (id, kind, member_id, partner_id, points, reference,
+                                 purchase_amount, purchase_currency, earn_rate, debt_repaid,
+                                 tier_multiplier, created_at)
+    VALUES (v_entry, 'ISSUE', v_member, p_partner_id, v_points, p_reference,
+            p_purchase_amount, CASE WHEN p_purchase_amount IS NOT NULL THEN p_purchase_currency END,
+            CASE WHEN p_purchase_amount IS NOT NULL THEN v_partner.earn_rate END, v_repaid,
+            v_multiplier, p_now);
+    INSERT INTO postings (entry_id, account_id, amount)
+    SELECT v_entry, pa.issuance_account, -v_points FROM partner_accounts pa WHERE pa.partner_id = p_partner_id
+    UNION ALL
+    SELECT v_entry, v_balance.available_account, v_points;
+    IF v_points > v_repaid THEN
+        INSERT INTO lots (id, member_id, issuer_partner_id, points, remaining, earned_at, expires_at)
+        VALUES (v_entry, v_member, p_partner_id, v_points - v_repaid, v_points - v_repaid, p_now, p_expires_at);
+    END IF;
+    -- Nothing below the UPDATE changes the balance: it is the balance after this entry.
+    RETURN (v_entry, NULL, v_member, v_balance.available, v_balance.held, v_balance.debt,
+            v_balance.lifetime_earned, false)::hub_result;
+END $$;
