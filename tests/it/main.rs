@@ -12,6 +12,7 @@ mod live;
 mod oauth;
 mod partners_members;
 mod readme_commands;
+mod round_trips;
 mod schema_drift;
 mod settlement;
 mod support;
