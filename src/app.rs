@@ -32,6 +32,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Statements sent to PostgreSQL by this process's pool so far (round trips).
+    pub fn db_queries(&self) -> u64 {
+        self.db.queries()
+    }
+
     /// Builds the state (within a tokio runtime: it starts the ledger's batch workers)
     /// without waiting for Redis: the hub serves ledger traffic while
     /// Redis is down (DESIGN.md), so Redis connects lazily and reconnects on its own.

@@ -1,18 +1,11 @@
 //! The subscription root: a member's live balance.
 
-use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::{Stream, StreamExt};
 
-use super::{ContextExt, ledger::BalanceView};
+use crate::graphql::ContextExt;
+use crate::graphql::types::BalanceChange;
 use crate::{auth::Principal, error::AppError};
-
-/// A member's balance right after a ledger entry that touched it.
-#[derive(SimpleObject)]
-pub struct BalanceChange {
-    /// The entry that changed the balance.
-    pub entry_id: ID,
-    pub balance: BalanceView,
-}
 
 #[derive(Default)]
 pub struct LiveSubscription;

@@ -1,18 +1,19 @@
 //! The GraphQL layer: one [`schema`] builder used by the server, the CLI (`schema`) and the
-//! tests. Resolvers stay thin: parse arguments, call a service, shape the result.
+//! tests. Resolvers stay thin: parse arguments, call a service or a DataLoader, shape the
+//! result.
+//!
+//! `types/` holds one GraphQL type per file (object, input, enum, oneof) with its
+//! resolvers; `query/` and `mutation/` the per-area root fragments merged below; `loaders`
+//! the DataLoaders node resolvers fetch through. Types never import the roots.
 
-pub mod ambassadors;
 pub mod extensions;
-pub mod family;
-pub mod ledger;
 pub mod live;
-pub mod members;
+pub mod loaders;
+pub mod mutation;
 pub mod page;
-pub mod partners;
+pub mod query;
 pub mod scalars;
-pub mod settlement;
-pub mod tiers;
-pub mod viewer;
+pub mod types;
 
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
@@ -20,24 +21,24 @@ use crate::{app::AppState, auth::Principal, config::Limits, error::AppError};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
-    viewer::ViewerQuery,
-    partners::PartnerQuery,
-    members::MemberQuery,
-    ledger::LedgerQuery,
-    settlement::SettlementQuery,
-    ambassadors::AmbassadorQuery,
-    tiers::TierQuery,
+    query::viewer::ViewerQuery,
+    query::partners::PartnerQuery,
+    query::members::MemberQuery,
+    query::ledger::LedgerQuery,
+    query::settlement::SettlementQuery,
+    query::ambassadors::AmbassadorQuery,
+    query::tiers::TierQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    partners::PartnerMutation,
-    members::MemberMutation,
-    ledger::LedgerMutation,
-    settlement::SettlementMutation,
-    ambassadors::AmbassadorMutation,
-    tiers::TierMutation,
-    family::FamilyMutation,
+    mutation::partners::PartnerMutation,
+    mutation::members::MemberMutation,
+    mutation::ledger::LedgerMutation,
+    mutation::settlement::SettlementMutation,
+    mutation::ambassadors::AmbassadorMutation,
+    mutation::tiers::TierMutation,
+    mutation::family::FamilyMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;
@@ -61,7 +62,8 @@ fn builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, live::LiveSubscrip
 
 pub fn schema(state: AppState) -> HubSchema {
     let limits = state.config.limits.clone();
-    builder(&limits).data(state).finish()
+    let builder = loaders::register(builder(&limits), &state.db);
+    builder.data(state).finish()
 }
 
 /// The SDL, without any state: what `hub schema` prints and `schema.graphql` holds.

@@ -2,8 +2,11 @@
 
 use std::str::FromStr;
 
-use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use async_graphql::{ID, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use bigdecimal::BigDecimal;
+use uuid::Uuid;
+
+use crate::error::AppError;
 
 /// An exact decimal, written as a string ("12.50"). Plain notation only: no exponent, at most
 /// 18 integer and 12 fraction digits, so no input can make the hub build a huge number.
@@ -39,6 +42,17 @@ impl ScalarType for Decimal {
     fn to_value(&self) -> Value {
         Value::String(self.0.normalized().to_plain_string())
     }
+}
+
+/// An `ID` argument that must be a UUID.
+pub fn parse_id(id: &ID, what: &str) -> Result<Uuid, AppError> {
+    id.parse()
+        .map_err(|_| AppError::bad_input(format!("{what} is not a valid id")))
+}
+
+/// An optional `ID` argument that must be a UUID when given.
+pub fn optional_id(id: &Option<ID>, what: &str) -> Result<Option<Uuid>, AppError> {
+    id.as_ref().map(|id| parse_id(id, what)).transpose()
 }
 
 #[cfg(test)]

@@ -85,6 +85,12 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
         "# HELP {name} Time the group commit workers spent on batches (mostly waiting for PostgreSQL).\n# TYPE {name} counter\n{name} {:.6}",
         counts.busy_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
+    let name = "hub_db_queries_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Statements sent to PostgreSQL by the pool's connections (round trips).\n# TYPE {name} counter\n{name} {}",
+        state.app.db_queries()
+    );
     let pool = state.app.db.status();
     for (name, help, value) in [
         (

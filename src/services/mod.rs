@@ -1,6 +1,7 @@
 //! Use cases: authorization, validation through the domain rules, and one database
 //! transaction per mutation. Resolvers and the CLI call these and nothing below them.
 
+pub mod access;
 pub mod ambassadors;
 pub mod batch;
 pub mod credentials;

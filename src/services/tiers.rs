@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::Principal,
-    db::models::tiers::{self as rows, TierRow},
+    db::models::tiers::TierRow,
     domain::tiers::{self, TierLevel, TierStatus},
     error::AppResult,
 };
@@ -63,12 +63,8 @@ pub async fn of_member(
     member_since: NaiveDate,
 ) -> AppResult<MemberTier> {
     let mut conn = state.db.get().await?;
-    let levels: Vec<TierLevel> = TierRow::all(&mut conn)
-        .await?
-        .into_iter()
-        .map(level)
-        .collect();
-    let earns = rows::earn_days(&mut conn, member_id).await?;
+    let (levels, earns) = TierRow::all_with_earn_days(&mut conn, member_id).await?;
+    let levels: Vec<TierLevel> = levels.into_iter().map(level).collect();
     let today = Utc::now().date_naive();
     let status = tiers::tier_status(&levels, &earns, member_since, today);
     Ok(MemberTier {

@@ -14,6 +14,7 @@ mod oauth;
 mod partners_members;
 mod readme_commands;
 mod refusals;
+mod round_trips;
 mod schema_drift;
 mod settlement;
 mod sql_functions;

@@ -8,7 +8,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{holds, journal_entries, member_balances};
+use crate::db::schema::{holds, journal_entries, member_balances, members};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = journal_entries, check_for_backend(diesel::pg::Pg))]
@@ -87,6 +87,57 @@ impl JournalEntry {
             .optional()
     }
 
+    /// Entries by id (`id = ANY($1)`), in no particular order.
+    pub async fn find_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<JournalEntry>> {
+        journal_entries::table
+            .filter(journal_entries::id.eq_any(ids))
+            .select(JournalEntry::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Points reversed so far of each of these entries that has reversals.
+    pub async fn reversed_points_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, i64)>> {
+        let rows: Vec<(Option<Uuid>, Option<bigdecimal::BigDecimal>)> = journal_entries::table
+            .filter(journal_entries::reverses_entry_id.eq_any(ids))
+            .group_by(journal_entries::reverses_entry_id)
+            .select((
+                journal_entries::reverses_entry_id,
+                diesel::dsl::sum(journal_entries::points),
+            ))
+            .load(conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, sum)| {
+                Some((
+                    id?,
+                    sum.and_then(|s| bigdecimal::ToPrimitive::to_i64(&s))
+                        .unwrap_or(0),
+                ))
+            })
+            .collect())
+    }
+
+    /// The member number of the member of each of these entries.
+    pub async fn member_numbers(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Uuid, String)>> {
+        journal_entries::table
+            .inner_join(members::table.on(members::id.eq(journal_entries::member_id)))
+            .filter(journal_entries::id.eq_any(ids))
+            .select((journal_entries::id, members::member_number))
+            .load(conn)
+            .await
+    }
+
     /// A page of entries, newest first (ids are UUIDv7: id order is time order), strictly
     /// before the entry `before`.
     pub async fn page(
@@ -144,6 +195,17 @@ impl Hold {
             .first(conn)
             .await
             .optional()
+    }
+}
+
+impl Hold {
+    /// Holds by id (`id = ANY($1)`), in no particular order.
+    pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Hold>> {
+        holds::table
+            .filter(holds::id.eq_any(ids))
+            .select(Hold::as_select())
+            .load(conn)
+            .await
     }
 }
 

@@ -3,7 +3,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{member_links, members};
+use crate::db::{
+    models::ledger::Balance,
+    schema::{member_balances, member_links, members},
+};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = members, check_for_backend(diesel::pg::Pg))]
@@ -23,6 +26,20 @@ pub struct MemberLink {
 }
 
 impl Member {
+    /// Members by id (`id = ANY($1)`), each with its balance row when it has one: one query
+    /// for a page of members and their points.
+    pub async fn find_many_with_balance(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<(Member, Option<Balance>)>> {
+        members::table
+            .left_join(member_balances::table.on(member_balances::member_id.eq(members::id)))
+            .filter(members::id.eq_any(ids))
+            .select((Member::as_select(), Option::<Balance>::as_select()))
+            .load(conn)
+            .await
+    }
+
     pub async fn insert(conn: &mut AsyncPgConnection, row: &Member) -> QueryResult<Member> {
         diesel::insert_into(members::table)
             .values(row)
@@ -97,6 +114,19 @@ impl MemberLink {
             .first(conn)
             .await
             .optional()
+    }
+
+    /// The links of each of these members (`member_id = ANY($1)`), oldest first.
+    pub async fn for_members(
+        conn: &mut AsyncPgConnection,
+        member_ids: &[Uuid],
+    ) -> QueryResult<Vec<MemberLink>> {
+        member_links::table
+            .filter(member_links::member_id.eq_any(member_ids))
+            .order_by(member_links::linked_at)
+            .select(MemberLink::as_select())
+            .load(conn)
+            .await
     }
 
     pub async fn for_member(

@@ -54,6 +54,18 @@ impl Partner {
             .await
     }
 
+    /// Partners by id (`id = ANY($1)`), in no particular order.
+    pub async fn find_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<Partner>> {
+        partners::table
+            .filter(partners::id.eq_any(ids))
+            .select(Partner::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Partner>> {
         partners::table
             .find(id)

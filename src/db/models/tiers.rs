@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use diesel::{
     QueryableByName,
     prelude::*,
-    sql_types::{BigInt, Date},
+    sql_types::{BigInt, Date, Nullable, Numeric, Text},
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -28,7 +28,62 @@ struct EarnDay {
     points: i64,
 }
 
+/// A row of [`TierRow::all_with_earn_days`]: a level or an earn day.
+#[derive(QueryableByName)]
+struct LevelOrEarnDay {
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    min_points: Option<i64>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    earn_multiplier: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Date>)]
+    day: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    points: Option<i64>,
+}
+
 impl TierRow {
+    /// The levels, lowest first, and the member's [`earn_days`], in one round trip.
+    pub async fn all_with_earn_days(
+        conn: &mut AsyncPgConnection,
+        member_id: Uuid,
+    ) -> QueryResult<(Vec<TierRow>, Vec<(NaiveDate, i64)>)> {
+        let rows: Vec<LevelOrEarnDay> = diesel::sql_query(
+            "SELECT name, min_points, earn_multiplier, NULL::date AS day, NULL::bigint AS points, \
+                    0 AS part FROM tiers \
+             UNION ALL \
+             SELECT NULL, NULL, NULL, day, points, 1 FROM hub_tier_earn_days($1) \
+             ORDER BY part, min_points, day",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(member_id)
+        .load(conn)
+        .await?;
+        let mut levels = Vec::new();
+        let mut days = Vec::new();
+        for row in rows {
+            match row {
+                LevelOrEarnDay {
+                    name: Some(name),
+                    min_points: Some(min_points),
+                    earn_multiplier: Some(earn_multiplier),
+                    ..
+                } => levels.push(TierRow {
+                    name,
+                    min_points,
+                    earn_multiplier,
+                }),
+                LevelOrEarnDay {
+                    day: Some(day),
+                    points: Some(points),
+                    ..
+                } => days.push((day, points)),
+                _ => {}
+            }
+        }
+        Ok((levels, days))
+    }
+
     /// The levels, lowest first.
     pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<TierRow>> {
         tiers::table

@@ -1,6 +1,8 @@
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Result, SimpleObject};
 
-use super::{ContextExt, members::MemberNode, partners::PartnerNode};
+use crate::graphql::ContextExt;
+use crate::graphql::types::MemberNode;
+use crate::graphql::types::PartnerNode;
 use crate::{
     auth::{Principal, Role},
     services::{members, partners},
@@ -39,24 +41,9 @@ impl Viewer {
                     &members::MemberRef::Id(*member_id),
                 )
                 .await?;
-                Ok(Some(MemberNode(member)))
+                Ok(Some(MemberNode::from(member)))
             }
             _ => Ok(None),
         }
-    }
-}
-
-#[derive(Default)]
-pub struct ViewerQuery;
-
-#[Object]
-impl ViewerQuery {
-    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
-        let principal = ctx.principal()?;
-        Ok(Viewer {
-            role: principal.role(),
-            subject: principal.subject(),
-            scopes: principal.scopes().to_vec(),
-        })
     }
 }

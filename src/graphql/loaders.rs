@@ -1,0 +1,261 @@
+//! DataLoaders: what node resolvers fetch per node, loaded for all the nodes of a response
+//! at once (`WHERE id = ANY($1)`), so that a page of N nodes costs a constant number of
+//! round trips whatever N.
+//!
+//! They load raw rows: who may see which entry, hold or member is decided by the resolver,
+//! with the same pure checks the services apply (`services::access`).
+//!
+//! They are registered once, in the schema, without a cache: a cached value could outlive
+//! the write that changed it, and a schema-level loader lives as long as the process. Such a
+//! loader batches the keys of concurrent requests together too (fewer round trips under
+//! load); the price is `DELAY`, the time a first key waits for others before its batch is
+//! sent. Keys of one response are enqueued within microseconds of each other (sibling
+//! fields are polled together), so a fraction of a millisecond is enough.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, Loader},
+};
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        DbConn, DbPool,
+        models::{
+            Member, MemberLink, Partner,
+            ledger::{Balance, Hold, JournalEntry},
+        },
+    },
+    error::{AppError, AppResult},
+};
+
+/// How long the first key of a batch waits for more.
+const DELAY: Duration = Duration::from_micros(500);
+
+type LoadResult<V> = Result<HashMap<Uuid, V>, Arc<AppError>>;
+
+fn load_error(e: Arc<AppError>) -> AppError {
+    match Arc::try_unwrap(e) {
+        Ok(e) => e,
+        Err(shared) => AppError::internal(anyhow::anyhow!("{shared:#}")),
+    }
+}
+
+async fn conn(db: &DbPool) -> Result<DbConn, Arc<AppError>> {
+    db.get().await.map_err(|e| Arc::new(AppError::from(e)))
+}
+
+fn db_error(e: diesel::result::Error) -> Arc<AppError> {
+    Arc::new(AppError::from(e))
+}
+
+/// A member and, when it has one, its balance (loaded by the same query).
+#[derive(Clone)]
+pub struct MemberRow {
+    pub member: Member,
+    pub balance: Option<Balance>,
+}
+
+pub struct MemberLoader(DbPool);
+
+impl Loader<Uuid> for MemberLoader {
+    type Value = MemberRow;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<MemberRow> {
+        let rows = Member::find_many_with_balance(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(member, balance)| (member.id, MemberRow { member, balance }))
+            .collect())
+    }
+}
+
+pub struct PartnerLoader(DbPool);
+
+impl Loader<Uuid> for PartnerLoader {
+    type Value = Partner;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<Partner> {
+        let rows = Partner::find_many(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+pub struct EntryLoader(DbPool);
+
+impl Loader<Uuid> for EntryLoader {
+    type Value = JournalEntry;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<JournalEntry> {
+        let rows = JournalEntry::find_many(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|e| (e.id, e)).collect())
+    }
+}
+
+pub struct HoldLoader(DbPool);
+
+impl Loader<Uuid> for HoldLoader {
+    type Value = Hold;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<Hold> {
+        let rows = Hold::find_many(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|h| (h.id, h)).collect())
+    }
+}
+
+/// Points reversed so far of an entry (absent: none).
+pub struct ReversedPointsLoader(DbPool);
+
+impl Loader<Uuid> for ReversedPointsLoader {
+    type Value = i64;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<i64> {
+        let rows = JournalEntry::reversed_points_many(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// The member number of an entry's member (for the other half of a transfer).
+pub struct EntryMemberNumberLoader(DbPool);
+
+impl Loader<Uuid> for EntryMemberNumberLoader {
+    type Value = String;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<String> {
+        let rows = JournalEntry::member_numbers(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// A member's partner links (absent: none).
+pub struct MemberLinksLoader(DbPool);
+
+impl Loader<Uuid> for MemberLinksLoader {
+    type Value = Vec<MemberLink>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<Vec<MemberLink>> {
+        let rows = MemberLink::for_members(&mut *conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        let mut links: HashMap<Uuid, Vec<MemberLink>> = HashMap::new();
+        for link in rows {
+            links.entry(link.member_id).or_default().push(link);
+        }
+        Ok(links)
+    }
+}
+
+fn loader<T: Loader<Uuid>>(loader: T) -> DataLoader<T> {
+    DataLoader::new(loader, tokio::spawn).delay(DELAY)
+}
+
+/// Adds every loader to the schema's data.
+pub fn register<Q, M, S>(
+    builder: async_graphql::SchemaBuilder<Q, M, S>,
+    db: &DbPool,
+) -> async_graphql::SchemaBuilder<Q, M, S> {
+    builder
+        .data(loader(MemberLoader(db.clone())))
+        .data(loader(PartnerLoader(db.clone())))
+        .data(loader(EntryLoader(db.clone())))
+        .data(loader(HoldLoader(db.clone())))
+        .data(loader(ReversedPointsLoader(db.clone())))
+        .data(loader(EntryMemberNumberLoader(db.clone())))
+        .data(loader(MemberLinksLoader(db.clone())))
+}
+
+async fn load<T: Loader<Uuid, Error = Arc<AppError>>>(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> AppResult<Option<T::Value>> {
+    ctx.data_unchecked::<DataLoader<T>>()
+        .load_one(id)
+        .await
+        .map_err(load_error)
+}
+
+/// A member by id; `NOT_FOUND` when there is none.
+pub async fn member(ctx: &Context<'_>, id: Uuid) -> AppResult<MemberRow> {
+    load::<MemberLoader>(ctx, id)
+        .await?
+        .ok_or(AppError::NotFound("member"))
+}
+
+pub async fn partner(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Partner>> {
+    load::<PartnerLoader>(ctx, id).await
+}
+
+async fn load_many<T: Loader<Uuid, Error = Arc<AppError>>>(
+    ctx: &Context<'_>,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, T::Value>> {
+    ctx.data_unchecked::<DataLoader<T>>()
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(load_error)
+}
+
+/// Partners by id, in the order of `ids` (those not found left out).
+pub async fn partners(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<Partner>> {
+    let found = partners_by_id(ctx, ids).await?;
+    Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
+}
+
+/// Partners by id, in one batch.
+pub async fn partners_by_id(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Partner>> {
+    load_many::<PartnerLoader>(ctx, ids).await
+}
+
+/// Members by id, in one batch.
+pub async fn members(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, MemberRow>> {
+    load_many::<MemberLoader>(ctx, ids).await
+}
+
+pub async fn entry(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<JournalEntry>> {
+    load::<EntryLoader>(ctx, id).await
+}
+
+pub async fn hold(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Hold>> {
+    load::<HoldLoader>(ctx, id).await
+}
+
+pub async fn reversed_points(ctx: &Context<'_>, entry_id: Uuid) -> AppResult<i64> {
+    Ok(load::<ReversedPointsLoader>(ctx, entry_id)
+        .await?
+        .unwrap_or(0))
+}
+
+pub async fn member_number_of_entry(
+    ctx: &Context<'_>,
+    entry_id: Uuid,
+) -> AppResult<Option<String>> {
+    load::<EntryMemberNumberLoader>(ctx, entry_id).await
+}
+
+/// A member's partner links, oldest first.
+pub async fn member_links(ctx: &Context<'_>, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
+    Ok(load::<MemberLinksLoader>(ctx, member_id)
+        .await?
+        .unwrap_or_default())
+}

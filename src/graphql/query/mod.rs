@@ -1,0 +1,7 @@
+pub mod ambassadors;
+pub mod ledger;
+pub mod members;
+pub mod partners;
+pub mod settlement;
+pub mod tiers;
+pub mod viewer;

@@ -1,0 +1,14 @@
+use async_graphql::{ID, InputObject};
+
+use crate::graphql::types::MemberRefInput;
+
+#[derive(InputObject)]
+pub struct AuthorizeRedemptionInput {
+    pub partner_id: Option<ID>,
+    pub member: MemberRefInput,
+    pub points: i32,
+    pub idempotency_key: String,
+    pub reference: Option<String>,
+    /// How long the hold lasts; the configured default when omitted.
+    pub expires_in_seconds: Option<i32>,
+}

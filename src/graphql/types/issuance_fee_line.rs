@@ -1,0 +1,13 @@
+use async_graphql::SimpleObject;
+
+use crate::graphql::scalars::BigInt;
+use crate::graphql::types::Money;
+use crate::graphql::types::SettlementParty;
+
+#[derive(SimpleObject)]
+pub struct IssuanceFeeLine {
+    pub partner: SettlementParty,
+    /// Points issued, less issues reversed.
+    pub points: BigInt,
+    pub amount: Money,
+}

@@ -1,0 +1,151 @@
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::ContextExt;
+use crate::graphql::scalars::BigInt;
+use crate::graphql::types::BalanceView;
+use crate::graphql::types::ExpiringPoints;
+use crate::graphql::types::FamilyLink;
+use crate::graphql::types::LedgerEntryKind;
+use crate::graphql::types::LedgerEntryNode;
+use crate::graphql::types::MemberTierView;
+use crate::graphql::types::ledger_entry::entry_connection;
+use crate::{
+    auth::Principal,
+    db::models::Member,
+    db::models::ledger::EntryFilter,
+    services::{ledger, tiers},
+};
+
+use crate::db::models::ledger::Balance;
+use crate::graphql::loaders::{self, MemberRow};
+use crate::services::{access, family};
+
+/// A member as the API shows it. `balance` is the member's balance row when it was loaded
+/// with the member (the member DataLoader's query returns both); otherwise `balance` asks
+/// the ledger.
+pub struct MemberNode {
+    pub member: Member,
+    pub balance: Option<Balance>,
+}
+
+impl From<Member> for MemberNode {
+    fn from(member: Member) -> Self {
+        MemberNode {
+            member,
+            balance: None,
+        }
+    }
+}
+
+impl From<MemberRow> for MemberNode {
+    fn from(row: MemberRow) -> Self {
+        MemberNode {
+            member: row.member,
+            balance: row.balance,
+        }
+    }
+}
+
+impl MemberNode {
+    /// A member by id, through the member DataLoader.
+    pub async fn load(ctx: &Context<'_>, id: uuid::Uuid) -> Result<MemberNode> {
+        Ok(loaders::member(ctx, id).await?.into())
+    }
+}
+
+#[Object(name = "Member")]
+impl MemberNode {
+    async fn id(&self) -> ID {
+        ID(self.member.id.to_string())
+    }
+    async fn member_number(&self) -> &str {
+        &self.member.member_number
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.member.created_at
+    }
+    /// The calling partner's customer id for this member (null for other callers).
+    async fn partner_customer_id(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match ctx.principal()? {
+            Principal::Partner { partner_id, .. } => {
+                let links = loaders::member_links(ctx, self.member.id).await?;
+                Ok(links
+                    .into_iter()
+                    .find(|link| link.partner_id == *partner_id)
+                    .map(|link| link.partner_customer_id))
+            }
+            _ => Ok(None),
+        }
+    }
+    /// The member's points. Visible to the operator, the member, and partners with
+    /// `members:read`.
+    async fn balance(&self, ctx: &Context<'_>) -> Result<BalanceView> {
+        access::may_see_points(ctx.principal()?)?;
+        let balance = match self.balance {
+            Some(balance) => balance,
+            None => ledger::balance(ctx.state(), self.member.id).await?,
+        };
+        Ok(balance.into())
+    }
+    /// Points expiring within the next `withinDays` days, by date.
+    async fn expiring_points(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] within_days: i32,
+    ) -> Result<Vec<ExpiringPoints>> {
+        access::may_see_points(ctx.principal()?)?;
+        let rows = ledger::expiring(ctx.state(), self.member.id, i64::from(within_days)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(date, points)| ExpiringPoints {
+                date,
+                points: BigInt(points),
+            })
+            .collect())
+    }
+    /// The member's entries, newest first (for a partner: the entries with that partner).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kinds: Option<Vec<LedgerEntryKind>>,
+    ) -> Result<Connection<String, LedgerEntryNode>> {
+        access::may_see_points(ctx.principal()?)?;
+        let filter = EntryFilter {
+            member_id: Some(self.member.id),
+            kinds: kinds.map(|k| k.iter().map(|k| k.as_str().to_owned()).collect()),
+            ..EntryFilter::default()
+        };
+        entry_connection(ctx, filter, first, after).await
+    }
+    /// The member's coalition tier: level, when it was reached, what keeps it, what is
+    /// needed for the next. Visible to whoever may see the member's points.
+    async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
+        access::may_see_points(ctx.principal()?)?;
+        let tier = tiers::of_member(
+            ctx.state(),
+            self.member.id,
+            self.member.created_at.date_naive(),
+        )
+        .await?;
+        Ok((!tier.levels.is_empty()).then_some(MemberTierView(tier)))
+    }
+    /// Family links and requests (the member itself and the operator only).
+    async fn family_members(&self, ctx: &Context<'_>) -> Result<Vec<FamilyLink>> {
+        access::may_see_family(ctx.principal()?, self.member.id)?;
+        Ok(family::list(ctx.state(), self.member.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    /// How many partners this member is linked to.
+    async fn linked_partner_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let links = loaders::member_links(ctx, self.member.id).await?;
+        Ok(links.len() as i32)
+    }
+}

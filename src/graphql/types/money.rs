@@ -1,0 +1,9 @@
+use async_graphql::SimpleObject;
+
+use crate::graphql::scalars::Decimal;
+
+#[derive(SimpleObject)]
+pub struct Money {
+    pub amount: Decimal,
+    pub currency: String,
+}

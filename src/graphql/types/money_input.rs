@@ -1,0 +1,10 @@
+use async_graphql::InputObject;
+
+use crate::graphql::scalars::Decimal;
+
+#[derive(InputObject)]
+pub struct MoneyInput {
+    pub amount: Decimal,
+    /// ISO 4217; must be the partner's currency.
+    pub currency: String,
+}

@@ -1,0 +1,10 @@
+use async_graphql::SimpleObject;
+
+use crate::graphql::scalars::BigInt;
+use crate::graphql::types::SettlementParty;
+
+#[derive(SimpleObject)]
+pub struct PartnerPoints {
+    pub partner: SettlementParty,
+    pub points: BigInt,
+}

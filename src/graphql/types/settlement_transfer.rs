@@ -1,0 +1,11 @@
+use async_graphql::SimpleObject;
+
+use crate::graphql::types::Money;
+use crate::graphql::types::SettlementParty;
+
+#[derive(SimpleObject)]
+pub struct SettlementTransfer {
+    pub from: SettlementParty,
+    pub to: SettlementParty,
+    pub amount: Money,
+}

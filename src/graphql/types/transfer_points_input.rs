@@ -1,0 +1,9 @@
+use async_graphql::InputObject;
+
+#[derive(InputObject)]
+pub struct TransferPointsInput {
+    /// The linked family member's card number.
+    pub to_member_number: String,
+    pub points: i32,
+    pub idempotency_key: String,
+}

@@ -1,0 +1,20 @@
+use async_graphql::InputObject;
+
+use crate::domain::partner::{PartnerCategory, PartnerStatus};
+use crate::graphql::scalars::Decimal;
+
+#[derive(InputObject)]
+pub struct UpdatePartnerInput {
+    pub name: Option<String>,
+    pub category: Option<PartnerCategory>,
+    pub earn_rate: Option<Decimal>,
+    pub accepts_redemptions: Option<bool>,
+    /// `SUSPENDED` stops the partner's tokens and credentials at once; `ACTIVE` reactivates.
+    pub status: Option<PartnerStatus>,
+    /// Leaderboard score of a referral that converts at this partner (1-1000000).
+    pub referral_score: Option<i32>,
+    /// Points the partner issues to the ambassador when a referral converts (0 for none).
+    pub referral_reward_points: Option<i32>,
+    /// Opt in (or out) of multiplying earns here by the member's tier multiplier.
+    pub applies_tier_multiplier: Option<bool>,
+}
