@@ -195,7 +195,7 @@ async fn main() {
     let state = AppState::new(config.clone()).unwrap();
     let rss_before = rss_mib(std::process::id());
     let mut last = Instant::now();
-    let report = rebuild::rebuild(&state, |p| {
+    let report = rebuild::rebuild(&state.leaderboards, |p| {
         if last.elapsed() > Duration::from_secs(2) {
             eprintln!(
                 "rebuild: {}/{} ambassadors, {} scores",

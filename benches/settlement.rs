@@ -138,23 +138,35 @@ async fn main() {
     let (rss_before, _) = memory_mib();
     let cutoff = Utc::now();
     let t = Instant::now();
-    let view = settlement::close(&state, &operator, cutoff, &mut |p| {
-        eprintln!(
-            "close: [{:>2}/{}] {} records ({:.2} s)",
-            p.chunk,
-            p.chunks,
-            p.records,
-            t.elapsed().as_secs_f64()
-        )
-    })
+    let view = settlement::close(
+        &state.db,
+        &state.config.currency,
+        &operator,
+        cutoff,
+        &mut |p| {
+            eprintln!(
+                "close: [{:>2}/{}] {} records ({:.2} s)",
+                p.chunk,
+                p.chunks,
+                p.records,
+                t.elapsed().as_secs_f64()
+            )
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("close failed: {e:?}"));
     let close_s = t.elapsed().as_secs_f64();
     let (rss_after, peak) = memory_mib();
     let t = Instant::now();
-    let again = settlement::close(&state, &operator, cutoff, &mut |_| {})
-        .await
-        .unwrap();
+    let again = settlement::close(
+        &state.db,
+        &state.config.currency,
+        &operator,
+        cutoff,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let reclose_s = t.elapsed().as_secs_f64();
     assert_eq!(again.content_hash, view.content_hash);
     let s = &view.statement;

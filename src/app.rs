@@ -3,19 +3,23 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{
     auth::{KeySet, partner_status::PartnerStatusCache},
     config::Config,
-    db,
+    db::{self, redis::Redis},
     services::{
+        ambassadors::Ambassadors,
         batch::Batcher,
         leaderboards::Leaderboards,
+        ledger::Ledger,
         live::{LiveBalances, Publisher},
     },
 };
 
+/// What the HTTP and GraphQL layers and the CLI hand to the services: the narrow handles
+/// (ledger, leaderboards, ambassadors, live balances) and the shared parts they are built
+/// from. The services themselves never see this type.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -23,12 +27,11 @@ pub struct AppState {
     pub redis: Redis,
     pub keys: Arc<KeySet>,
     pub partner_status: Arc<PartnerStatusCache>,
-    pub batcher: Batcher,
-    pub leaderboards: Arc<Leaderboards>,
+    pub ledger: Ledger,
+    pub leaderboards: Leaderboards,
+    pub ambassadors: Ambassadors,
     /// `balanceChanged` subscriptions served by this process.
     pub live: Arc<LiveBalances>,
-    /// Publishes balance changes after commit (for every process's `live`).
-    pub publisher: Publisher,
 }
 
 impl AppState {
@@ -47,7 +50,11 @@ impl AppState {
             config.db_pool_size,
             config.db_statement_timeout,
         )?;
-        let redis = Redis::new(&config)?;
+        let redis = Redis::new(
+            &config.redis_url,
+            &config.redis_prefix,
+            config.redis_timeout,
+        )?;
         let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
         let publisher = Publisher::start(redis.clone());
         let batcher = Batcher::start(
@@ -57,51 +64,33 @@ impl AppState {
             config.ledger.batch_linger,
             config.ledger.queue_capacity,
         );
+        let ledger = Ledger {
+            db: db.clone(),
+            batcher,
+            publisher: publisher.clone(),
+            config: Arc::new(config.ledger.clone()),
+        };
+        let leaderboards = Leaderboards::new(
+            db.clone(),
+            redis.clone(),
+            &config.database_url,
+            config.leaderboard_relay_interval,
+        );
+        let ambassadors = Ambassadors {
+            db: db.clone(),
+            publisher,
+            points_lifetime: config.ledger.points_lifetime,
+        };
         Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
             keys: Arc::new(keys),
             partner_status,
-            batcher,
-            leaderboards: Arc::default(),
+            ledger,
+            leaderboards,
+            ambassadors,
             live: Arc::default(),
-            publisher,
         })
-    }
-}
-
-/// Redis access with bounded waits, and the key prefix of this hub.
-#[derive(Clone)]
-pub struct Redis {
-    pub manager: ConnectionManager,
-    pub prefix: Arc<str>,
-}
-
-impl Redis {
-    fn new(config: &Config) -> anyhow::Result<Redis> {
-        let client = redis::Client::open(config.redis_url.as_str()).context("REDIS_URL")?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.redis_timeout))
-            .set_response_timeout(Some(config.redis_timeout))
-            .set_number_of_retries(1);
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .context("creating the Redis connection manager")?;
-        Ok(Redis {
-            manager,
-            prefix: config.redis_prefix.as_str().into(),
-        })
-    }
-
-    pub fn key(&self, suffix: &str) -> String {
-        format!("{}{suffix}", self.prefix)
-    }
-
-    pub async fn ping(&self) -> bool {
-        let mut conn = self.manager.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .is_ok()
     }
 }

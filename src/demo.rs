@@ -101,7 +101,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
         .await?;
         // Some points to look at; the fixed key makes a second seeding a replay.
         ledger::issue(
-            state,
+            &state.ledger,
             &operator,
             ledger::IssueInput {
                 partner_id: Some(fresh_mart),
@@ -153,7 +153,7 @@ async fn seed_ambassadors(
         .enumerate()
     {
         let enrolled = ambassadors::enroll(
-            state,
+            &state.ambassadors,
             operator,
             ambassadors::EnrollInput {
                 partner_id: None,
@@ -163,7 +163,7 @@ async fn seed_ambassadors(
         )
         .await?;
         ambassadors::record_activity(
-            state,
+            &state.ambassadors,
             operator,
             ambassadors::ActivityInput {
                 partner_id: Some(fresh_mart),

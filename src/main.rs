@@ -139,15 +139,20 @@ async fn main() -> anyhow::Result<()> {
         Command_::Dev => dev().await,
         Command_::Expire => {
             let state = AppState::new(Config::from_env(true)?)?;
-            let run = expiry::run(&state.db, Some(&state.publisher), chrono::Utc::now(), |p| {
-                eprintln!(
-                    "expire: {} holds released, {} members, {} points expired so far",
-                    p.holds_released, p.members_expired, p.points_expired
-                );
-            })
+            let run = expiry::run(
+                &state.db,
+                Some(&state.ledger.publisher),
+                chrono::Utc::now(),
+                |p| {
+                    eprintln!(
+                        "expire: {} holds released, {} members, {} points expired so far",
+                        p.holds_released, p.members_expired, p.points_expired
+                    );
+                },
+            )
             .await
             .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
-            state.publisher.flush().await;
+            state.ledger.publisher.flush().await;
             println!(
                 "expired: {} holds released, {} points of {} members",
                 run.holds_released, run.points_expired, run.members_expired
@@ -225,15 +230,21 @@ fn cli_operator() -> Principal {
 async fn settle(cutoff: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let state = AppState::new(Config::from_env(true)?)?;
     let started = std::time::Instant::now();
-    let view = settlement::close(&state, &cli_operator(), cutoff, &mut |p| {
-        eprintln!(
-            "settle: [{:>2}/{}] {} records aggregated ({:.1} s)",
-            p.chunk,
-            p.chunks,
-            p.records,
-            started.elapsed().as_secs_f64()
-        );
-    })
+    let view = settlement::close(
+        &state.db,
+        &state.config.currency,
+        &cli_operator(),
+        cutoff,
+        &mut |p| {
+            eprintln!(
+                "settle: [{:>2}/{}] {} records aggregated ({:.1} s)",
+                p.chunk,
+                p.chunks,
+                p.records,
+                started.elapsed().as_secs_f64()
+            );
+        },
+    )
     .await
     .map_err(|e| anyhow::anyhow!("closing the period failed: {e}"))?;
     let period = view
@@ -265,7 +276,7 @@ async fn leaderboards_command(command: LeaderboardsCommand) -> anyhow::Result<()
     let state = AppState::new(Config::from_env(true)?)?;
     match command {
         LeaderboardsCommand::Rebuild => {
-            let report = rebuild::rebuild(&state, |p| {
+            let report = rebuild::rebuild(&state.leaderboards, |p| {
                 let total = p.ambassadors_total.max(1);
                 let done = p.ambassadors_done.min(total);
                 let filled = (done * 30 / total) as usize;
@@ -292,7 +303,7 @@ async fn leaderboards_command(command: LeaderboardsCommand) -> anyhow::Result<()
             Ok(())
         }
         LeaderboardsCommand::Check => {
-            let report = rebuild::check(&state)
+            let report = rebuild::check(&state.leaderboards)
                 .await
                 .map_err(|e| anyhow::anyhow!("check could not run: {e:?}"))?;
             println!(
@@ -323,7 +334,7 @@ async fn leaderboards_command(command: LeaderboardsCommand) -> anyhow::Result<()
             Ok(())
         }
         LeaderboardsCommand::Relay => {
-            let run = relay::run_once(&state, true)
+            let run = relay::run_once(&state.leaderboards, true)
                 .await
                 .map_err(|e| anyhow::anyhow!("relay failed: {e:?}"))?;
             println!(

@@ -12,8 +12,8 @@ use crate::{
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job and
 /// the leaderboard relay run alongside.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
-    let expiry_job = expiry::spawn(&state);
-    let relay_job = relay::spawn(&state);
+    let expiry_job = expiry::spawn(&state.ledger);
+    let relay_job = relay::spawn(&state.leaderboards);
     let live_listener = live::spawn_listener(
         state.config.redis_url.clone(),
         state.redis.clone(),

@@ -75,3 +75,23 @@ diesel::define_sql_function! {
     /// answers, one per operation.
     fn ledger_batch(operations: Jsonb) -> Jsonb;
 }
+
+/// A database error as the client sees it: a refusal raised by a SQL function that does
+/// not answer in `LedgerAnswer`'s shape (`hub_attach_referral`) carries it as JSON in the
+/// error's detail (sql/ledger/answers.sql); anything else is internal.
+pub fn database_error(error: diesel::result::Error) -> crate::error::AppError {
+    match error {
+        diesel::result::Error::DatabaseError(kind, info) => {
+            match info
+                .details()
+                .and_then(|d| serde_json::from_str::<crate::domain::ledger::Refusal>(d).ok())
+            {
+                Some(refusal) => refusal.into(),
+                None => crate::error::AppError::internal(diesel::result::Error::DatabaseError(
+                    kind, info,
+                )),
+            }
+        }
+        other => other.into(),
+    }
+}

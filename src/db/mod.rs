@@ -3,6 +3,7 @@
 
 pub mod ledger;
 pub mod models;
+pub mod redis;
 pub mod schema;
 pub mod sql_files;
 
@@ -16,6 +17,7 @@ use std::{
 };
 
 use anyhow::Context;
+use deadpool::managed::{Metrics, Object, Pool, QueueMode, RecycleResult};
 use diesel::{
     ConnectionError,
     connection::{Instrumentation, InstrumentationEvent},
@@ -24,8 +26,7 @@ use diesel::{
 use diesel_async::{
     AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     pooled_connection::{
-        AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-        deadpool::{Object, Pool},
+        AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
     },
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -33,65 +34,81 @@ use futures_util::FutureExt;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-pub type DbConn = Object<AsyncPgConnection>;
+pub type DbConn = Object<Manager>;
 
 /// The connection pool, and a count of the statements its connections sent to PostgreSQL
 /// (each one a round trip; `/metrics` exports it, the tests read it). It dereferences to
 /// the deadpool [`Pool`], so `db.get()` and `db.status()` work as on the pool itself.
 #[derive(Clone)]
 pub struct DbPool {
-    pool: Pool<AsyncPgConnection>,
+    pool: Pool<Manager>,
     queries: Arc<AtomicU64>,
 }
 
 impl DbPool {
-    /// Statements sent so far by this pool's connections (queries, and the `BEGIN` /
-    /// `COMMIT` of transactions); connection setup and liveness checks are not counted.
+    /// Statements sent so far by this pool's connections (queries, liveness checks, and the
+    /// `BEGIN` / `COMMIT` of transactions): its round trips. Connection setup is not counted.
     pub fn queries(&self) -> u64 {
         AtomicU64::load(&self.queries, Ordering::Relaxed)
     }
 }
 
 impl Deref for DbPool {
-    type Target = Pool<AsyncPgConnection>;
+    type Target = Pool<Manager>;
 
     fn deref(&self) -> &Self::Target {
         &self.pool
     }
 }
 
-const LIVENESS_CHECK: &str = "SELECT 1";
-
-/// Counts the statements a connection starts, except liveness checks (`SELECT 1`: the
-/// pool's check of a connection it hands out again, `/readyz`'s).
+/// Counts the statements a connection starts.
 struct QueryCounter(Arc<AtomicU64>);
 
 impl Instrumentation for QueryCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            let text = query.to_string();
-            if text.split(" -- binds").next() != Some(LIVENESS_CHECK) {
-                self.0.fetch_add(1, Ordering::Relaxed);
-            }
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// A connection handed out again within this long of its last checkout skips the liveness
+/// round trip (as HikariCP's alive-bypass window): it was just working, and under load a
+/// request takes several connections in turn, each check a round trip as dear as a query.
+/// An older connection is checked with `SELECT 1` first; a broken one is never handed out.
+const RECENTLY_USED: Duration = Duration::from_millis(500);
+
+/// diesel-async's pool manager with the alive-bypass window above.
+pub struct Manager(AsyncDieselConnectionManager<AsyncPgConnection>);
+
+impl deadpool::managed::Manager for Manager {
+    type Type = AsyncPgConnection;
+    type Error = PoolError;
+
+    async fn create(&self) -> Result<AsyncPgConnection, PoolError> {
+        self.0.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<PoolError> {
+        if metrics.last_used() < RECENTLY_USED && !conn.is_broken() {
+            return Ok(());
+        }
+        self.0.recycle(conn, metrics).await
     }
 }
 
 /// A pool whose every connection has `statement_timeout` set, so that no query can hold a
 /// connection (and its locks) longer than that.
-///
-/// Recycling stays verified: a checkout costs a liveness query (`SELECT 1`, not counted).
-/// `Fast` would save that round trip, but a connection whose backend was just terminated
-/// can be handed out again before diesel-async's `is_broken` sees its socket closed, and the
-/// group commit's retry on "a fresh connection" then fails (tests/it/ledger.rs
-/// `a_call_cut_off_mid_transaction_is_finished_by_the_hub`).
+/// A connection idle for a while is checked before it is handed out ([`Manager`]).
 pub fn pool(url: &str, size: usize, statement_timeout: Duration) -> anyhow::Result<DbPool> {
     let timeout_ms = statement_timeout.as_millis();
     let queries = Arc::new(AtomicU64::new(0));
     let counter = queries.clone();
     let mut config = ManagerConfig::default();
-    // Verified, with a query the counter recognises as a liveness check.
-    config.recycling_method = RecyclingMethod::CustomQuery(LIVENESS_CHECK.into());
     config.custom_setup = Box::new(move |url| {
         let counter = counter.clone();
         async move {
@@ -106,9 +123,12 @@ pub fn pool(url: &str, size: usize, statement_timeout: Duration) -> anyhow::Resu
         }
         .boxed()
     });
-    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    let manager = Manager(AsyncDieselConnectionManager::new_with_config(url, config));
     let pool = Pool::builder(manager)
         .max_size(size)
+        // The connection given back last is handed out first: it is the one most likely
+        // within the alive-bypass window, and idle ones age at the bottom of the stack.
+        .queue_mode(QueueMode::Lifo)
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)

@@ -58,7 +58,7 @@ impl Metrics {
 
 pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
     let mut out = state.metrics.render();
-    let counts = state.app.batcher.counts();
+    let counts = state.app.ledger.batcher.counts();
     for (name, help, value) in [
         (
             "hub_ledger_batches_total",
@@ -96,7 +96,7 @@ pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
         (
             "hub_ledger_queued_operations",
             "Issues and redemptions waiting for a group-commit worker (HUB_LEDGER_QUEUE_CAPACITY at most).",
-            state.app.batcher.queued(),
+            state.app.ledger.batcher.queued(),
         ),
         (
             "hub_db_pool_connections",

@@ -11,8 +11,9 @@ use diesel::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::live::Publisher;
+use crate::db::DbPool;
 use crate::{
-    app::AppState,
     auth::{Principal, Scope},
     db::ledger::hub_answer,
     db::models::{
@@ -31,7 +32,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     services::{
-        ledger::{Outcome, caller, database_error},
+        ledger::{Outcome, caller},
         members::{MemberRef, find_as_linked},
     },
 };
@@ -49,6 +50,16 @@ pub struct Enrolled {
     pub scopes: Vec<Option<Uuid>>,
 }
 
+/// The ambassadors' handle: enrolment, activity and referrals.
+#[derive(Clone)]
+pub struct Ambassadors {
+    pub db: DbPool,
+    /// Announces an ambassador's reward balance (`balanceChanged`).
+    pub publisher: Publisher,
+    /// Lifetime of the points a referral reward issues.
+    pub points_lifetime: chrono::Duration,
+}
+
 /// The scope an enrolment or a code is for: a partner always its own, an operator the one
 /// it names or the coalition.
 fn scope_for(principal: &Principal, requested: Option<Uuid>) -> AppResult<Option<Uuid>> {
@@ -61,13 +72,13 @@ fn scope_for(principal: &Principal, requested: Option<Uuid>) -> AppResult<Option
 }
 
 pub async fn enroll(
-    state: &AppState,
+    ambassadors: &Ambassadors,
     principal: &Principal,
     input: EnrollInput,
 ) -> AppResult<Enrolled> {
     let scope = scope_for(principal, input.partner_id)?;
     validate_handle(&input.handle)?;
-    let mut conn = state.db.get().await?;
+    let mut conn = ambassadors.db.get().await?;
     if let Some(partner_id) = scope {
         Partner::find(&mut conn, partner_id)
             .await?
@@ -135,7 +146,7 @@ pub struct ActivityInput {
 /// Records an activity once per idempotency key; reward points are issued by the same
 /// partner in the same transaction.
 pub async fn record_activity(
-    state: &AppState,
+    ambassadors: &Ambassadors,
     principal: &Principal,
     input: ActivityInput,
 ) -> AppResult<(Activity, bool)> {
@@ -159,7 +170,7 @@ pub async fn record_activity(
         .optional(input.occurred_at.map(|t| t.timestamp_micros()))
         .optional(input.reference.as_deref())
         .finish();
-    let reward_expires_at = lot_expiry(now, None, state.config.ledger.points_lifetime)?;
+    let reward_expires_at = lot_expiry(now, None, ambassadors.points_lifetime)?;
     #[derive(serde::Deserialize)]
     struct Recorded {
         activity_id: Uuid,
@@ -170,7 +181,7 @@ pub async fn record_activity(
         #[diesel(sql_type = diesel::sql_types::Jsonb)]
         answer: serde_json::Value,
     }
-    let mut conn = state.db.get().await?;
+    let mut conn = ambassadors.db.get().await?;
     let answer: Answer = sql_query(
         "SELECT ambassador_record_activity( \
              $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS answer",
@@ -197,11 +208,11 @@ pub async fn record_activity(
                 _ => AppError::NotFound("ambassador"),
             }
         }
-        other => database_error(other),
+        other => crate::db::ledger::database_error(other),
     })?;
     let recorded = LedgerAnswer::<Recorded>::from_json(answer.answer)?;
     if reward > 0 && !recorded.replayed {
-        publish_reward(state, &mut conn, recorded.activity_id).await;
+        publish_reward(ambassadors, &mut conn, recorded.activity_id).await;
     }
     let activity = Activity::find(&mut conn, recorded.activity_id)
         .await?
@@ -213,12 +224,12 @@ pub async fn record_activity(
 /// operator's or the ambassador's own code at the partner it names, or at any partner when
 /// the ambassador is enrolled for the whole coalition.
 pub async fn create_referral_code(
-    state: &AppState,
+    ambassadors: &Ambassadors,
     principal: &Principal,
     ambassador_id: Option<Uuid>,
     partner_id: Option<Uuid>,
 ) -> AppResult<ReferralCode> {
-    let mut conn = state.db.get().await?;
+    let mut conn = ambassadors.db.get().await?;
     let (ambassador, scope) = match principal {
         Principal::Member { member_id } => {
             let mine = Ambassador::find_by_member(&mut conn, *member_id)
@@ -268,33 +279,13 @@ pub async fn create_referral_code(
     )))
 }
 
-/// Attaches a referral code to a newly enrolled member (`enrollMember`), in the caller's
-/// transaction. See `hub_attach_referral` for the rules.
-pub async fn attach_referral(
-    conn: &mut AsyncPgConnection,
-    code: &str,
-    member_id: Uuid,
-    partner_id: Uuid,
-) -> AppResult<bool> {
-    #[derive(diesel::QueryableByName)]
-    struct Attached {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        attached: bool,
-    }
-    let row: Attached = sql_query("SELECT hub_attach_referral($1, $2, $3, NULL, $4) AS attached")
-        .bind::<Text, _>(code)
-        .bind::<SqlUuid, _>(member_id)
-        .bind::<SqlUuid, _>(partner_id)
-        .bind::<Timestamptz, _>(Utc::now())
-        .get_result(conn)
-        .await
-        .map_err(database_error)?;
-    Ok(row.attached)
-}
-
 /// The rewarded ambassador's new balance, for its `balanceChanged` event (best effort: the
 /// activity has committed whatever happens here).
-async fn publish_reward(state: &AppState, conn: &mut AsyncPgConnection, activity_id: Uuid) {
+async fn publish_reward(
+    ambassadors: &Ambassadors,
+    conn: &mut AsyncPgConnection,
+    activity_id: Uuid,
+) {
     use crate::db::schema::idempotency_keys as keys;
     use diesel::{ExpressionMethods, QueryDsl};
     let reward = async {
@@ -310,7 +301,7 @@ async fn publish_reward(state: &AppState, conn: &mut AsyncPgConnection, activity
         LedgerAnswer::<Booked>::from_json(answer)
     };
     match reward.await {
-        Ok(booked) => state.publisher.publish(&[&Outcome::from(&booked)]),
+        Ok(booked) => ambassadors.publisher.publish(&[&Outcome::from(&booked)]),
         Err(e) => tracing::debug!(error = ?e, "no balance event for an ambassador reward"),
     }
 }

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
-use super::{ledger::Outcome, live::Publisher};
+use super::{live::Publisher, outcome::Outcome};
 use crate::{
     db::{DbConn, DbPool, ledger::ledger_batch},
     domain::ledger::{Booked as Booking, LedgerAnswer},
@@ -239,6 +239,15 @@ impl Held {
         };
         Ok(self.0.insert(conn))
     }
+
+    /// After a call failed: the connection is closed rather than given back, so that the
+    /// next call, the retry above all, starts on another one (a connection whose backend
+    /// was just terminated may not look broken yet).
+    fn discard(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(deadpool::managed::Object::take(conn));
+        }
+    }
 }
 
 async fn run(db: &DbPool, held: &mut Held, publisher: &Publisher, mut jobs: Vec<Job>) {
@@ -341,7 +350,7 @@ async fn answer_first_attempts_bookings(
             }
         }
         Err(error) => {
-            held.0 = None;
+            held.discard();
             tracing::warn!(
                 ?error,
                 "could not tell the first attempt's bookings from replays; they stay replays"
@@ -391,8 +400,8 @@ async fn send(db: &DbPool, held: &mut Held, payload: &Value) -> AppResult<Value>
         .get_result(held.connection(db).await?)
         .await;
     if result.is_err() {
-        // Whatever went wrong, the next call starts on a connection the pool checked.
-        held.0 = None;
+        // Whatever went wrong, the next call starts on another connection.
+        held.discard();
     }
     Ok(result?)
 }

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    app::AppState,
     db::{
         DbPool,
         ledger::{ledger_expire_holds, ledger_expire_lots},
@@ -16,7 +15,7 @@ use crate::{
     },
     domain::ledger::LedgerAnswer,
     error::AppResult,
-    services::{ledger::Outcome, live::Publisher},
+    services::{ledger::Ledger, live::Publisher, outcome::Outcome},
 };
 
 /// Members (or holds) handled per transaction.
@@ -103,13 +102,13 @@ pub async fn run(
 }
 
 /// The background job of `serve`: every `ledger.expiry_interval` (never when it is zero).
-pub fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let every = state.config.ledger.expiry_interval;
+pub fn spawn(ledger: &Ledger) -> Option<tokio::task::JoinHandle<()>> {
+    let every = ledger.config.expiry_interval;
     if every.is_zero() {
         return None;
     }
-    let db = state.db.clone();
-    let publisher = state.publisher.clone();
+    let db = ledger.db.clone();
+    let publisher = ledger.publisher.clone();
     Some(tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

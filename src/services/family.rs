@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::db::DbPool;
 use crate::{
-    app::AppState,
     auth::Principal,
     db::{
         models::{
@@ -31,9 +31,9 @@ fn member_only(principal: &Principal, what: &str) -> AppResult<Uuid> {
     }
 }
 
-async fn other_member(state: &AppState, me: Uuid, number: &str) -> AppResult<Member> {
+async fn other_member(db: &DbPool, me: Uuid, number: &str) -> AppResult<Member> {
     let number = normalize_member_number(number)?;
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let other = Member::find_by_number(&mut conn, &number)
         .await?
         .ok_or(AppError::NotFound("member"))?;
@@ -45,13 +45,13 @@ async fn other_member(state: &AppState, me: Uuid, number: &str) -> AppResult<Mem
 
 /// The member asks to link the member with this card number (or accepts its request).
 pub async fn link(
-    state: &AppState,
+    db: &DbPool,
     principal: &Principal,
     member_number: &str,
 ) -> AppResult<FamilyMember> {
     let me = member_only(principal, "linkFamilyMember")?;
-    let other = other_member(state, me, member_number).await?;
-    let mut conn = state.db.get().await?;
+    let other = other_member(db, me, member_number).await?;
+    let mut conn = db.get().await?;
     let current = family::of(&mut conn, me).await?;
     if !current.iter().any(|f| f.member_id == other.id) && current.len() >= MAX_FAMILY_MEMBERS {
         return Err(AppError::bad_input(format!(
@@ -67,25 +67,21 @@ pub async fn link(
 }
 
 /// Removes a link (or a request) in both directions. Returns whether there was one.
-pub async fn unlink(
-    state: &AppState,
-    principal: &Principal,
-    member_number: &str,
-) -> AppResult<bool> {
+pub async fn unlink(db: &DbPool, principal: &Principal, member_number: &str) -> AppResult<bool> {
     let me = member_only(principal, "unlinkFamilyMember")?;
-    let other = other_member(state, me, member_number).await?;
-    let mut conn = state.db.get().await?;
+    let other = other_member(db, me, member_number).await?;
+    let mut conn = db.get().await?;
     Ok(family::remove(&mut conn, me, other.id).await? > 0)
 }
 
-pub async fn list(state: &AppState, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {
-    let mut conn = state.db.get().await?;
+pub async fn list(db: &DbPool, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {
+    let mut conn = db.get().await?;
     Ok(family::of(&mut conn, member_id).await?)
 }
 
 /// The card number of the member of an entry (the other half of a transfer).
-pub async fn member_number_of_entry(state: &AppState, entry_id: Uuid) -> AppResult<Option<String>> {
-    let mut conn = state.db.get().await?;
+pub async fn member_number_of_entry(db: &DbPool, entry_id: Uuid) -> AppResult<Option<String>> {
+    let mut conn = db.get().await?;
     Ok(journal_entries::table
         .inner_join(members::table.on(members::id.eq(journal_entries::member_id)))
         .filter(journal_entries::id.eq(entry_id))

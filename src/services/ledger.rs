@@ -9,25 +9,46 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::{
-    app::AppState,
     auth::{Principal, Scope},
+    config::LedgerConfig,
     db::{
-        ledger as sql,
+        ledger::{self as sql, database_error},
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
     domain::{
         leaderboard::normalize_referral_code,
         ledger::{
-            Booked, Fingerprint, LedgerAnswer, Refusal, lot_expiry, validate_key, validate_points,
+            Booked, Fingerprint, LedgerAnswer, lot_expiry, validate_key, validate_points,
             validate_reference,
         },
         member::{generate_member_number, normalize_member_number, validate_customer_id},
         money::{fraction_digits, is_currency_code},
     },
     error::{AppError, AppResult},
-    services::{batch::BatchOp, members::MemberRef},
+    services::{
+        access,
+        batch::{BatchOp, Batcher},
+        live::Publisher,
+        members::MemberRef,
+    },
 };
+
+pub use super::outcome::Outcome;
+
+/// The ledger's handle: what its operations need and nothing more. Built once per process
+/// (`AppState::new`); cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    pub db: crate::db::DbPool,
+    /// The group commit of issues and redemptions.
+    pub batcher: Batcher,
+    /// Announces committed balances (`balanceChanged`).
+    pub publisher: Publisher,
+    pub config: Arc<LedgerConfig>,
+}
 
 pub enum Amount {
     Points(i64),
@@ -76,34 +97,6 @@ pub struct ReverseInput {
     pub points: Option<i64>,
     pub idempotency_key: String,
     pub reference: Option<String>,
-}
-
-/// What an operation did: its entry, the hold it concerns, the member's balance after it,
-/// and whether it was a replay of an earlier call with the same idempotency key.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub entry_id: Uuid,
-    pub hold_id: Option<Uuid>,
-    pub member_id: Uuid,
-    pub balance: Balance,
-    pub replayed: bool,
-}
-
-impl From<&Booked> for Outcome {
-    fn from(booked: &Booked) -> Self {
-        Outcome {
-            entry_id: booked.entry_id,
-            hold_id: booked.hold_id,
-            member_id: booked.member_id,
-            balance: Balance {
-                available: booked.available,
-                held: booked.held,
-                debt: booked.debt,
-                lifetime_earned: booked.lifetime_earned,
-            },
-            replayed: booked.replayed,
-        }
-    }
 }
 
 /// Idempotency keys are scoped to the caller.
@@ -156,38 +149,20 @@ fn validate_purchase(amount: &BigDecimal, currency: &str) -> AppResult<()> {
 
 /// Runs one ledger function call (one round trip) and reads its answer.
 async fn call(
-    state: &AppState,
+    ledger: &Ledger,
     query: impl for<'c> FnOnce(
         &'c mut AsyncPgConnection,
     ) -> futures_util::future::BoxFuture<'c, Result<Value, DieselError>>,
 ) -> AppResult<Outcome> {
-    let mut conn = state.db.get().await?;
+    let mut conn = ledger.db.get().await?;
     let answer = query(&mut conn).await.map_err(database_error)?;
     let outcome = Outcome::from(&LedgerAnswer::<Booked>::from_json(answer)?);
-    state.publisher.publish(&[&outcome]);
+    ledger.publisher.publish(&[&outcome]);
     Ok(outcome)
 }
 
-/// A database error as the client sees it: a refusal raised by a SQL function that does
-/// not answer in [`LedgerAnswer`]'s shape (`hub_attach_referral`) carries it as JSON in the
-/// error's detail (sql/ledger/answers.sql); anything else is internal.
-pub(crate) fn database_error(error: DieselError) -> AppError {
-    match error {
-        DieselError::DatabaseError(kind, info) => {
-            match info
-                .details()
-                .and_then(|d| serde_json::from_str::<Refusal>(d).ok())
-            {
-                Some(refusal) => refusal.into(),
-                None => AppError::internal(DieselError::DatabaseError(kind, info)),
-            }
-        }
-        other => other.into(),
-    }
-}
-
 pub async fn issue(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     input: IssueInput,
 ) -> AppResult<Outcome> {
@@ -196,7 +171,7 @@ pub async fn issue(
     validate_reference(input.reference.as_deref())?;
     let member = member_args(&input.member)?;
     let now = Utc::now();
-    let expires_at = lot_expiry(now, input.expires_at, state.config.ledger.points_lifetime)?;
+    let expires_at = lot_expiry(now, input.expires_at, ledger.config.points_lifetime)?;
     let mut fp = Fingerprint::new("issuePoints");
     fp.field(partner_id);
     fingerprint_member(&mut fp, &member);
@@ -224,7 +199,7 @@ pub async fn issue(
     let fingerprint = fp.finish();
     let (purchase_amount, purchase_currency) = purchase.unzip();
     let new_member_number = generate_member_number(&mut rand::rng());
-    state
+    ledger
         .batcher
         .submit(BatchOp {
             new_member_id: Some(Uuid::now_v7()),
@@ -234,7 +209,7 @@ pub async fn issue(
             purchase_currency,
             expires_at: Some(expires_at),
             referral_code,
-            reward_expires_at: Some(now + state.config.ledger.points_lifetime),
+            reward_expires_at: Some(now + ledger.config.points_lifetime),
             ..BatchOp::new(
                 "issue",
                 principal,
@@ -303,13 +278,13 @@ fn redeem_args(
 }
 
 pub async fn redeem(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     input: RedeemInput,
 ) -> AppResult<Outcome> {
     let (partner_id, member, fingerprint) = redeem_args(principal, &input, "redeemPoints")?;
     let points = input.points;
-    state
+    ledger
         .batcher
         .submit(BatchOp {
             points: Some(points),
@@ -328,13 +303,13 @@ pub async fn redeem(
 }
 
 pub async fn authorize(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     input: AuthorizeInput,
 ) -> AppResult<Outcome> {
     let (partner_id, member, mut fingerprint) =
         redeem_args(principal, &input.redeem, "authorizeRedemption")?;
-    let limits = &state.config.ledger;
+    let limits = &ledger.config;
     let expires_in = input.expires_in.unwrap_or(limits.hold_ttl);
     if expires_in < Duration::seconds(1) || expires_in > limits.max_hold_ttl {
         return Err(AppError::bad_input(format!(
@@ -350,7 +325,7 @@ pub async fn authorize(
     let caller = caller(principal);
     let now = Utc::now();
     let redeem = input.redeem;
-    call(state, move |conn| {
+    call(ledger, move |conn| {
         Box::pin(
             diesel::select(sql::ledger_authorize(
                 caller,
@@ -374,7 +349,7 @@ pub async fn authorize(
 /// Captures (all or part) or voids a hold. Partners act on their own holds (scope
 /// `points:redeem`); the operator on any.
 pub async fn settle_hold(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     input: SettleHoldInput,
 ) -> AppResult<Outcome> {
@@ -393,7 +368,7 @@ pub async fn settle_hold(
         .optional(input.capture)
         .finish();
     let caller = caller(principal);
-    call(state, move |conn| {
+    call(ledger, move |conn| {
         Box::pin(
             diesel::select(sql::ledger_settle_hold(
                 caller,
@@ -412,7 +387,7 @@ pub async fn settle_hold(
 
 /// Reverses (refunds) all or part of the partner's own earn or redemption.
 pub async fn reverse(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     input: ReverseInput,
 ) -> AppResult<Outcome> {
@@ -428,7 +403,7 @@ pub async fn reverse(
         .optional(input.reference.as_deref())
         .finish();
     let caller = caller(principal);
-    call(state, move |conn| {
+    call(ledger, move |conn| {
         Box::pin(
             diesel::select(sql::ledger_reverse(
                 caller,
@@ -449,7 +424,7 @@ pub async fn reverse(
 /// A member gives points to a charity partner: a redemption there (the points' issuers owe
 /// the charity through settlement), within the configured daily limit.
 pub async fn donate(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     charity_id: Uuid,
     points: i64,
@@ -461,7 +436,7 @@ pub async fn donate(
     let member_id = *member_id;
     validate_key(&idempotency_key)?;
     validate_points(points)?;
-    let limit = state.config.ledger.donation_daily_limit;
+    let limit = ledger.config.donation_daily_limit;
     if points > limit {
         return Err(AppError::bad_input(format!(
             "at most {limit} points may be donated a day"
@@ -472,7 +447,7 @@ pub async fn donate(
         .field(points)
         .finish();
     let caller = caller(principal);
-    call(state, move |conn| {
+    call(ledger, move |conn| {
         Box::pin(
             diesel::select(sql::ledger_donate(
                 caller,
@@ -496,7 +471,7 @@ pub async fn donate(
 /// per sender and UTC day, in points and in transfers. Returns the sender's outcome, then
 /// the recipient's.
 pub async fn transfer(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     recipient_number: &str,
     points: i64,
@@ -510,8 +485,8 @@ pub async fn transfer(
     validate_points(points)?;
     let recipient = normalize_member_number(recipient_number)?;
     let (limit, count) = (
-        state.config.ledger.transfer_daily_limit,
-        state.config.ledger.transfer_daily_count,
+        ledger.config.transfer_daily_limit,
+        ledger.config.transfer_daily_count,
     );
     if points > limit {
         return Err(AppError::bad_input(format!(
@@ -523,7 +498,7 @@ pub async fn transfer(
         .field(points)
         .finish();
     let caller = caller(principal);
-    let mut conn = state.db.get().await?;
+    let mut conn = ledger.db.get().await?;
     let answer: Value = diesel::select(sql::ledger_transfer(
         caller,
         idempotency_key,
@@ -545,34 +520,20 @@ pub async fn transfer(
         )));
     };
     let (sent, received) = (Outcome::from(&booked), Outcome::from(recipient));
-    state.publisher.publish(&[&sent, &received]);
+    ledger.publisher.publish(&[&sent, &received]);
     Ok((sent, received))
 }
 
 /// An entry the caller may see: the operator any, a partner the entries it is party to, a
 /// member its own. Anything else is `NOT_FOUND`.
-pub async fn entry(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<JournalEntry> {
-    let mut conn = state.db.get().await?;
-    let entry = JournalEntry::find(&mut conn, id).await?;
-    entry
-        .filter(|e| can_see(principal, e.partner_id, e.member_id))
-        .ok_or(AppError::NotFound("ledger entry"))
+pub async fn entry(ledger: &Ledger, principal: &Principal, id: Uuid) -> AppResult<JournalEntry> {
+    let mut conn = ledger.db.get().await?;
+    access::visible_entry(principal, JournalEntry::find(&mut conn, id).await?)
 }
 
-pub async fn hold(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<Hold> {
-    let mut conn = state.db.get().await?;
-    Hold::find(&mut conn, id)
-        .await?
-        .filter(|h| can_see(principal, Some(h.partner_id), h.member_id))
-        .ok_or(AppError::NotFound("hold"))
-}
-
-fn can_see(principal: &Principal, partner_id: Option<Uuid>, member_id: Uuid) -> bool {
-    match principal {
-        Principal::Operator { .. } => true,
-        Principal::Partner { partner_id: me, .. } => partner_id == Some(*me),
-        Principal::Member { member_id: me } => member_id == *me,
-    }
+pub async fn hold(ledger: &Ledger, principal: &Principal, id: Uuid) -> AppResult<Hold> {
+    let mut conn = ledger.db.get().await?;
+    access::visible_hold(principal, Hold::find(&mut conn, id).await?)
 }
 
 /// Narrows a listing to what the caller may see.
@@ -591,24 +552,24 @@ pub fn visible_filter(principal: &Principal, mut filter: EntryFilter) -> AppResu
 }
 
 pub async fn entries(
-    state: &AppState,
+    ledger: &Ledger,
     principal: &Principal,
     filter: EntryFilter,
     before: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<JournalEntry>> {
     let filter = visible_filter(principal, filter)?;
-    let mut conn = state.db.get().await?;
+    let mut conn = ledger.db.get().await?;
     Ok(JournalEntry::page(&mut conn, &filter, before, limit).await?)
 }
 
-pub async fn balance(state: &AppState, member_id: Uuid) -> AppResult<Balance> {
-    let mut conn = state.db.get().await?;
+pub async fn balance(ledger: &Ledger, member_id: Uuid) -> AppResult<Balance> {
+    let mut conn = ledger.db.get().await?;
     Ok(Balance::of(&mut conn, member_id).await?)
 }
 
 pub async fn expiring(
-    state: &AppState,
+    ledger: &Ledger,
     member_id: Uuid,
     within_days: i64,
 ) -> AppResult<Vec<(chrono::NaiveDate, i64)>> {
@@ -616,13 +577,13 @@ pub async fn expiring(
         return Err(AppError::bad_input("withinDays must be between 1 and 3660"));
     }
     let now = Utc::now();
-    let mut conn = state.db.get().await?;
+    let mut conn = ledger.db.get().await?;
     let rows =
         Balance::expiring(&mut conn, member_id, now, now + Duration::days(within_days)).await?;
     Ok(rows.into_iter().map(|r| (r.date, r.points)).collect())
 }
 
-pub async fn reversed_points(state: &AppState, entry_id: Uuid) -> AppResult<i64> {
-    let mut conn = state.db.get().await?;
+pub async fn reversed_points(ledger: &Ledger, entry_id: Uuid) -> AppResult<i64> {
+    let mut conn = ledger.db.get().await?;
     Ok(JournalEntry::reversed_points(&mut conn, entry_id).await?)
 }

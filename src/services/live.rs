@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::{app::Redis, db::models::ledger::Balance, services::ledger::Outcome};
+use crate::{
+    db::{models::ledger::Balance, redis::Redis},
+    services::outcome::Outcome,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceEvent {

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{KeySet, Principal, Scope, TokenRequest, keys::MintedToken},
-    db::ledger::hub_enroll_member,
+    db::ledger::{database_error, hub_enroll_member},
     db::{
         DbPool,
         models::{Member, MemberLink, Partner, is_unique_violation},
@@ -15,7 +15,6 @@ use crate::{
         member::{generate_member_number, normalize_member_number, validate_customer_id},
     },
     error::{AppError, AppResult},
-    services::ambassadors::attach_referral,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -86,8 +85,15 @@ pub async fn enroll(
                     }
                 };
             if let (Some(code), Some(partner_id)) = (&referral_code, partner_id) {
-                enrolment.referral_attached =
-                    attach_referral(conn, code, enrolment.member.id, partner_id).await?;
+                enrolment.referral_attached = crate::db::models::ambassador::attach_referral(
+                    conn,
+                    code,
+                    enrolment.member.id,
+                    partner_id,
+                    Utc::now(),
+                )
+                .await
+                .map_err(database_error)?;
             }
             Ok(enrolment)
         })

@@ -11,6 +11,7 @@ pub mod leaderboards;
 pub mod ledger;
 pub mod live;
 pub mod members;
+pub mod outcome;
 pub mod partners;
 pub mod settlement;
 pub mod tiers;

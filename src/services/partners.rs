@@ -2,8 +2,8 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::auth::partner_status::PartnerStatusCache;
 use crate::{
-    app::AppState,
     auth::Principal,
     db::{
         DbPool,
@@ -84,7 +84,8 @@ pub async fn create(
 }
 
 pub async fn update(
-    state: &AppState,
+    db: &DbPool,
+    partner_status: &PartnerStatusCache,
     principal: &Principal,
     id: Uuid,
     input: PartnerUpdate,
@@ -115,12 +116,12 @@ pub async fn update(
         referral_reward_points: input.referral_reward_points,
         applies_tier_multiplier: input.applies_tier_multiplier,
     };
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let updated = Partner::update(&mut conn, id, &changes)
         .await?
         .ok_or(AppError::NotFound("partner"))?;
     // Other processes hear of it through NOTIFY; this one forgets at once.
-    state.partner_status.forget(id);
+    partner_status.forget(id);
     if input.status == Some(PartnerStatus::Suspended) {
         tracing::warn!(partner_id = %id, "partner suspended");
     }

@@ -17,7 +17,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{Principal, Scope},
     db::{
         DbPool,
@@ -163,7 +162,8 @@ pub async fn statements(
 
 /// The statement [from, to) would produce, computed now (not stored).
 pub async fn preview(
-    state: &AppState,
+    db: &DbPool,
+    currency: &str,
     principal: &Principal,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -172,13 +172,13 @@ pub async fn preview(
     if from >= to {
         return Err(AppError::bad_input("from must be before to"));
     }
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let mut totals = Totals::default();
     add_rows(
         &mut totals,
         sql::aggregate_range(&mut conn, from, to).await?,
     )?;
-    let statement = build(&mut conn, &state.config.currency, from, to, totals).await?;
+    let statement = build(&mut conn, currency, from, to, totals).await?;
     Ok(StatementView {
         content_hash: statement.content_hash(),
         statement: restrict(principal, statement)?,
@@ -197,7 +197,8 @@ pub struct CloseProgress {
 /// same cut-off returns the statement already closed; a cut-off before the last close is
 /// refused.
 pub async fn close(
-    state: &AppState,
+    db: &DbPool,
+    currency: &str,
     principal: &Principal,
     cutoff: DateTime<Utc>,
     progress: &mut (dyn FnMut(CloseProgress) + Send),
@@ -212,9 +213,9 @@ pub async fn close(
             cutoff.to_rfc3339()
         )));
     }
-    let currency = state.config.currency.clone();
+    let currency = currency.to_owned();
     let closed_by = principal.subject();
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let period = conn
         .build_transaction()
         .repeatable_read()

@@ -4,8 +4,8 @@
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::db::DbPool;
 use crate::{
-    app::AppState,
     auth::Principal,
     db::models::tiers::TierRow,
     domain::tiers::{self, TierLevel, TierStatus},
@@ -20,8 +20,8 @@ fn level(row: TierRow) -> TierLevel {
     }
 }
 
-pub async fn levels(state: &AppState) -> AppResult<Vec<TierLevel>> {
-    let mut conn = state.db.get().await?;
+pub async fn levels(db: &DbPool) -> AppResult<Vec<TierLevel>> {
+    let mut conn = db.get().await?;
     Ok(TierRow::all(&mut conn)
         .await?
         .into_iter()
@@ -31,7 +31,7 @@ pub async fn levels(state: &AppState) -> AppResult<Vec<TierLevel>> {
 
 /// Operator: replaces the levels. Members' tiers follow at once (they are computed).
 pub async fn set_levels(
-    state: &AppState,
+    db: &DbPool,
     principal: &Principal,
     levels: Vec<TierLevel>,
 ) -> AppResult<Vec<TierLevel>> {
@@ -45,7 +45,7 @@ pub async fn set_levels(
             earn_multiplier: l.earn_multiplier,
         })
         .collect();
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let saved = TierRow::replace_all(&mut conn, rows).await?;
     Ok(saved.into_iter().map(level).collect())
 }
@@ -58,11 +58,11 @@ pub struct MemberTier {
 }
 
 pub async fn of_member(
-    state: &AppState,
+    db: &DbPool,
     member_id: Uuid,
     member_since: NaiveDate,
 ) -> AppResult<MemberTier> {
-    let mut conn = state.db.get().await?;
+    let mut conn = db.get().await?;
     let (levels, earns) = TierRow::all_with_earn_days(&mut conn, member_id).await?;
     let levels: Vec<TierLevel> = levels.into_iter().map(level).collect();
     let today = Utc::now().date_naive();

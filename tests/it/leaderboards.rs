@@ -102,7 +102,9 @@ impl World {
     }
 
     async fn drain(&self) {
-        relay::run_once(&self.app.state, true).await.unwrap();
+        relay::run_once(&self.app.state.leaderboards, true)
+            .await
+            .unwrap();
     }
 }
 
@@ -499,7 +501,9 @@ async fn duplicates_and_replays_change_no_score() {
         .sql_count("WITH r AS (INSERT INTO leaderboard_outbox (activity_id) SELECT id FROM ambassador_activities RETURNING 1) SELECT count(*) FROM r")
         .await;
     // (The relay of the test's server may get there first: either way they are applied.)
-    relay::run_once(&world.app.state, true).await.unwrap();
+    relay::run_once(&world.app.state.leaderboards, true)
+        .await
+        .unwrap();
     assert_eq!(
         world
             .app
@@ -515,7 +519,7 @@ async fn duplicates_and_replays_change_no_score() {
         actual(&world.board(&op, Some(0), "WEEK", None).await),
         before
     );
-    let check = rebuild::check(&world.app.state).await.unwrap();
+    let check = rebuild::check(&world.app.state.leaderboards).await.unwrap();
     assert!(!check.drift(), "{check:?}");
     assert_eq!(check.scores, 6);
     let verify = coalition_hub::services::verify::run(&world.app.state.db)
@@ -626,7 +630,9 @@ async fn redis_outage_then_recovery_then_flush_and_rebuild() {
         .await;
     assert_eq!(read.code(), "LEADERBOARD_UNAVAILABLE");
     assert!(
-        relay::run_once(&world.app.state, true).await.is_err(),
+        relay::run_once(&world.app.state.leaderboards, true)
+            .await
+            .is_err(),
         "the relay cannot apply while Redis is down"
     );
     assert_eq!(
@@ -642,7 +648,10 @@ async fn redis_outage_then_recovery_then_flush_and_rebuild() {
     let _redis = PrivateRedis::start_on(redis.port);
     let mut recovered = false;
     for _ in 0..50 {
-        if relay::run_once(&world.app.state, true).await.is_ok() {
+        if relay::run_once(&world.app.state.leaderboards, true)
+            .await
+            .is_ok()
+        {
             recovered = true;
             break;
         }
@@ -668,16 +677,16 @@ async fn redis_outage_then_recovery_then_flush_and_rebuild() {
         .board(&world.app.operator_token(), Some(1), "ALL_TIME", None)
         .await;
     assert_eq!(read.code(), "LEADERBOARD_UNAVAILABLE");
-    let check = rebuild::check(&world.app.state).await.unwrap();
+    let check = rebuild::check(&world.app.state.leaderboards).await.unwrap();
     assert!(check.drift(), "check reports the flushed boards");
     let mut progress = Vec::new();
-    let report = rebuild::rebuild(&world.app.state, |p| progress.push(p))
+    let report = rebuild::rebuild(&world.app.state.leaderboards, |p| progress.push(p))
         .await
         .unwrap();
     assert_eq!(progress.last().unwrap().ambassadors_done, 6);
     assert!(report.boards >= 6);
     assert_boards_match(&world, &acts).await;
-    let check = rebuild::check(&world.app.state).await.unwrap();
+    let check = rebuild::check(&world.app.state.leaderboards).await.unwrap();
     assert!(!check.drift(), "{check:?}");
 
     // A drifted score is reported.
@@ -689,7 +698,7 @@ async fn redis_outage_then_recovery_then_flush_and_rebuild() {
         .query_async::<f64>(&mut conn)
         .await
         .unwrap();
-    let check = rebuild::check(&world.app.state).await.unwrap();
+    let check = rebuild::check(&world.app.state.leaderboards).await.unwrap();
     assert_eq!((check.wrong, check.extra), (1, 0), "{check:?}");
 }
 

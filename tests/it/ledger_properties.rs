@@ -221,7 +221,7 @@ async fn step(world: &mut World, op: &Op) {
         } => {
             let expires_at = Utc::now() + Duration::days(*days);
             ledger::issue(
-                &state,
+                &state.ledger,
                 &principal(world, *partner),
                 ledger::IssueInput {
                     partner_id: None,
@@ -250,7 +250,7 @@ async fn step(world: &mut World, op: &Op) {
             ..
         } => {
             ledger::redeem(
-                &state,
+                &state.ledger,
                 &principal(world, *partner),
                 ledger::RedeemInput {
                     partner_id: None,
@@ -269,7 +269,7 @@ async fn step(world: &mut World, op: &Op) {
             ..
         } => {
             ledger::authorize(
-                &state,
+                &state.ledger,
                 &principal(world, *partner),
                 ledger::AuthorizeInput {
                     redeem: ledger::RedeemInput {
@@ -288,7 +288,7 @@ async fn step(world: &mut World, op: &Op) {
         Op::Capture { hold, points, .. } => {
             let h = &world.holds[*hold];
             ledger::settle_hold(
-                &state,
+                &state.ledger,
                 &principal(world, h.partner),
                 ledger::SettleHoldInput {
                     hold_id: h.id,
@@ -301,7 +301,7 @@ async fn step(world: &mut World, op: &Op) {
         Op::Void { hold, .. } => {
             let h = &world.holds[*hold];
             ledger::settle_hold(
-                &state,
+                &state.ledger,
                 &principal(world, h.partner),
                 ledger::SettleHoldInput {
                     hold_id: h.id,
@@ -314,7 +314,7 @@ async fn step(world: &mut World, op: &Op) {
         Op::Reverse { entry, .. } if *entry >= world.entries.len() => return,
         Op::Reverse { entry, points, .. } => {
             ledger::reverse(
-                &state,
+                &state.ledger,
                 &principal(world, partner),
                 ledger::ReverseInput {
                     entry_id: world.entries[*entry].id,

@@ -326,7 +326,7 @@ async fn transfers_expiry_and_rewards_are_announced() {
     let later = Utc::now() + chrono::Duration::minutes(2);
     let run = coalition_hub::services::expiry::run(
         &app.state.db,
-        Some(&app.state.publisher),
+        Some(&app.state.ledger.publisher),
         later,
         |_| {},
     )

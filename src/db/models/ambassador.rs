@@ -300,3 +300,28 @@ pub async fn projection_version(conn: &mut AsyncPgConnection) -> QueryResult<i64
         .get_result(conn)
         .await
 }
+
+/// Attaches a referral code to a newly enrolled member, in the caller's transaction (see
+/// `hub_attach_referral` for the rules); false when the member was already referred here.
+/// A refused code raises its refusal (read by `db::ledger::database_error`).
+pub async fn attach_referral(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    member_id: Uuid,
+    partner_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Attached {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        attached: bool,
+    }
+    let row: Attached = sql_query("SELECT hub_attach_referral($1, $2, $3, NULL, $4) AS attached")
+        .bind::<diesel::sql_types::Text, _>(code)
+        .bind::<SqlUuid, _>(member_id)
+        .bind::<SqlUuid, _>(partner_id)
+        .bind::<Timestamptz, _>(now)
+        .get_result(conn)
+        .await?;
+    Ok(row.attached)
+}

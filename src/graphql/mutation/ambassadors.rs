@@ -27,7 +27,7 @@ impl AmbassadorMutation {
         input: EnrollAmbassadorInput,
     ) -> Result<AmbassadorNode> {
         let enrolled = ambassadors::enroll(
-            ctx.state(),
+            &ctx.state().ambassadors,
             ctx.principal()?,
             EnrollInput {
                 partner_id: optional_id(&input.partner_id, "partnerId")?,
@@ -50,7 +50,7 @@ impl AmbassadorMutation {
         input: RecordAmbassadorActivityInput,
     ) -> Result<ActivityNode> {
         let (activity, replayed) = ambassadors::record_activity(
-            ctx.state(),
+            &ctx.state().ambassadors,
             ctx.principal()?,
             ActivityInput {
                 partner_id: optional_id(&input.partner_id, "partnerId")?,
@@ -75,7 +75,7 @@ impl AmbassadorMutation {
     ) -> Result<ReferralCodeNode> {
         let input = input.unwrap_or_default();
         let code = ambassadors::create_referral_code(
-            ctx.state(),
+            &ctx.state().ambassadors,
             ctx.principal()?,
             optional_id(&input.ambassador_id, "ambassadorId")?,
             optional_id(&input.partner_id, "partnerId")?,

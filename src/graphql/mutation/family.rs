@@ -20,14 +20,16 @@ impl FamilyMutation {
         ctx: &Context<'_>,
         member_number: String,
     ) -> Result<FamilyLink> {
-        Ok(family::link(ctx.state(), ctx.principal()?, &member_number)
-            .await?
-            .into())
+        Ok(
+            family::link(&ctx.state().db, ctx.principal()?, &member_number)
+                .await?
+                .into(),
+        )
     }
 
     /// Member: removes a family link or request, both ways. False if there was none.
     async fn unlink_family_member(&self, ctx: &Context<'_>, member_number: String) -> Result<bool> {
-        Ok(family::unlink(ctx.state(), ctx.principal()?, &member_number).await?)
+        Ok(family::unlink(&ctx.state().db, ctx.principal()?, &member_number).await?)
     }
 
     /// Member: gives points to a linked family member. The points keep their issuers and
@@ -39,7 +41,7 @@ impl FamilyMutation {
         input: TransferPointsInput,
     ) -> Result<TransferPointsPayload> {
         let (sent, received) = ledger::transfer(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             &input.to_member_number,
             i64::from(input.points),

@@ -45,7 +45,7 @@ impl LedgerMutation {
             }
         };
         let outcome = ledger::issue(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::IssueInput {
                 partner_id: optional_id(&input.partner_id, "partnerId")?,
@@ -68,7 +68,7 @@ impl LedgerMutation {
         input: RedeemPointsInput,
     ) -> Result<LedgerResult> {
         let outcome = ledger::redeem(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::RedeemInput {
                 partner_id: optional_id(&input.partner_id, "partnerId")?,
@@ -89,7 +89,7 @@ impl LedgerMutation {
         input: AuthorizeRedemptionInput,
     ) -> Result<LedgerResult> {
         let outcome = ledger::authorize(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::AuthorizeInput {
                 redeem: ledger::RedeemInput {
@@ -124,7 +124,7 @@ impl LedgerMutation {
             other => other.map(points_arg),
         };
         let outcome = ledger::settle_hold(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::SettleHoldInput {
                 hold_id: parse_id(&input.hold_id, "holdId")?,
@@ -139,7 +139,7 @@ impl LedgerMutation {
     /// Partner (`points:redeem`): release its pending hold.
     async fn void_hold(&self, ctx: &Context<'_>, input: VoidHoldInput) -> Result<LedgerResult> {
         let outcome = ledger::settle_hold(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::SettleHoldInput {
                 hold_id: parse_id(&input.hold_id, "holdId")?,
@@ -159,7 +159,7 @@ impl LedgerMutation {
         input: ReverseEntryInput,
     ) -> Result<LedgerResult> {
         let outcome = ledger::reverse(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             ledger::ReverseInput {
                 entry_id: parse_id(&input.entry_id, "entryId")?,
@@ -181,7 +181,7 @@ impl LedgerMutation {
         input: DonatePointsInput,
     ) -> Result<LedgerResult> {
         let outcome = ledger::donate(
-            ctx.state(),
+            &ctx.state().ledger,
             ctx.principal()?,
             parse_id(&input.partner_id, "partnerId")?,
             points_arg(input.points),

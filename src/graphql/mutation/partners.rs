@@ -48,7 +48,8 @@ impl PartnerMutation {
     ) -> Result<PartnerNode> {
         let id = parse_id(&id, "id")?;
         let partner = partners::update(
-            ctx.state(),
+            &ctx.state().db,
+            &ctx.state().partner_status,
             ctx.principal()?,
             id,
             partners::PartnerUpdate {

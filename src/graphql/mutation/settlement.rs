@@ -44,7 +44,14 @@ impl SettlementMutation {
         ctx: &Context<'_>,
         cutoff: DateTime<Utc>,
     ) -> Result<SettlementStatement> {
-        let view = settlement::close(ctx.state(), ctx.principal()?, cutoff, &mut |_| {}).await?;
+        let view = settlement::close(
+            &ctx.state().db,
+            &ctx.state().config.currency,
+            ctx.principal()?,
+            cutoff,
+            &mut |_| {},
+        )
+        .await?;
         Ok(SettlementStatement::new(view))
     }
 }

@@ -26,7 +26,7 @@ impl TierMutation {
                 earn_multiplier: t.earn_multiplier.0,
             })
             .collect();
-        let saved = tiers::set_levels(ctx.state(), ctx.principal()?, levels).await?;
+        let saved = tiers::set_levels(&ctx.state().db, ctx.principal()?, levels).await?;
         Ok(saved.iter().map(Into::into).collect())
     }
 }

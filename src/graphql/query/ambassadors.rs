@@ -37,7 +37,7 @@ impl AmbassadorQuery {
         let principal = ctx.principal()?;
         let partner_id = optional_id(&scope.unwrap_or_default().partner_id, "partnerId")?;
         let board = leaderboards::resolve_board(principal, partner_id, period.into(), at)?;
-        let page = leaderboards::top(ctx.state(), board, first.into()).await?;
+        let page = leaderboards::top(&ctx.state().leaderboards, board, first.into()).await?;
         Ok(Leaderboard {
             board: BoardInfo::of(&page.board, period),
             total_ranked: page.total_ranked as i32,
@@ -61,7 +61,13 @@ impl AmbassadorQuery {
         };
         let partner_id = optional_id(&scope.unwrap_or_default().partner_id, "partnerId")?;
         let board = leaderboards::resolve_board(principal, partner_id, period.into(), at)?;
-        let s = leaderboards::standing(ctx.state(), *member_id, board, neighbors.into()).await?;
+        let s = leaderboards::standing(
+            &ctx.state().leaderboards,
+            *member_id,
+            board,
+            neighbors.into(),
+        )
+        .await?;
         Ok(AmbassadorStanding {
             board: BoardInfo::of(&s.board, period),
             handle: s.handle,

@@ -59,7 +59,14 @@ impl SettlementQuery {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<SettlementStatement> {
-        let view = settlement::preview(ctx.state(), ctx.principal()?, from, to).await?;
+        let view = settlement::preview(
+            &ctx.state().db,
+            &ctx.state().config.currency,
+            ctx.principal()?,
+            from,
+            to,
+        )
+        .await?;
         Ok(SettlementStatement::new(view))
     }
 

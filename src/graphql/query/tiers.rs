@@ -14,7 +14,7 @@ impl TierQuery {
     /// The coalition's tiers, lowest first.
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<TierView>> {
         ctx.principal()?;
-        let levels = tiers::levels(ctx.state()).await?;
+        let levels = tiers::levels(&ctx.state().db).await?;
         Ok(levels.iter().map(Into::into).collect())
     }
 }

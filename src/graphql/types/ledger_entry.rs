@@ -137,7 +137,7 @@ pub async fn entry_connection(
     let state = ctx.state();
     let page = Page::new(first, after, state.config.limits.max_page_size)?;
     let rows = ledger::entries(
-        state,
+        &state.ledger,
         ctx.principal()?,
         filter,
         page.after.map(|c| c.id),

@@ -85,7 +85,7 @@ impl MemberNode {
         access::may_see_points(ctx.principal()?)?;
         let balance = match self.balance {
             Some(balance) => balance,
-            None => ledger::balance(ctx.state(), self.member.id).await?,
+            None => ledger::balance(&ctx.state().ledger, self.member.id).await?,
         };
         Ok(balance.into())
     }
@@ -96,7 +96,8 @@ impl MemberNode {
         #[graphql(default = 30)] within_days: i32,
     ) -> Result<Vec<ExpiringPoints>> {
         access::may_see_points(ctx.principal()?)?;
-        let rows = ledger::expiring(ctx.state(), self.member.id, i64::from(within_days)).await?;
+        let rows =
+            ledger::expiring(&ctx.state().ledger, self.member.id, i64::from(within_days)).await?;
         Ok(rows
             .into_iter()
             .map(|(date, points)| ExpiringPoints {
@@ -127,7 +128,7 @@ impl MemberNode {
     async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
         access::may_see_points(ctx.principal()?)?;
         let tier = tiers::of_member(
-            ctx.state(),
+            &ctx.state().db,
             self.member.id,
             self.member.created_at.date_naive(),
         )
@@ -137,7 +138,7 @@ impl MemberNode {
     /// Family links and requests (the member itself and the operator only).
     async fn family_members(&self, ctx: &Context<'_>) -> Result<Vec<FamilyLink>> {
         access::may_see_family(ctx.principal()?, self.member.id)?;
-        Ok(family::list(ctx.state(), self.member.id)
+        Ok(family::list(&ctx.state().db, self.member.id)
             .await?
             .into_iter()
             .map(Into::into)

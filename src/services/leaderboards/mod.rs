@@ -11,16 +11,19 @@
 pub mod rebuild;
 pub mod relay;
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use redis::Script;
 use uuid::Uuid;
 
 use crate::{
-    app::{AppState, Redis},
     auth::Principal,
-    db::models::ambassador::Ambassador,
+    db::{DbPool, models::ambassador::Ambassador, redis::Redis},
     domain::leaderboard::{
         Board, BoardScope, MAX_BOARD_PAGE, MAX_NEIGHBORS, Period, competition_ranks,
     },
@@ -81,20 +84,39 @@ end
 return out
 "#;
 
-/// The leaderboard reader's per-process parts: its Lua scripts and which ambassador each
-/// member is (an ambassador's id and handle never change, so they are cached without expiry).
+/// The leaderboards' handle: the boards in Redis, the activity log in PostgreSQL they are
+/// projected from, and this process's Lua scripts and ambassador cache. Cheap to clone.
+#[derive(Clone)]
 pub struct Leaderboards {
+    pub db: DbPool,
+    pub redis: Redis,
+    /// For the rebuild's own connection (one long snapshot, outside the pool).
+    pub database_url: Arc<str>,
+    /// How often `serve` relays new activity into Redis (zero: never).
+    pub relay_interval: Duration,
+    scripts: Arc<Scripts>,
+}
+
+/// The reader's Lua scripts, and which ambassador each member is (an ambassador's id and
+/// handle never change, so they are cached without expiry).
+struct Scripts {
     top: Script,
     standing: Script,
     ambassador_of: RwLock<HashMap<Uuid, (Uuid, String)>>,
 }
 
-impl Default for Leaderboards {
-    fn default() -> Self {
+impl Leaderboards {
+    pub fn new(db: DbPool, redis: Redis, database_url: &str, relay_interval: Duration) -> Self {
         Leaderboards {
-            top: Script::new(TOP),
-            standing: Script::new(STANDING),
-            ambassador_of: RwLock::new(HashMap::new()),
+            db,
+            redis,
+            database_url: database_url.into(),
+            relay_interval,
+            scripts: Arc::new(Scripts {
+                top: Script::new(TOP),
+                standing: Script::new(STANDING),
+                ambassador_of: RwLock::new(HashMap::new()),
+            }),
         }
     }
 }
@@ -163,16 +185,16 @@ pub fn resolve_board(
     Ok(Board::at(scope, period, at))
 }
 
-pub async fn top(state: &AppState, board: Board, first: i64) -> AppResult<BoardPage> {
+pub async fn top(boards: &Leaderboards, board: Board, first: i64) -> AppResult<BoardPage> {
     if !(1..=MAX_BOARD_PAGE).contains(&first) {
         return Err(AppError::bad_input(format!(
             "first must be between 1 and {MAX_BOARD_PAGE}"
         )));
     }
-    let redis = &state.redis;
+    let redis = &boards.redis;
     let mut conn = redis.manager.clone();
-    let reply: Option<Vec<String>> = state
-        .leaderboards
+    let reply: Option<Vec<String>> = boards
+        .scripts
         .top
         .key(board_key(redis, &board.key()))
         .key(handles_key(redis))
@@ -213,7 +235,7 @@ fn not_built() -> AppError {
 
 /// The calling member's standing as an ambassador.
 pub async fn standing(
-    state: &AppState,
+    boards: &Leaderboards,
     member_id: Uuid,
     board: Board,
     neighbors: i64,
@@ -223,11 +245,11 @@ pub async fn standing(
             "neighbors must be between 0 and {MAX_NEIGHBORS}"
         )));
     }
-    let (ambassador_id, handle) = ambassador_of(state, member_id).await?;
-    let redis = &state.redis;
+    let (ambassador_id, handle) = ambassador_of(boards, member_id).await?;
+    let redis = &boards.redis;
     let mut conn = redis.manager.clone();
-    let reply: Option<Vec<String>> = state
-        .leaderboards
+    let reply: Option<Vec<String>> = boards
+        .scripts
         .standing
         .key(board_key(redis, &board.key()))
         .key(handles_key(redis))
@@ -285,8 +307,8 @@ pub async fn standing(
     })
 }
 
-async fn ambassador_of(state: &AppState, member_id: Uuid) -> AppResult<(Uuid, String)> {
-    let cache = &state.leaderboards.ambassador_of;
+async fn ambassador_of(boards: &Leaderboards, member_id: Uuid) -> AppResult<(Uuid, String)> {
+    let cache = &boards.scripts.ambassador_of;
     if let Some(known) = cache
         .read()
         .unwrap_or_else(|p| p.into_inner())
@@ -294,7 +316,7 @@ async fn ambassador_of(state: &AppState, member_id: Uuid) -> AppResult<(Uuid, St
     {
         return Ok(known.clone());
     }
-    let mut conn = state.db.get().await?;
+    let mut conn = boards.db.get().await?;
     let ambassador = Ambassador::find_by_member(&mut conn, member_id)
         .await?
         .ok_or(AppError::NotFound("ambassador"))?;

@@ -17,10 +17,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::Leaderboards;
 use super::{PROJECTION_LOCK, board_key, handles_key, registry_key, version_key};
 use crate::{
-    app::{AppState, Redis},
     db::models::ambassador::{self, ScoreSlice},
+    db::redis::Redis,
     domain::leaderboard::{Board, BoardScope, Period},
     error::{AppError, AppResult},
 };
@@ -74,15 +75,15 @@ const MAX_LISTED: usize = 20;
 
 /// Rebuilds every board, reporting progress as ambassadors are done.
 pub async fn rebuild(
-    state: &AppState,
+    boards: &Leaderboards,
     mut progress: impl FnMut(Progress),
 ) -> AppResult<RebuildReport> {
     let started = Instant::now();
-    let redis = &state.redis;
+    let redis = &boards.redis;
     let temp = redis.key(&format!("lb:rebuild:{}:", Uuid::now_v7().simple()));
     let mut sink = Writer::new(redis, &temp);
     let mut report = RebuildReport::default();
-    let result = with_snapshot(state, async |conn| {
+    let result = with_snapshot(boards, async |conn| {
         report.version = ambassador::projection_version(conn).await?;
         conn.batch_execute(ambassador::HANDLES_CURSOR).await?;
         let temp_handles = format!("{temp}handles");
@@ -126,8 +127,8 @@ pub async fn rebuild(
 }
 
 /// Compares every score in Redis with PostgreSQL.
-pub async fn check(state: &AppState) -> AppResult<CheckReport> {
-    let redis = &state.redis;
+pub async fn check(boards: &Leaderboards) -> AppResult<CheckReport> {
+    let redis = &boards.redis;
     let mut report = CheckReport::default();
     let mut conn = redis.manager.clone();
     report.redis_version = redis::cmd("GET")
@@ -141,7 +142,7 @@ pub async fn check(state: &AppState) -> AppResult<CheckReport> {
         counts: BTreeMap::new(),
         report: &mut report,
     };
-    with_snapshot(state, async |conn| {
+    with_snapshot(boards, async |conn| {
         sink.report.postgres_version = ambassador::projection_version(conn).await?;
         sink.report.outbox_pending = ambassador::outbox_len(conn).await?;
         stream_scores(conn, &mut sink, &mut |_| {}).await?;
@@ -159,10 +160,10 @@ fn redis_error(error: redis::RedisError) -> AppError {
 /// Runs `work` on a dedicated connection holding the projection lock, inside a read-only
 /// REPEATABLE READ transaction (one snapshot for the whole read).
 async fn with_snapshot(
-    state: &AppState,
+    boards: &Leaderboards,
     work: impl AsyncFnOnce(&mut AsyncPgConnection) -> AppResult<()>,
 ) -> AppResult<()> {
-    let mut conn = AsyncPgConnection::establish(&state.config.database_url)
+    let mut conn = AsyncPgConnection::establish(&boards.database_url)
         .await
         .map_err(AppError::internal)?;
     // A long read: no statement timeout, and room to sort the per-ambassador sums in memory.

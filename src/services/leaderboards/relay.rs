@@ -15,9 +15,9 @@ use diesel::{sql_query, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::Leaderboards;
 use super::{PROJECTION_LOCK, board_key, handles_key, registry_key, version_key};
 use crate::{
-    app::AppState,
     db::models::ambassador::{self, PendingActivity, ScoreQuery},
     domain::leaderboard::{Board, BoardScope},
     error::{AppError, AppResult},
@@ -45,10 +45,10 @@ enum Batch {
 
 /// Applies the whole outbox, batch by batch. With `wait`, waits for another relay or
 /// rebuild to finish instead of leaving the work to it.
-pub async fn run_once(state: &AppState, wait: bool) -> AppResult<RelayRun> {
+pub async fn run_once(boards: &Leaderboards, wait: bool) -> AppResult<RelayRun> {
     let mut run = RelayRun::default();
     loop {
-        match batch(state, wait).await? {
+        match batch(boards, wait).await? {
             Batch::Busy => {
                 run.busy = true;
                 return Ok(run);
@@ -63,7 +63,7 @@ pub async fn run_once(state: &AppState, wait: bool) -> AppResult<RelayRun> {
                         "Redis lost leaderboard writes (restored from an older snapshot?): rebuilding"
                     ),
                 }
-                super::rebuild::rebuild(state, |_| {}).await?;
+                super::rebuild::rebuild(boards, |_| {}).await?;
                 run.rebuilt = true;
             }
             Batch::Applied(n) => {
@@ -76,14 +76,14 @@ pub async fn run_once(state: &AppState, wait: bool) -> AppResult<RelayRun> {
     }
 }
 
-async fn batch(state: &AppState, wait: bool) -> AppResult<Batch> {
-    let mut conn = state.db.get().await?;
+async fn batch(boards: &Leaderboards, wait: bool) -> AppResult<Batch> {
+    let mut conn = boards.db.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         if !lock(conn, wait).await? {
             return Ok(Batch::Busy);
         }
         let pg_version = ambassador::projection_version(conn).await?;
-        let seen = redis_version(state).await?;
+        let seen = redis_version(boards).await?;
         if seen.is_none_or(|v| v < pg_version) {
             return Ok(Batch::RedisBehind(seen));
         }
@@ -96,7 +96,7 @@ async fn batch(state: &AppState, wait: bool) -> AppResult<Batch> {
         let ambassadors: Vec<Uuid> = writes.keys().map(|(a, _)| *a).collect();
         let handles = ambassador::handles(conn, &ambassadors).await?;
         let version = ambassador::bump_projection_version(conn).await?;
-        apply(state, &writes, &handles, version).await?;
+        apply(boards, &writes, &handles, version).await?;
         Ok(Batch::Applied(taken))
     })
     .await
@@ -121,10 +121,10 @@ async fn lock(conn: &mut AsyncPgConnection, wait: bool) -> AppResult<bool> {
 }
 
 /// The version Redis has seen; none when it has no boards (flushed or never built).
-async fn redis_version(state: &AppState) -> AppResult<Option<i64>> {
-    let mut conn = state.redis.manager.clone();
+async fn redis_version(boards: &Leaderboards) -> AppResult<Option<i64>> {
+    let mut conn = boards.redis.manager.clone();
     let version: Option<i64> = redis::cmd("GET")
-        .arg(version_key(&state.redis))
+        .arg(version_key(&boards.redis))
         .query_async(&mut conn)
         .await
         .map_err(redis_down)?;
@@ -167,12 +167,12 @@ async fn absolute_scores(
 }
 
 async fn apply(
-    state: &AppState,
+    boards: &Leaderboards,
     writes: &BTreeMap<(Uuid, String), i64>,
     handles: &[(Uuid, String)],
     version: i64,
 ) -> AppResult<()> {
-    let redis = &state.redis;
+    let redis = &boards.redis;
     let mut pipe = redis::pipe();
     pipe.atomic();
     let mut boards = BTreeSet::new();
@@ -198,19 +198,19 @@ async fn apply(
 
 /// The relay of `serve`: every `leaderboard_relay_interval` (never when it is zero). Errors
 /// (Redis down) are logged and retried; the outbox keeps the work meanwhile.
-pub fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let every = state.config.leaderboard_relay_interval;
+pub fn spawn(boards: &Leaderboards) -> Option<tokio::task::JoinHandle<()>> {
+    let every = boards.relay_interval;
     if every.is_zero() {
         return None;
     }
-    let state = state.clone();
+    let boards = boards.clone();
     Some(tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
             interval.tick().await;
-            match run_once(&state, false).await {
+            match run_once(&boards, false).await {
                 Ok(run) => {
                     if failing {
                         tracing::info!("leaderboard relay recovered");
