@@ -6,8 +6,10 @@
 //! - `home`: the one query the app's home screen sends: `me` with balance, points expiring,
 //!   tier, and the 20 latest transactions with their partners' names;
 //! - `balance`: `me { balance }` alone;
+//! - `expiring`, `tier`: the points expiring, and the tier, alone;
 //! - `history`: the 20 latest transactions with their partners' names alone.
 //!
+//! `--reuse` keeps the database of the previous run when it holds the same seed.
 //! Prints a table and writes a CSV. `HUB_BIN` runs another build of the hub (for example
 //! the code before a change) under the same load.
 
@@ -20,7 +22,7 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Load, Measured, drive, recreate, report, start_hub};
+use common::{Load, Measured, database_url, drive, recreate, report, start_hub};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde_json::json;
@@ -33,6 +35,7 @@ struct Args {
     seconds: u64,
     warmup: u64,
     csv: String,
+    reuse: bool,
 }
 
 fn args() -> Args {
@@ -44,6 +47,7 @@ fn args() -> Args {
         seconds: 20,
         warmup: 3,
         csv: "target/bench/home.csv".into(),
+        reuse: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +60,7 @@ fn args() -> Args {
             "--seconds" => args.seconds = value().parse().unwrap(),
             "--warmup" => args.warmup = value().parse().unwrap(),
             "--csv" => args.csv = value(),
+            "--reuse" => args.reuse = true,
             "--bench" => {}
             other => panic!("unknown flag {other}"),
         }
@@ -70,6 +75,8 @@ const HOME: &str = "{ me { memberNumber \
     tier { tier { name } qualifyingPoints nextTier { name minPoints } } \
     transactions(first: 20) { nodes { id kind points createdAt partner { name } } } } }";
 const BALANCE: &str = "{ me { balance { available held debt net } } }";
+const EXPIRING: &str = "{ me { expiringPoints(withinDays: 90) { date points } } }";
+const TIER: &str = "{ me { tier { tier { name } qualifyingPoints nextTier { name minPoints } } } }";
 const HISTORY: &str =
     "{ me { transactions(first: 20) { nodes { id kind points createdAt partner { name } } } } }";
 
@@ -119,13 +126,52 @@ async fn seed(url: &str, args: &Args) -> Vec<uuid::Uuid> {
         .unwrap()
 }
 
+/// With `--reuse`: the members of the previous run's database when it holds the seed these
+/// flags ask for (comparing two builds then skips the minutes of seeding).
+async fn seeded(url: &str, args: &Args) -> Option<Vec<uuid::Uuid>> {
+    use coalition_hub::db::schema::{journal_entries, members, partners};
+    let mut conn = AsyncPgConnection::establish(url).await.ok()?;
+    let partner_count: i64 = partners::table.count().get_result(&mut conn).await.ok()?;
+    let entry_count: i64 = journal_entries::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .ok()?;
+    let ids: Vec<uuid::Uuid> = members::table
+        .select(members::id)
+        .load(&mut conn)
+        .await
+        .ok()?;
+    let expected = (
+        args.partners as i64,
+        (args.members * args.earns) as i64,
+        args.members,
+    );
+    if (partner_count, entry_count, ids.len()) != expected {
+        eprintln!("seed: hub_bench_home holds another seed; seeding again");
+        return None;
+    }
+    eprintln!("seed: reusing hub_bench_home ({} members)", ids.len());
+    Some(ids)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench-home.sh sets it)");
-    let url = recreate(&base, "hub_bench_home").await;
-    db::migrate(&url).await.unwrap();
-    let members = seed(&url, &args).await;
+    let members = match args.reuse {
+        true => seeded(&database_url(&base, "hub_bench_home"), &args).await,
+        false => None,
+    };
+    let url = database_url(&base, "hub_bench_home");
+    let members = match members {
+        Some(members) => members,
+        None => {
+            let url = recreate(&base, "hub_bench_home").await;
+            db::migrate(&url).await.unwrap();
+            seed(&url, &args).await
+        }
+    };
     let hub = start_hub(&url, 10, "bench-home:").await;
     let keys = KeySet::from_config(&Config::development(url.clone(), String::new()).jwt).unwrap();
     let tokens: Vec<String> = members
@@ -148,7 +194,13 @@ async fn main() {
         measure: Duration::from_secs(args.seconds),
     };
     let mut results: Vec<Measured> = Vec::new();
-    for (name, query) in [("home", HOME), ("balance", BALANCE), ("history", HISTORY)] {
+    for (name, query) in [
+        ("home", HOME),
+        ("balance", BALANCE),
+        ("expiring", EXPIRING),
+        ("tier", TIER),
+        ("history", HISTORY),
+    ] {
         let body = json!({ "query": query }).to_string().into_bytes();
         let tokens = tokens.clone();
         eprintln!(

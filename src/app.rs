@@ -5,9 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::{
-    auth::{KeySet, partner_status::PartnerStatusCache},
+    auth::KeySet,
     config::Config,
-    db::{self, redis::Redis},
+    db::{self, partner_cache::PartnerCache, redis::Redis},
     services::{
         ambassadors::Ambassadors,
         batch::Batcher,
@@ -26,7 +26,7 @@ pub struct AppState {
     pub db: db::DbPool,
     pub redis: Redis,
     pub keys: Arc<KeySet>,
-    pub partner_status: Arc<PartnerStatusCache>,
+    pub partners: Arc<PartnerCache>,
     pub ledger: Ledger,
     pub leaderboards: Leaderboards,
     pub ambassadors: Ambassadors,
@@ -55,7 +55,7 @@ impl AppState {
             &config.redis_prefix,
             config.redis_timeout,
         )?;
-        let partner_status = Arc::new(PartnerStatusCache::new(config.partner_status_ttl));
+        let partners = Arc::new(PartnerCache::new(config.partner_cache_ttl));
         let publisher = Publisher::start(redis.clone());
         let batcher = Batcher::start(
             db.clone(),
@@ -86,7 +86,7 @@ impl AppState {
             db,
             redis,
             keys: Arc::new(keys),
-            partner_status,
+            partners,
             ledger,
             leaderboards,
             ambassadors,

@@ -23,7 +23,7 @@ pub struct Config {
     pub leaderboard_relay_interval: Duration,
     /// How long a hub process trusts its cached copy of a partner's status when no change
     /// announcement arrives (changes are announced at once; this bounds a lost channel).
-    pub partner_status_ttl: Duration,
+    pub partner_cache_ttl: Duration,
     /// The coalition's money currency (ISO 4217), used for partner rates and settlement.
     pub currency: String,
     pub jwt: JwtConfig,
@@ -159,7 +159,7 @@ impl Config {
             db_statement_timeout: Duration::from_secs(5),
             redis_timeout: Duration::from_millis(500),
             leaderboard_relay_interval: Duration::from_millis(200),
-            partner_status_ttl: Duration::from_secs(30),
+            partner_cache_ttl: Duration::from_secs(30),
             currency: "EUR".into(),
             jwt: JwtConfig {
                 issuer: "coalition-hub".into(),
@@ -227,7 +227,7 @@ impl Config {
             db_statement_timeout: millis("HUB_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             redis_timeout: millis("HUB_REDIS_TIMEOUT_MS", 500)?,
             leaderboard_relay_interval: millis("HUB_LEADERBOARD_RELAY_INTERVAL_MS", 200)?,
-            partner_status_ttl: millis("HUB_PARTNER_STATUS_TTL_MS", 30_000)?,
+            partner_cache_ttl: millis("HUB_PARTNER_CACHE_TTL_MS", 30_000)?,
             currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
             jwt: JwtConfig {
                 issuer: var("HUB_JWT_ISSUER").unwrap_or_else(|| "coalition-hub".into()),

@@ -4,7 +4,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     app::AppState,
-    auth::partner_status,
+    db::partner_cache,
     http,
     services::{expiry, leaderboards::relay, live},
 };
@@ -19,10 +19,8 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         state.redis.clone(),
         state.live.clone(),
     );
-    let status_listener = partner_status::spawn_listener(
-        state.config.database_url.clone(),
-        state.partner_status.clone(),
-    );
+    let status_listener =
+        partner_cache::spawn_listener(state.config.database_url.clone(), state.partners.clone());
     let router = http::router(state);
     // Answers are small and written whole: no reason to let Nagle hold any part back.
     let listener = listener.tap_io(|stream| {

@@ -2,7 +2,6 @@
 //! partner scopes, OAuth2 client credentials ([`oauth`]) and secret hashing ([`secrets`]).
 
 pub mod keys;
-pub mod partner_status;
 pub mod principal;
 pub mod secrets;
 

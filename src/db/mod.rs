@@ -3,6 +3,8 @@
 
 pub mod ledger;
 pub mod models;
+pub mod partner_cache;
+pub mod prepared;
 pub mod redis;
 pub mod schema;
 pub mod sql_files;

@@ -209,7 +209,7 @@ pub(super) async fn authenticate(
     // Checked on every request, so a suspension takes effect at once.
     if let Principal::Partner { partner_id, .. } = &principal {
         http.app
-            .partner_status
+            .partners
             .require_active(&http.app.db, *partner_id)
             .await?;
     }

@@ -22,22 +22,33 @@ use tracing::Instrument;
 
 use crate::{app::AppState, db, graphql::HubSchema};
 
+/// What the handlers share, behind one `Arc`: axum clones the state for every request.
 #[derive(Clone)]
-pub struct HttpState {
+pub struct HttpState(Arc<Shared>);
+
+pub struct Shared {
     pub app: AppState,
     pub schema: HubSchema,
     pub metrics: Arc<metrics::Metrics>,
     pub documents: Arc<documents::DocumentCache>,
 }
 
+impl std::ops::Deref for HttpState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 pub fn router(app: AppState) -> Router {
     let graphiql = app.config.graphiql;
-    let state = HttpState {
+    let state = HttpState(Arc::new(Shared {
         schema: crate::graphql::schema(app.clone()),
         app,
         metrics: Arc::new(metrics::Metrics::default()),
         documents: Arc::default(),
-    };
+    }));
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/oauth/token", post(oauth::token))

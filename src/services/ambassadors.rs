@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::live::Publisher;
-use crate::db::DbPool;
+use crate::db::{DbPool, prepared::prepared};
 use crate::{
     auth::{Principal, Scope},
     db::ledger::hub_answer,
@@ -182,22 +182,24 @@ pub async fn record_activity(
         answer: serde_json::Value,
     }
     let mut conn = ambassadors.db.get().await?;
-    let answer: Answer = sql_query(
-        "SELECT ambassador_record_activity( \
+    let answer: Answer = prepared(
+        sql_query(
+            "SELECT ambassador_record_activity( \
              $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS answer",
+        )
+        .bind::<Text, _>(caller(principal))
+        .bind::<Text, _>(&input.idempotency_key)
+        .bind::<Bytea, _>(fingerprint)
+        .bind::<SqlUuid, _>(partner_id)
+        .bind::<SqlUuid, _>(input.ambassador_id)
+        .bind::<Text, _>(input.kind)
+        .bind::<BigInt, _>(input.score)
+        .bind::<BigInt, _>(reward)
+        .bind::<Timestamptz, _>(reward_expires_at)
+        .bind::<Nullable<Text>, _>(&input.reference)
+        .bind::<Timestamptz, _>(occurred_at)
+        .bind::<Timestamptz, _>(now),
     )
-    .bind::<Text, _>(caller(principal))
-    .bind::<Text, _>(&input.idempotency_key)
-    .bind::<Bytea, _>(fingerprint)
-    .bind::<SqlUuid, _>(partner_id)
-    .bind::<SqlUuid, _>(input.ambassador_id)
-    .bind::<Text, _>(input.kind)
-    .bind::<BigInt, _>(input.score)
-    .bind::<BigInt, _>(reward)
-    .bind::<Timestamptz, _>(reward_expires_at)
-    .bind::<Nullable<Text>, _>(&input.reference)
-    .bind::<Timestamptz, _>(occurred_at)
-    .bind::<Timestamptz, _>(now)
     .get_result(&mut conn)
     .await
     .map_err(|e| match e {

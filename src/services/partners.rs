@@ -2,7 +2,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::auth::partner_status::PartnerStatusCache;
+use crate::db::partner_cache::PartnerCache;
 use crate::{
     auth::Principal,
     db::{
@@ -85,7 +85,7 @@ pub async fn create(
 
 pub async fn update(
     db: &DbPool,
-    partner_status: &PartnerStatusCache,
+    partners: &PartnerCache,
     principal: &Principal,
     id: Uuid,
     input: PartnerUpdate,
@@ -121,7 +121,7 @@ pub async fn update(
         .await?
         .ok_or(AppError::NotFound("partner"))?;
     // Other processes hear of it through NOTIFY; this one forgets at once.
-    partner_status.forget(id);
+    partners.forget(id);
     if input.status == Some(PartnerStatus::Suspended) {
         tracing::warn!(partner_id = %id, "partner suspended");
     }

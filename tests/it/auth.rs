@@ -515,7 +515,7 @@ async fn partners_mint_member_tokens_only_for_their_members() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspension_reaches_every_hub_process() {
     let long =
-        |c: &mut coalition_hub::Config| c.partner_status_ttl = std::time::Duration::from_secs(600);
+        |c: &mut coalition_hub::Config| c.partner_cache_ttl = std::time::Duration::from_secs(600);
     let hub1 = TestApp::builder().await.config(long).spawn().await;
     let hub2 = TestApp::builder_on(hub1.state.config.database_url.clone())
         .config(long)
@@ -548,6 +548,55 @@ async fn a_suspension_reaches_every_hub_process() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(refused.as_deref(), Some("PARTNER_SUSPENDED"));
+}
+
+/// Partner names on pages of entries come from each process's partner cache: a rename on
+/// one hub shows on the other at once (the NOTIFY, not the cache lifetime, which is long).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_partner_shows_its_new_name_on_every_hub_process() {
+    let long =
+        |c: &mut coalition_hub::Config| c.partner_cache_ttl = std::time::Duration::from_secs(600);
+    let hub1 = TestApp::builder().await.config(long).spawn().await;
+    let hub2 = TestApp::builder_on(hub1.state.config.database_url.clone())
+        .config(long)
+        .spawn()
+        .await;
+    let partner = hub1.create_partner("renamed").await;
+    let token = hub1.partner_token(&partner, ALL_SCOPES);
+    hub1.enroll(&token, "c-1").await;
+    hub1.gql(
+        &token,
+        "mutation($input: IssuePointsInput!) { issuePoints(input: $input) { entryId } }",
+        json!({"input": {"member": {"partnerCustomerId": "c-1"}, "points": 5, "idempotencyKey": "k"}}),
+    )
+    .await
+    .data();
+    let names = "{ ledgerEntries(first: 5) { nodes { partner { name } } } }";
+    let operator = hub2.operator_token();
+    let name_on_hub2 = async || {
+        hub2.gql(&operator, names, json!({})).await.data()["ledgerEntries"]["nodes"][0]["partner"]
+            ["name"]
+            .clone()
+    };
+    let old_name = name_on_hub2().await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    hub1.gql(
+        &hub1.operator_token(),
+        "mutation($id: ID!) { updatePartner(id: $id, input: {name: \"Renamed Ltd\"}) { name } }",
+        json!({"id": partner}),
+    )
+    .await
+    .data();
+    let mut seen = old_name.clone();
+    for _ in 0..100 {
+        seen = name_on_hub2().await;
+        if seen != old_name {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, "Renamed Ltd");
 }
 
 /// Verified tokens are cached (a signature check per token, not per request): the cache

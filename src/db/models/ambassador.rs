@@ -10,6 +10,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::prepared::prepared;
 use crate::db::schema::{
     ambassador_activities, ambassador_enrollments, ambassadors, referral_codes,
 };
@@ -199,8 +200,9 @@ pub struct ScoreQuery {
 
 /// Absolute scores, summed from the activity log, in the order asked.
 pub async fn scores(conn: &mut AsyncPgConnection, asked: &[ScoreQuery]) -> QueryResult<Vec<i64>> {
-    let rows: Vec<Score> = sql_query(
-        "SELECT coalesce(sum(a.score), 0)::bigint AS score \
+    let rows: Vec<Score> = prepared(
+        sql_query(
+            "SELECT coalesce(sum(a.score), 0)::bigint AS score \
          FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[]) \
               WITH ORDINALITY AS t(ambassador_id, partner_id, from_at, to_at, i) \
          LEFT JOIN ambassador_activities a ON a.ambassador_id = t.ambassador_id \
@@ -208,11 +210,12 @@ pub async fn scores(conn: &mut AsyncPgConnection, asked: &[ScoreQuery]) -> Query
               AND (t.from_at IS NULL OR a.occurred_at >= t.from_at) \
               AND (t.to_at IS NULL OR a.occurred_at < t.to_at) \
          GROUP BY t.i ORDER BY t.i",
+        )
+        .bind::<Array<SqlUuid>, _>(asked.iter().map(|q| q.ambassador_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SqlUuid>>, _>(asked.iter().map(|q| q.partner_id).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamptz>>, _>(asked.iter().map(|q| q.from).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamptz>>, _>(asked.iter().map(|q| q.to).collect::<Vec<_>>()),
     )
-    .bind::<Array<SqlUuid>, _>(asked.iter().map(|q| q.ambassador_id).collect::<Vec<_>>())
-    .bind::<Array<Nullable<SqlUuid>>, _>(asked.iter().map(|q| q.partner_id).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Timestamptz>>, _>(asked.iter().map(|q| q.from).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Timestamptz>>, _>(asked.iter().map(|q| q.to).collect::<Vec<_>>())
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.score).collect())

@@ -8,6 +8,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::prepared::prepared;
 use crate::db::schema::{holds, journal_entries, member_balances, members};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -225,14 +226,14 @@ impl Balance {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> QueryResult<Vec<ExpiringRow>> {
-        diesel::sql_query(
+        prepared(diesel::sql_query(
             "SELECT (expires_at AT TIME ZONE 'UTC')::date AS date, sum(remaining - reserved)::bigint AS points \
              FROM lots WHERE member_id = $1 AND remaining > reserved AND expires_at > $2 AND expires_at <= $3 \
              GROUP BY 1 ORDER BY 1",
         )
         .bind::<diesel::sql_types::Uuid, _>(member_id)
         .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(until)
+        .bind::<Timestamptz, _>(until))
         .load(conn)
         .await
     }

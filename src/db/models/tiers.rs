@@ -10,7 +10,7 @@ use diesel::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::tiers;
+use crate::db::{prepared::prepared, schema::tiers};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tiers, check_for_backend(diesel::pg::Pg))]
@@ -49,14 +49,14 @@ impl TierRow {
         conn: &mut AsyncPgConnection,
         member_id: Uuid,
     ) -> QueryResult<(Vec<TierRow>, Vec<(NaiveDate, i64)>)> {
-        let rows: Vec<LevelOrEarnDay> = diesel::sql_query(
+        let rows: Vec<LevelOrEarnDay> = prepared(diesel::sql_query(
             "SELECT name, min_points, earn_multiplier, NULL::date AS day, NULL::bigint AS points, \
                     0 AS part FROM tiers \
              UNION ALL \
              SELECT NULL, NULL, NULL, day, points, 1 FROM hub_tier_earn_days($1) \
              ORDER BY part, min_points, day",
         )
-        .bind::<diesel::sql_types::Uuid, _>(member_id)
+        .bind::<diesel::sql_types::Uuid, _>(member_id))
         .load(conn)
         .await?;
         let mut levels = Vec::new();
@@ -115,9 +115,8 @@ pub async fn earn_days(
     conn: &mut AsyncPgConnection,
     member_id: Uuid,
 ) -> QueryResult<Vec<(NaiveDate, i64)>> {
-    let rows: Vec<EarnDay> = diesel::sql_query("SELECT day, points FROM hub_tier_earn_days($1)")
-        .bind::<diesel::sql_types::Uuid, _>(member_id)
-        .load(conn)
-        .await?;
+    let query = diesel::sql_query("SELECT day, points FROM hub_tier_earn_days($1)")
+        .bind::<diesel::sql_types::Uuid, _>(member_id);
+    let rows: Vec<EarnDay> = prepared(query).load(conn).await?;
     Ok(rows.into_iter().map(|r| (r.day, r.points)).collect())
 }

@@ -49,7 +49,7 @@ impl PartnerMutation {
         let id = parse_id(&id, "id")?;
         let partner = partners::update(
             &ctx.state().db,
-            &ctx.state().partner_status,
+            &ctx.state().partners,
             ctx.principal()?,
             id,
             partners::PartnerUpdate {

@@ -1,0 +1,163 @@
+//! Partner rows, cached in each hub process: every partner request checks its partner's
+//! status, and every page of entries shows partner names, so neither pays a database round
+//! trip. A change to a partner is announced by PostgreSQL (`NOTIFY hub_partners`, from
+//! `sql/partners/status_notify.sql`) and drops the cached copy in every hub process at once;
+//! the short lifetime of an entry bounds staleness should the announcement channel be down.
+//! Money never depends on this cache: every ledger function reads the partner itself.
+
+use std::{
+    collections::HashMap,
+    sync::RwLock,
+    time::{Duration, Instant},
+};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::{
+    db::{DbPool, models::Partner},
+    error::{AppError, AppResult},
+};
+
+pub const CHANNEL: &str = "hub_partners";
+
+/// Bounds the map should a flood of ids be asked for (a coalition has few partners).
+const MAX_ENTRIES: usize = 100_000;
+
+pub struct PartnerCache {
+    inner: RwLock<Entries>,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct Entries {
+    rows: HashMap<Uuid, (Partner, Instant)>,
+    /// Bumped by every `forget`: rows read before a change are not stored after it.
+    generation: u64,
+}
+
+/// What [`PartnerCache::lookup`] found, and what the caller must load.
+pub struct Lookup {
+    pub found: HashMap<Uuid, Partner>,
+    pub missing: Vec<Uuid>,
+    generation: u64,
+}
+
+impl PartnerCache {
+    pub fn new(ttl: Duration) -> PartnerCache {
+        PartnerCache {
+            inner: RwLock::new(Entries::default()),
+            ttl,
+        }
+    }
+
+    /// The cached rows among `ids` (fresh ones only) and the ids to load.
+    pub fn lookup(&self, ids: &[Uuid]) -> Lookup {
+        let entries = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let mut lookup = Lookup {
+            found: HashMap::with_capacity(ids.len()),
+            missing: Vec::new(),
+            generation: entries.generation,
+        };
+        for id in ids {
+            match entries
+                .rows
+                .get(id)
+                .filter(|(_, at)| at.elapsed() < self.ttl)
+            {
+                Some((partner, _)) => {
+                    lookup.found.insert(*id, partner.clone());
+                }
+                None if !lookup.missing.contains(id) => lookup.missing.push(*id),
+                None => {}
+            }
+        }
+        lookup
+    }
+
+    /// Stores rows loaded for `lookup`, unless a partner changed meanwhile.
+    pub fn remember(&self, lookup: &Lookup, rows: impl IntoIterator<Item = Partner>) {
+        let mut entries = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if entries.generation != lookup.generation {
+            return;
+        }
+        if entries.rows.len() > MAX_ENTRIES {
+            entries.rows.clear();
+        }
+        let now = Instant::now();
+        for partner in rows {
+            entries.rows.insert(partner.id, (partner, now));
+        }
+    }
+
+    /// Partners by id (unknown ids are left out), loading the missing in one query.
+    pub async fn get_many(&self, db: &DbPool, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Partner>> {
+        let mut lookup = self.lookup(ids);
+        if !lookup.missing.is_empty() {
+            let rows = Partner::find_many(&mut *db.get().await?, &lookup.missing).await?;
+            self.remember(&lookup, rows.iter().cloned());
+            lookup.found.extend(rows.into_iter().map(|p| (p.id, p)));
+        }
+        Ok(lookup.found)
+    }
+
+    /// Refuses a suspended partner (`PARTNER_SUSPENDED`) or one that does not exist.
+    pub async fn require_active(&self, db: &DbPool, id: Uuid) -> AppResult<()> {
+        let partner = self
+            .get_many(db, &[id])
+            .await?
+            .remove(&id)
+            .ok_or(AppError::Unauthenticated("unknown partner"))?;
+        match partner.status.as_str() {
+            "ACTIVE" => Ok(()),
+            _ => Err(AppError::PartnerSuspended),
+        }
+    }
+
+    pub fn forget(&self, id: Uuid) {
+        let mut entries = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        entries.generation += 1;
+        entries.rows.remove(&id);
+    }
+
+    pub fn forget_all(&self) {
+        let mut entries = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        entries.generation += 1;
+        entries.rows.clear();
+    }
+}
+
+/// Listens for partner changes for as long as the process runs, reconnecting after errors
+/// (and forgetting everything then, since announcements may have been missed).
+pub fn spawn_listener(
+    database_url: String,
+    cache: std::sync::Arc<PartnerCache>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match AsyncPgConnection::establish(&database_url).await {
+                Ok(mut conn) => {
+                    if conn
+                        .batch_execute(&format!("LISTEN {CHANNEL}"))
+                        .await
+                        .is_ok()
+                    {
+                        cache.forget_all();
+                        let mut stream = std::pin::pin!(conn.notifications_stream());
+                        while let Some(Ok(notification)) = stream.next().await {
+                            match notification.payload.parse() {
+                                Ok(id) => cache.forget(id),
+                                Err(_) => cache.forget_all(),
+                            }
+                        }
+                    }
+                    tracing::warn!("partner cache listener lost its connection; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "partner cache listener cannot connect"),
+            }
+            cache.forget_all();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
