@@ -3,6 +3,9 @@
 //! Layers, top to bottom: [`http`] and [`graphql`] (thin) -> [`services`] (authorization,
 //! one transaction per mutation) -> [`domain`] (pure rules) and [`db`] (rows and queries).
 
+// A `pub` item in a private module says more than it means: say pub(crate).
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -11,7 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
-pub mod http;
+pub(crate) mod http;
 pub mod server;
 pub mod services;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 
 pub mod keys;
 pub mod principal;
-pub mod secrets;
+pub(crate) mod secrets;
 
 pub use keys::{KeySet, TokenRequest};
 pub use principal::{Principal, Role, Scope, Scopes};

@@ -8,13 +8,13 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 
 /// Random URL-safe text with `bytes` bytes of entropy and a readable prefix.
-pub fn random_token(prefix: &str, bytes: usize) -> String {
+pub(crate) fn random_token(prefix: &str, bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(buf))
 }
 
-pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
+pub(crate) fn hash_secret(secret: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
@@ -22,7 +22,7 @@ pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing a secret: {e}"))
 }
 
-pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
+pub(crate) fn verify_secret(secret: &str, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => Argon2::default()
             .verify_password(secret.as_bytes(), &parsed)
@@ -33,7 +33,7 @@ pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
 
 /// A valid hash of nothing in particular, verified against when the client id is unknown so
 /// that "unknown client" and "wrong secret" take the same time.
-pub fn decoy_hash() -> &'static str {
+pub(crate) fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash_secret("decoy secret for unknown clients").expect("argon2 hashes"))
 }

@@ -79,7 +79,7 @@ diesel::define_sql_function! {
 /// A database error as the client sees it: a refusal raised by a SQL function that does
 /// not answer in `LedgerAnswer`'s shape (`hub_attach_referral`) carries it as JSON in the
 /// error's detail (sql/ledger/answers.sql); anything else is internal.
-pub fn database_error(error: diesel::result::Error) -> crate::error::AppError {
+pub(crate) fn database_error(error: diesel::result::Error) -> crate::error::AppError {
     match error {
         diesel::result::Error::DatabaseError(kind, info) => {
             match info

@@ -1,11 +1,11 @@
 //! PostgreSQL access: the pool, embedded migrations and SQL files, the diesel schema and
 //! the models.
 
-pub mod ledger;
+pub(crate) mod ledger;
 pub mod models;
-pub mod partner_cache;
-pub mod prepared;
-pub mod redis;
+pub(crate) mod partner_cache;
+pub(crate) mod prepared;
+pub(crate) mod redis;
 pub mod schema;
 pub mod sql_files;
 

@@ -20,7 +20,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-pub const CHANNEL: &str = "hub_partners";
+pub(crate) const CHANNEL: &str = "hub_partners";
 
 /// Bounds the map should a flood of ids be asked for (a coalition has few partners).
 const MAX_ENTRIES: usize = 100_000;
@@ -130,7 +130,7 @@ impl PartnerCache {
 
 /// Listens for partner changes for as long as the process runs, reconnecting after errors
 /// (and forgetting everything then, since announcements may have been missed).
-pub fn spawn_listener(
+pub(crate) fn spawn_listener(
     database_url: String,
     cache: std::sync::Arc<PartnerCache>,
 ) -> tokio::task::JoinHandle<()> {

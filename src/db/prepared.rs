@@ -15,10 +15,10 @@ use diesel::{
 
 /// A `sql_query` with constant text, cached as a prepared statement. Never wrap SQL built
 /// with `format!`: every distinct text would stay in the cache of each connection.
-pub struct Prepared<Q>(Q);
+pub(crate) struct Prepared<Q>(Q);
 
 /// Marks `query` (a `diesel::sql_query(CONSTANT)` with its binds) as safe to prepare once.
-pub fn prepared<Q>(query: Q) -> Prepared<Q> {
+pub(crate) fn prepared<Q>(query: Q) -> Prepared<Q> {
     Prepared(query)
 }
 

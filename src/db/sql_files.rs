@@ -29,6 +29,16 @@ struct Applied {
     sha256: Vec<u8>,
 }
 
+/// The hash recorded for each applied file, by path.
+pub async fn recorded(
+    conn: &mut AsyncPgConnection,
+) -> diesel::QueryResult<std::collections::BTreeMap<String, Vec<u8>>> {
+    let rows: Vec<Applied> = sql_query("SELECT path, sha256 FROM hub_sql_files")
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|a| (a.path, a.sha256)).collect())
+}
+
 pub fn sha256(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
 }
@@ -46,13 +56,11 @@ pub async fn apply_files(
                  SET LOCAL check_function_bodies = off"
         ))
         .await?;
-        let applied: Vec<Applied> = sql_query("SELECT path, sha256 FROM hub_sql_files")
-            .load(conn)
-            .await?;
+        let applied = recorded(conn).await?;
         let mut done = Vec::new();
         for (path, text) in files {
             let hash = sha256(text);
-            if applied.iter().any(|a| a.path == *path && a.sha256 == hash) {
+            if applied.get(*path) == Some(&hash) {
                 continue;
             }
             conn.batch_execute(text)

@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-pub const MAX_SCORE: i64 = 1_000_000;
+pub(crate) const MAX_SCORE: i64 = 1_000_000;
 /// A new partner's referral score (the column default of `partners.referral_score`).
-pub const DEFAULT_REFERRAL_SCORE: i64 = 10;
+pub(crate) const DEFAULT_REFERRAL_SCORE: i64 = 10;
 /// Activity may be recorded this long after it happened (late events land in their period).
-pub const MAX_ACTIVITY_AGE_DAYS: i64 = 400;
-pub const MAX_BOARD_PAGE: i64 = 100;
-pub const MAX_NEIGHBORS: i64 = 25;
+pub(crate) const MAX_ACTIVITY_AGE_DAYS: i64 = 400;
+pub(crate) const MAX_BOARD_PAGE: i64 = 100;
+pub(crate) const MAX_NEIGHBORS: i64 = 25;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Period {
@@ -100,7 +100,7 @@ impl Board {
 
 /// Competition ranks of scores sorted from highest to lowest: rank = 1 + the number of
 /// strictly higher scores, so ties share a rank and the next rank skips ("1224").
-pub fn competition_ranks(sorted_desc: &[i64]) -> Vec<i64> {
+pub(crate) fn competition_ranks(sorted_desc: &[i64]) -> Vec<i64> {
     let mut ranks = Vec::with_capacity(sorted_desc.len());
     for (i, score) in sorted_desc.iter().enumerate() {
         let rank = match (i, ranks.last()) {
@@ -113,7 +113,7 @@ pub fn competition_ranks(sorted_desc: &[i64]) -> Vec<i64> {
     ranks
 }
 
-pub fn validate_handle(handle: &str) -> AppResult<()> {
+pub(crate) fn validate_handle(handle: &str) -> AppResult<()> {
     let mut chars = handle.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -126,7 +126,7 @@ pub fn validate_handle(handle: &str) -> AppResult<()> {
     }
 }
 
-pub fn validate_score(score: i64) -> AppResult<i64> {
+pub(crate) fn validate_score(score: i64) -> AppResult<i64> {
     if (1..=MAX_SCORE).contains(&score) {
         Ok(score)
     } else {
@@ -137,7 +137,7 @@ pub fn validate_score(score: i64) -> AppResult<i64> {
 }
 
 /// When an activity happened: not in the future, not older than the recording window.
-pub fn validate_occurred_at(now: DateTime<Utc>, at: DateTime<Utc>) -> AppResult<()> {
+pub(crate) fn validate_occurred_at(now: DateTime<Utc>, at: DateTime<Utc>) -> AppResult<()> {
     if at > now {
         return Err(AppError::bad_input("occurredAt must not be in the future"));
     }
@@ -150,7 +150,7 @@ pub fn validate_occurred_at(now: DateTime<Utc>, at: DateTime<Utc>) -> AppResult<
 }
 
 /// Referral codes: 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L).
-pub fn generate_referral_code(rng: &mut impl Rng) -> String {
+pub(crate) fn generate_referral_code(rng: &mut impl Rng) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     (0..10)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
@@ -158,7 +158,7 @@ pub fn generate_referral_code(rng: &mut impl Rng) -> String {
 }
 
 /// Codes are typed by people: case and surrounding blanks do not matter.
-pub fn normalize_referral_code(code: &str) -> AppResult<String> {
+pub(crate) fn normalize_referral_code(code: &str) -> AppResult<String> {
     let code = code.trim().to_ascii_uppercase();
     if (6..=16).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric()) {
         Ok(code)

@@ -11,13 +11,13 @@ use crate::error::{AppError, AppResult};
 
 /// Largest amount of one operation: far above any real basket, far below i64 overflow
 /// however many operations a balance accumulates.
-pub const MAX_POINTS_PER_ENTRY: i64 = 1_000_000_000;
-pub const MAX_KEY_LEN: usize = 255;
-pub const MAX_REFERENCE_LEN: usize = 200;
+pub(crate) const MAX_POINTS_PER_ENTRY: i64 = 1_000_000_000;
+pub(crate) const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_REFERENCE_LEN: usize = 200;
 /// Points may be given a lifetime of at most this long.
-pub const MAX_LIFETIME_DAYS: i64 = 3660;
+pub(crate) const MAX_LIFETIME_DAYS: i64 = 3660;
 
-pub fn validate_points(points: i64) -> AppResult<i64> {
+pub(crate) fn validate_points(points: i64) -> AppResult<i64> {
     if (1..=MAX_POINTS_PER_ENTRY).contains(&points) {
         Ok(points)
     } else {
@@ -27,7 +27,7 @@ pub fn validate_points(points: i64) -> AppResult<i64> {
     }
 }
 
-pub fn validate_key(key: &str) -> AppResult<()> {
+pub(crate) fn validate_key(key: &str) -> AppResult<()> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(AppError::bad_input(format!(
             "idempotencyKey must be 1-{MAX_KEY_LEN} bytes"
@@ -41,7 +41,7 @@ pub fn validate_key(key: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub fn validate_reference(reference: Option<&str>) -> AppResult<()> {
+pub(crate) fn validate_reference(reference: Option<&str>) -> AppResult<()> {
     match reference {
         Some(r) if r.chars().count() > MAX_REFERENCE_LEN || r.chars().any(char::is_control) => {
             Err(AppError::bad_input(format!(
@@ -54,7 +54,7 @@ pub fn validate_reference(reference: Option<&str>) -> AppResult<()> {
 
 /// When earned points expire: the given time (in the future, within the maximum lifetime)
 /// or the coalition's default lifetime from now.
-pub fn lot_expiry(
+pub(crate) fn lot_expiry(
     now: DateTime<Utc>,
     requested: Option<DateTime<Utc>>,
     default_lifetime: Duration,
@@ -72,30 +72,30 @@ pub fn lot_expiry(
 /// A fingerprint of an operation's input: the same input always gives the same bytes,
 /// any difference gives other bytes (fields are length-prefixed, so none can bleed into
 /// the next).
-pub struct Fingerprint(Sha256);
+pub(crate) struct Fingerprint(Sha256);
 
 impl Fingerprint {
-    pub fn new(operation: &str) -> Fingerprint {
+    pub(crate) fn new(operation: &str) -> Fingerprint {
         let mut fp = Fingerprint(Sha256::new());
         fp.field(operation);
         fp
     }
 
-    pub fn field(&mut self, value: impl std::fmt::Display) -> &mut Self {
+    pub(crate) fn field(&mut self, value: impl std::fmt::Display) -> &mut Self {
         let text = value.to_string();
         self.0.update((text.len() as u64).to_be_bytes());
         self.0.update(text.as_bytes());
         self
     }
 
-    pub fn optional(&mut self, value: Option<impl std::fmt::Display>) -> &mut Self {
+    pub(crate) fn optional(&mut self, value: Option<impl std::fmt::Display>) -> &mut Self {
         match value {
             None => self.field("\u{0}none"),
             Some(v) => self.field(v),
         }
     }
 
-    pub fn finish(&mut self) -> Vec<u8> {
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.0).finalize().to_vec()
     }
 }
@@ -104,7 +104,7 @@ impl Fingerprint {
 /// and for each operation of a batch alike: what it did, or why it refused.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]
-pub enum LedgerAnswer<T = Booked> {
+pub(crate) enum LedgerAnswer<T = Booked> {
     Ok(T),
     Refused(Refusal),
     /// An operation of a batch failed with an error that is no refusal (a broken
@@ -113,7 +113,7 @@ pub enum LedgerAnswer<T = Booked> {
 }
 
 impl<T> LedgerAnswer<T> {
-    pub fn into_result(self) -> AppResult<T> {
+    pub(crate) fn into_result(self) -> AppResult<T> {
         match self {
             LedgerAnswer::Ok(done) => Ok(done),
             LedgerAnswer::Refused(refusal) => Err(refusal.into()),
@@ -126,7 +126,7 @@ impl<T> LedgerAnswer<T> {
 
 impl<T: serde::de::DeserializeOwned> LedgerAnswer<T> {
     /// Reads an answer as the database returned it (jsonb).
-    pub fn from_json(value: serde_json::Value) -> AppResult<T> {
+    pub(crate) fn from_json(value: serde_json::Value) -> AppResult<T> {
         serde_json::from_value::<LedgerAnswer<T>>(value)
             .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable ledger answer: {e}")))?
             .into_result()

@@ -5,8 +5,8 @@ use rand::Rng;
 
 use crate::error::{AppError, AppResult};
 
-pub const MEMBER_NUMBER_LEN: usize = 16;
-pub const MAX_CUSTOMER_ID_LEN: usize = 128;
+pub(crate) const MEMBER_NUMBER_LEN: usize = 16;
+pub(crate) const MAX_CUSTOMER_ID_LEN: usize = 128;
 
 fn luhn_check_digit(payload: &[u8]) -> u8 {
     // Digits are doubled from the right, starting with the one next to the check digit.
@@ -27,7 +27,7 @@ fn luhn_check_digit(payload: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
-pub fn generate_member_number(rng: &mut impl Rng) -> String {
+pub(crate) fn generate_member_number(rng: &mut impl Rng) -> String {
     let mut digits = Vec::with_capacity(MEMBER_NUMBER_LEN);
     digits.push(rng.random_range(1..=9u8));
     for _ in 1..MEMBER_NUMBER_LEN - 1 {
@@ -37,7 +37,7 @@ pub fn generate_member_number(rng: &mut impl Rng) -> String {
     digits.iter().map(|d| char::from(b'0' + d)).collect()
 }
 
-pub fn is_valid_member_number(text: &str) -> bool {
+pub(crate) fn is_valid_member_number(text: &str) -> bool {
     if text.len() != MEMBER_NUMBER_LEN || !text.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
@@ -47,7 +47,7 @@ pub fn is_valid_member_number(text: &str) -> bool {
 }
 
 /// Accepts the number as people write it (spaces or dashes between groups).
-pub fn normalize_member_number(text: &str) -> AppResult<String> {
+pub(crate) fn normalize_member_number(text: &str) -> AppResult<String> {
     let compact: String = text.chars().filter(|c| *c != ' ' && *c != '-').collect();
     if is_valid_member_number(&compact) {
         Ok(compact)
@@ -58,7 +58,7 @@ pub fn normalize_member_number(text: &str) -> AppResult<String> {
     }
 }
 
-pub fn validate_customer_id(id: &str) -> AppResult<()> {
+pub(crate) fn validate_customer_id(id: &str) -> AppResult<()> {
     if id.is_empty() || id.len() > MAX_CUSTOMER_ID_LEN {
         return Err(AppError::bad_input(format!(
             "partnerCustomerId must be 1-{MAX_CUSTOMER_ID_LEN} bytes"

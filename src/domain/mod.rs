@@ -1,9 +1,9 @@
 //! Pure rules: no I/O, no database, property-tested where they compute.
 
-pub mod leaderboard;
-pub mod ledger;
-pub mod member;
-pub mod money;
-pub mod partner;
+pub(crate) mod leaderboard;
+pub(crate) mod ledger;
+pub(crate) mod member;
+pub(crate) mod money;
+pub(crate) mod partner;
 pub mod settlement;
-pub mod tiers;
+pub(crate) mod tiers;

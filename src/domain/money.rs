@@ -1,11 +1,11 @@
 use bigdecimal::BigDecimal;
 
-pub fn is_currency_code(code: &str) -> bool {
+pub(crate) fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Number of digits after the decimal point, ignoring trailing zeros.
-pub fn fraction_digits(value: &BigDecimal) -> i64 {
+pub(crate) fn fraction_digits(value: &BigDecimal) -> i64 {
     value.normalized().fractional_digit_count().max(0)
 }
 

@@ -61,9 +61,9 @@ text_enum!(
     }
 );
 
-pub const MAX_EARN_RATE: i64 = 10_000;
+pub(crate) const MAX_EARN_RATE: i64 = 10_000;
 
-pub fn validate_slug(slug: &str) -> AppResult<()> {
+pub(crate) fn validate_slug(slug: &str) -> AppResult<()> {
     let ok = (1..=64).contains(&slug.len())
         && slug
             .bytes()
@@ -79,7 +79,7 @@ pub fn validate_slug(slug: &str) -> AppResult<()> {
     }
 }
 
-pub fn validate_name(name: &str) -> AppResult<String> {
+pub(crate) fn validate_name(name: &str) -> AppResult<String> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 120 {
         return Err(AppError::bad_input("name must be 1-120 characters"));
@@ -93,7 +93,7 @@ pub fn validate_name(name: &str) -> AppResult<String> {
 }
 
 /// Points earned per one unit of currency: 0 to 10,000 with at most 4 decimals.
-pub fn validate_earn_rate(rate: &BigDecimal) -> AppResult<()> {
+pub(crate) fn validate_earn_rate(rate: &BigDecimal) -> AppResult<()> {
     if rate < &BigDecimal::zero() || rate > &BigDecimal::from(MAX_EARN_RATE) {
         return Err(AppError::bad_input(format!(
             "earnRate must be between 0 and {MAX_EARN_RATE} points per currency unit"

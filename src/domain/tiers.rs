@@ -12,12 +12,12 @@ use chrono::{Days, NaiveDate};
 use crate::error::{AppError, AppResult};
 
 /// How many days after the earn day the points still count.
-pub const WINDOW_DAYS: u64 = 365;
-pub const MAX_LEVELS: usize = 10;
-pub const MAX_NAME_LEN: usize = 40;
+pub(crate) const WINDOW_DAYS: u64 = 365;
+pub(crate) const MAX_LEVELS: usize = 10;
+pub(crate) const MAX_NAME_LEN: usize = 40;
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct TierLevel {
+pub(crate) struct TierLevel {
     pub name: String,
     /// Points in the window needed to reach this level.
     pub min_points: i64,
@@ -27,7 +27,7 @@ pub struct TierLevel {
 
 /// Where a member stands on a day.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TierStatus {
+pub(crate) struct TierStatus {
     /// Index into the levels (sorted by threshold).
     pub level: usize,
     /// Points counted in the window ending today.
@@ -46,7 +46,7 @@ pub struct TierStatus {
 /// Checks a new set of levels and returns them sorted by threshold: 1 to 10 levels with
 /// distinct non-blank names and thresholds, the lowest at 0 (every member has a tier),
 /// multipliers from 1 to 10 with at most 3 decimals, never lower than a lower level's.
-pub fn validate_levels(mut levels: Vec<TierLevel>) -> AppResult<Vec<TierLevel>> {
+pub(crate) fn validate_levels(mut levels: Vec<TierLevel>) -> AppResult<Vec<TierLevel>> {
     if levels.is_empty() || levels.len() > MAX_LEVELS {
         return Err(AppError::bad_input(format!("give 1 to {MAX_LEVELS} tiers")));
     }
@@ -95,7 +95,7 @@ pub fn validate_levels(mut levels: Vec<TierLevel>) -> AppResult<Vec<TierLevel>> 
 }
 
 /// The level (index) that `points` reach; levels are sorted and the lowest is 0.
-pub fn level_for(levels: &[TierLevel], points: i64) -> usize {
+pub(crate) fn level_for(levels: &[TierLevel], points: i64) -> usize {
     levels
         .iter()
         .rposition(|l| l.min_points <= points)
@@ -103,13 +103,13 @@ pub fn level_for(levels: &[TierLevel], points: i64) -> usize {
 }
 
 /// The first earn day that still counts on `day`.
-pub fn window_start(day: NaiveDate) -> NaiveDate {
+pub(crate) fn window_start(day: NaiveDate) -> NaiveDate {
     day.checked_sub_days(Days::new(WINDOW_DAYS))
         .unwrap_or(NaiveDate::MIN)
 }
 
 /// Points counted on `day`. `earns` are (earn day, points), any order.
-pub fn window_points(earns: &[(NaiveDate, i64)], day: NaiveDate) -> i64 {
+pub(crate) fn window_points(earns: &[(NaiveDate, i64)], day: NaiveDate) -> i64 {
     let from = window_start(day);
     earns
         .iter()
@@ -120,7 +120,7 @@ pub fn window_points(earns: &[(NaiveDate, i64)], day: NaiveDate) -> i64 {
 
 /// The member's tier on `today`. `earns` are the member's earn days (from the ledger);
 /// `member_since` is the enrolment day, where the lowest level's run starts at the latest.
-pub fn tier_status(
+pub(crate) fn tier_status(
     levels: &[TierLevel],
     earns: &[(NaiveDate, i64)],
     member_since: NaiveDate,

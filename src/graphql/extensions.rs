@@ -15,7 +15,7 @@ use async_graphql::{
 use crate::error::AppError;
 
 /// Maps every error of a response to its public code and message (see [`AppError`]).
-pub struct ErrorCodes;
+pub(crate) struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
@@ -47,7 +47,7 @@ impl Extension for ErrorCodes {
 
 /// Refuses documents with more than `max_aliases` aliased fields: aliases let one request
 /// repeat an expensive field many times under different names.
-pub struct AliasLimit {
+pub(crate) struct AliasLimit {
     pub max_aliases: usize,
 }
 
@@ -86,7 +86,7 @@ impl Extension for AliasLimit {
 /// Aliases as executed: a fragment counts once per spread, so a fragment of aliases spread
 /// many times cannot slip under the limit. Each fragment is counted once (memoized), so
 /// nested spreads cost linear time; cycles (refused later by validation) count as nothing.
-pub fn count_aliases(document: &ExecutableDocument) -> usize {
+pub(crate) fn count_aliases(document: &ExecutableDocument) -> usize {
     struct Counter<'a> {
         doc: &'a ExecutableDocument,
         fragments: HashMap<&'a str, usize>,
@@ -140,7 +140,7 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
 /// True when an operation asks for `__schema` or `__type` at its root (directly or through
 /// fragments): such a request is refused outright for callers who may not introspect,
 /// rather than answered with silent nulls.
-pub fn selects_introspection(document: &ExecutableDocument) -> bool {
+pub(crate) fn selects_introspection(document: &ExecutableDocument) -> bool {
     fn in_root(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
         depth < 16
             && set.items.iter().any(|item| match &item.node {

@@ -54,12 +54,12 @@ fn db_error(e: diesel::result::Error) -> Arc<AppError> {
 
 /// A member and, when it has one, its balance (loaded by the same query).
 #[derive(Clone)]
-pub struct MemberRow {
+pub(crate) struct MemberRow {
     pub member: Member,
     pub balance: Option<Balance>,
 }
 
-pub struct MemberLoader(DbPool);
+pub(crate) struct MemberLoader(DbPool);
 
 impl Loader<Uuid> for MemberLoader {
     type Value = MemberRow;
@@ -76,7 +76,7 @@ impl Loader<Uuid> for MemberLoader {
     }
 }
 
-pub struct PartnerLoader(DbPool);
+pub(crate) struct PartnerLoader(DbPool);
 
 impl Loader<Uuid> for PartnerLoader {
     type Value = Partner;
@@ -90,7 +90,7 @@ impl Loader<Uuid> for PartnerLoader {
     }
 }
 
-pub struct EntryLoader(DbPool);
+pub(crate) struct EntryLoader(DbPool);
 
 impl Loader<Uuid> for EntryLoader {
     type Value = JournalEntry;
@@ -104,7 +104,7 @@ impl Loader<Uuid> for EntryLoader {
     }
 }
 
-pub struct HoldLoader(DbPool);
+pub(crate) struct HoldLoader(DbPool);
 
 impl Loader<Uuid> for HoldLoader {
     type Value = Hold;
@@ -119,7 +119,7 @@ impl Loader<Uuid> for HoldLoader {
 }
 
 /// Points reversed so far of an entry (absent: none).
-pub struct ReversedPointsLoader(DbPool);
+pub(crate) struct ReversedPointsLoader(DbPool);
 
 impl Loader<Uuid> for ReversedPointsLoader {
     type Value = i64;
@@ -134,7 +134,7 @@ impl Loader<Uuid> for ReversedPointsLoader {
 }
 
 /// The member number of an entry's member (for the other half of a transfer).
-pub struct EntryMemberNumberLoader(DbPool);
+pub(crate) struct EntryMemberNumberLoader(DbPool);
 
 impl Loader<Uuid> for EntryMemberNumberLoader {
     type Value = String;
@@ -149,7 +149,7 @@ impl Loader<Uuid> for EntryMemberNumberLoader {
 }
 
 /// A member's partner links (absent: none).
-pub struct MemberLinksLoader(DbPool);
+pub(crate) struct MemberLinksLoader(DbPool);
 
 impl Loader<Uuid> for MemberLinksLoader {
     type Value = Vec<MemberLink>;
@@ -172,7 +172,7 @@ fn loader<T: Loader<Uuid>>(loader: T) -> DataLoader<T> {
 }
 
 /// Adds every loader to the schema's data.
-pub fn register<Q, M, S>(
+pub(crate) fn register<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
     db: &DbPool,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
@@ -197,13 +197,13 @@ async fn load<T: Loader<Uuid, Error = Arc<AppError>>>(
 }
 
 /// A member by id; `NOT_FOUND` when there is none.
-pub async fn member(ctx: &Context<'_>, id: Uuid) -> AppResult<MemberRow> {
+pub(crate) async fn member(ctx: &Context<'_>, id: Uuid) -> AppResult<MemberRow> {
     load::<MemberLoader>(ctx, id)
         .await?
         .ok_or(AppError::NotFound("member"))
 }
 
-pub async fn partner(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Partner>> {
+pub(crate) async fn partner(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Partner>> {
     load::<PartnerLoader>(ctx, id).await
 }
 
@@ -218,13 +218,16 @@ async fn load_many<T: Loader<Uuid, Error = Arc<AppError>>>(
 }
 
 /// Partners by id, in the order of `ids` (those not found left out).
-pub async fn partners(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<Partner>> {
+pub(crate) async fn partners(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<Partner>> {
     let found = partners_by_id(ctx, ids).await?;
     Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
 }
 
 /// Partners by id: from the process's partner cache, the missing in one batch.
-pub async fn partners_by_id(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Partner>> {
+pub(crate) async fn partners_by_id(
+    ctx: &Context<'_>,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Partner>> {
     let cache = &ctx.state().partners;
     let mut lookup = cache.lookup(ids);
     if !lookup.missing.is_empty() {
@@ -236,25 +239,28 @@ pub async fn partners_by_id(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<HashMa
 }
 
 /// Members by id, in one batch.
-pub async fn members(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, MemberRow>> {
+pub(crate) async fn members(
+    ctx: &Context<'_>,
+    ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, MemberRow>> {
     load_many::<MemberLoader>(ctx, ids).await
 }
 
-pub async fn entry(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<JournalEntry>> {
+pub(crate) async fn entry(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<JournalEntry>> {
     load::<EntryLoader>(ctx, id).await
 }
 
-pub async fn hold(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Hold>> {
+pub(crate) async fn hold(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Hold>> {
     load::<HoldLoader>(ctx, id).await
 }
 
-pub async fn reversed_points(ctx: &Context<'_>, entry_id: Uuid) -> AppResult<i64> {
+pub(crate) async fn reversed_points(ctx: &Context<'_>, entry_id: Uuid) -> AppResult<i64> {
     Ok(load::<ReversedPointsLoader>(ctx, entry_id)
         .await?
         .unwrap_or(0))
 }
 
-pub async fn member_number_of_entry(
+pub(crate) async fn member_number_of_entry(
     ctx: &Context<'_>,
     entry_id: Uuid,
 ) -> AppResult<Option<String>> {
@@ -262,7 +268,7 @@ pub async fn member_number_of_entry(
 }
 
 /// A member's partner links, oldest first.
-pub async fn member_links(ctx: &Context<'_>, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
+pub(crate) async fn member_links(ctx: &Context<'_>, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
     Ok(load::<MemberLinksLoader>(ctx, member_id)
         .await?
         .unwrap_or_default())

@@ -6,14 +6,14 @@
 //! resolvers; `query/` and `mutation/` the per-area root fragments merged below; `loaders`
 //! the DataLoaders node resolvers fetch through. Types never import the roots.
 
-pub mod extensions;
-pub mod live;
-pub mod loaders;
-pub mod mutation;
-pub mod page;
-pub mod query;
-pub mod scalars;
-pub mod types;
+pub(crate) mod extensions;
+pub(crate) mod live;
+pub(crate) mod loaders;
+pub(crate) mod mutation;
+pub(crate) mod page;
+pub(crate) mod query;
+pub(crate) mod scalars;
+pub(crate) mod types;
 
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 

@@ -7,16 +7,16 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 20;
 
 /// A validated `first` / `after` pair.
-pub struct Page {
+pub(crate) struct Page {
     pub first: usize,
     pub after: Option<Cursor>,
 }
 
 impl Page {
-    pub fn new(first: Option<i32>, after: Option<String>, max: usize) -> AppResult<Page> {
+    pub(crate) fn new(first: Option<i32>, after: Option<String>, max: usize) -> AppResult<Page> {
         let first = match first {
             None => DEFAULT_PAGE_SIZE.min(max),
             Some(n) if n >= 1 && (n as usize) <= max => n as usize,
@@ -31,12 +31,12 @@ impl Page {
     }
 
     /// Rows to fetch: one more than the page, to learn whether there is a next page.
-    pub fn limit(&self) -> i64 {
+    pub(crate) fn limit(&self) -> i64 {
         self.first as i64 + 1
     }
 
     /// Builds the connection from up to `limit()` rows in cursor order.
-    pub fn connection<T, N>(
+    pub(crate) fn connection<T, N>(
         &self,
         mut rows: Vec<T>,
         cursor_of: impl Fn(&T) -> Cursor,
@@ -58,17 +58,17 @@ impl Page {
 
 /// Position in a (timestamp, id) ordering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub at: DateTime<Utc>,
     pub id: Uuid,
 }
 
 impl Cursor {
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", self.at.timestamp_micros(), self.id))
     }
 
-    pub fn decode(text: &str) -> AppResult<Cursor> {
+    pub(crate) fn decode(text: &str) -> AppResult<Cursor> {
         let invalid = || AppError::bad_input("after is not a cursor from this API");
         let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         let raw = String::from_utf8(raw).map_err(|_| invalid())?;
@@ -86,7 +86,7 @@ impl Cursor {
         }
     }
 
-    pub fn key(&self) -> (DateTime<Utc>, Uuid) {
+    pub(crate) fn key(&self) -> (DateTime<Utc>, Uuid) {
         (self.at, self.id)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::AppError;
 /// An exact decimal, written as a string ("12.50"). Plain notation only: no exponent, at most
 /// 18 integer and 12 fraction digits, so no input can make the hub build a huge number.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decimal(pub BigDecimal);
+pub(crate) struct Decimal(pub BigDecimal);
 
 fn is_plain_decimal(text: &str) -> bool {
     let unsigned = text.strip_prefix('-').unwrap_or(text);
@@ -45,13 +45,13 @@ impl ScalarType for Decimal {
 }
 
 /// An `ID` argument that must be a UUID.
-pub fn parse_id(id: &ID, what: &str) -> Result<Uuid, AppError> {
+pub(crate) fn parse_id(id: &ID, what: &str) -> Result<Uuid, AppError> {
     id.parse()
         .map_err(|_| AppError::bad_input(format!("{what} is not a valid id")))
 }
 
 /// An optional `ID` argument that must be a UUID when given.
-pub fn optional_id(id: &Option<ID>, what: &str) -> Result<Option<Uuid>, AppError> {
+pub(crate) fn optional_id(id: &Option<ID>, what: &str) -> Result<Option<Uuid>, AppError> {
     id.as_ref().map(|id| parse_id(id, what)).transpose()
 }
 
@@ -95,7 +95,7 @@ mod tests {
 /// A 64-bit integer written as a string ("12345678901"): balances and other aggregates that
 /// can pass 2^31.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BigInt(pub i64);
+pub(crate) struct BigInt(pub i64);
 
 #[Scalar(name = "BigInt")]
 impl ScalarType for BigInt {

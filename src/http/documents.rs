@@ -12,7 +12,7 @@ const CAPACITY: usize = 1024;
 const MAX_QUERY_BYTES: usize = 16 * 1024;
 
 #[derive(Default)]
-pub struct DocumentCache {
+pub(crate) struct DocumentCache {
     documents: Mutex<HashMap<String, ExecutableDocument>>,
 }
 
@@ -20,7 +20,7 @@ impl DocumentCache {
     /// Gives the request its parsed document: a copy of the kept one, or parsed now (and
     /// kept, when there is room). A text that does not parse is left for the request to
     /// report.
-    pub fn prepare(&self, request: &mut async_graphql::Request) {
+    pub(crate) fn prepare(&self, request: &mut async_graphql::Request) {
         if request.query.len() > MAX_QUERY_BYTES {
             return;
         }

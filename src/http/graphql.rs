@@ -61,7 +61,11 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(http): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if !is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -105,14 +109,14 @@ pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Body)
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GetParams {
+pub(crate) struct GetParams {
     query: String,
     operation_name: Option<String>,
     /// JSON text, as the GraphQL-over-HTTP spec has it.
     variables: Option<String>,
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(http): State<HttpState>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,

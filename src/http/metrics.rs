@@ -15,7 +15,7 @@ use axum::{extract::State, http::header, response::IntoResponse};
 use super::HttpState;
 
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// (operation kind, error code or "ok") -> count
     operations: Mutex<BTreeMap<(&'static str, String), u64>>,
     duration_micros_sum: AtomicU64,
@@ -23,7 +23,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn record(&self, kind: &'static str, outcome: &str, elapsed: Duration) {
+    pub(crate) fn record(&self, kind: &'static str, outcome: &str, elapsed: Duration) {
         let mut ops = self.operations.lock().unwrap_or_else(|p| p.into_inner());
         *ops.entry((kind, outcome.to_owned())).or_default() += 1;
         drop(ops);
@@ -32,7 +32,7 @@ impl Metrics {
         self.duration_count.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP hub_graphql_operations_total GraphQL operations by kind and outcome.\n",
@@ -56,7 +56,7 @@ impl Metrics {
     }
 }
 
-pub async fn render(State(state): State<HttpState>) -> impl IntoResponse {
+pub(crate) async fn render(State(state): State<HttpState>) -> impl IntoResponse {
     let mut out = state.metrics.render();
     let counts = state.app.ledger.batcher.counts();
     for (name, help, value) in [

@@ -1,11 +1,11 @@
 //! HTTP: the router, the hardened `/graphql` handler, OAuth2 token endpoint, JWKS, health
 //! and metrics.
 
-pub mod documents;
-pub mod graphql;
-pub mod metrics;
-pub mod oauth;
-pub mod settlement;
+pub(crate) mod documents;
+pub(crate) mod graphql;
+pub(crate) mod metrics;
+pub(crate) mod oauth;
+pub(crate) mod settlement;
 
 use std::sync::Arc;
 
@@ -24,9 +24,9 @@ use crate::{app::AppState, db, graphql::HubSchema};
 
 /// What the handlers share, behind one `Arc`: axum clones the state for every request.
 #[derive(Clone)]
-pub struct HttpState(Arc<Shared>);
+pub(crate) struct HttpState(Arc<Shared>);
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub app: AppState,
     pub schema: HubSchema,
     pub metrics: Arc<metrics::Metrics>,
@@ -41,7 +41,7 @@ impl std::ops::Deref for HttpState {
     }
 }
 
-pub fn router(app: AppState) -> Router {
+pub(crate) fn router(app: AppState) -> Router {
     let graphiql = app.config.graphiql;
     let state = HttpState(Arc::new(Shared {
         schema: crate::graphql::schema(app.clone()),
@@ -67,7 +67,7 @@ pub fn router(app: AppState) -> Router {
 
 /// Gives every request an id (the caller's `x-request-id` if sane, else a new one), logs it
 /// on every line of the request and returns it.
-async fn request_id(mut request: Request, next: Next) -> Response {
+async fn request_id(request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
@@ -81,16 +81,12 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
 }
-
-#[derive(Clone)]
-pub struct RequestId(pub String);
 
 async fn healthz() -> &'static str {
     "ok"

@@ -15,7 +15,7 @@ use super::HttpState;
 use crate::services::credentials::{ExchangeError, exchange};
 
 #[derive(Deserialize)]
-pub struct TokenForm {
+pub(crate) struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -50,7 +50,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-pub async fn token(
+pub(crate) async fn token(
     State(http): State<HttpState>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,

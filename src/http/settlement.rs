@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{error::AppError, services::settlement};
 
-pub async fn csv(
+pub(crate) async fn csv(
     State(http): State<HttpState>,
     Path(id): Path<String>,
     headers: HeaderMap,

@@ -11,7 +11,7 @@ use crate::{
 
 /// A ledger entry or hold: the operator any, a partner those it is party to, a member its
 /// own. (The rule of `services::ledger`'s lookups.)
-pub fn can_see_ledger_row(
+pub(crate) fn can_see_ledger_row(
     principal: &Principal,
     partner_id: Option<Uuid>,
     member_id: Uuid,
@@ -24,7 +24,7 @@ pub fn can_see_ledger_row(
 }
 
 /// The entry if the caller may see it; `NOT_FOUND` otherwise, as for a missing one.
-pub fn visible_entry(
+pub(crate) fn visible_entry(
     principal: &Principal,
     entry: Option<JournalEntry>,
 ) -> AppResult<JournalEntry> {
@@ -34,14 +34,14 @@ pub fn visible_entry(
 }
 
 /// The hold if the caller may see it; `NOT_FOUND` otherwise, as for a missing one.
-pub fn visible_hold(principal: &Principal, hold: Option<Hold>) -> AppResult<Hold> {
+pub(crate) fn visible_hold(principal: &Principal, hold: Option<Hold>) -> AppResult<Hold> {
     hold.filter(|h| can_see_ledger_row(principal, Some(h.partner_id), h.member_id))
         .ok_or(AppError::NotFound("hold"))
 }
 
 /// A member's points (balance, expiries, entries, tier): the operator, the member, and
 /// partners with `members:read`.
-pub fn may_see_points(principal: &Principal) -> AppResult<()> {
+pub(crate) fn may_see_points(principal: &Principal) -> AppResult<()> {
     match principal {
         Principal::Partner { .. } => principal
             .require_partner_scope(Scope::MembersRead)
@@ -51,7 +51,7 @@ pub fn may_see_points(principal: &Principal) -> AppResult<()> {
 }
 
 /// A member's family links: the member itself and the operator.
-pub fn may_see_family(principal: &Principal, member_id: Uuid) -> AppResult<()> {
+pub(crate) fn may_see_family(principal: &Principal, member_id: Uuid) -> AppResult<()> {
     match principal {
         Principal::Member { member_id: me } if *me == member_id => Ok(()),
         Principal::Operator { .. } => Ok(()),
@@ -60,7 +60,7 @@ pub fn may_see_family(principal: &Principal, member_id: Uuid) -> AppResult<()> {
 }
 
 /// A partner's API credentials: the operator and the partner itself.
-pub fn may_see_credentials(principal: &Principal, partner_id: Uuid) -> AppResult<()> {
+pub(crate) fn may_see_credentials(principal: &Principal, partner_id: Uuid) -> AppResult<()> {
     let allowed = match principal {
         Principal::Operator { .. } => true,
         Principal::Partner { partner_id: me, .. } => *me == partner_id,

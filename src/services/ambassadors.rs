@@ -37,14 +37,14 @@ use crate::{
     },
 };
 
-pub struct EnrollInput {
+pub(crate) struct EnrollInput {
     /// Operator only: the partner to enrol for; none enrols for the whole coalition.
     pub partner_id: Option<Uuid>,
     pub member: MemberRef,
     pub handle: String,
 }
 
-pub struct Enrolled {
+pub(crate) struct Enrolled {
     pub ambassador: Ambassador,
     /// Partner ids it is enrolled for; `None` is the coalition.
     pub scopes: Vec<Option<Uuid>>,
@@ -71,7 +71,7 @@ fn scope_for(principal: &Principal, requested: Option<Uuid>) -> AppResult<Option
     }
 }
 
-pub async fn enroll(
+pub(crate) async fn enroll(
     ambassadors: &Ambassadors,
     principal: &Principal,
     input: EnrollInput,
@@ -131,7 +131,7 @@ async fn profile(
     }
 }
 
-pub struct ActivityInput {
+pub(crate) struct ActivityInput {
     pub partner_id: Option<Uuid>,
     pub ambassador_id: Uuid,
     /// One of the `AmbassadorActivityKind` names.
@@ -145,7 +145,7 @@ pub struct ActivityInput {
 
 /// Records an activity once per idempotency key; reward points are issued by the same
 /// partner in the same transaction.
-pub async fn record_activity(
+pub(crate) async fn record_activity(
     ambassadors: &Ambassadors,
     principal: &Principal,
     input: ActivityInput,
@@ -225,7 +225,7 @@ pub async fn record_activity(
 /// A new referral code for an ambassador. A partner's code is used at that partner; an
 /// operator's or the ambassador's own code at the partner it names, or at any partner when
 /// the ambassador is enrolled for the whole coalition.
-pub async fn create_referral_code(
+pub(crate) async fn create_referral_code(
     ambassadors: &Ambassadors,
     principal: &Principal,
     ambassador_id: Option<Uuid>,

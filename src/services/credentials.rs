@@ -13,13 +13,13 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-pub struct NewCredentials {
+pub(crate) struct NewCredentials {
     pub credential: Credential,
     /// Shown once, here; only its hash is stored.
     pub client_secret: String,
 }
 
-pub async fn create(
+pub(crate) async fn create(
     db: &DbPool,
     principal: &Principal,
     partner_id: Uuid,
@@ -58,7 +58,7 @@ pub async fn create(
     })
 }
 
-pub async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppResult<()> {
+pub(crate) async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppResult<()> {
     principal.require_operator()?;
     let mut conn = db.get().await?;
     if Credential::revoke(&mut conn, client_id).await? {
@@ -68,14 +68,14 @@ pub async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppR
     }
 }
 
-pub async fn for_partner(db: &DbPool, partner_id: Uuid) -> AppResult<Vec<Credential>> {
+pub(crate) async fn for_partner(db: &DbPool, partner_id: Uuid) -> AppResult<Vec<Credential>> {
     let mut conn = db.get().await?;
     Ok(Credential::for_partner(&mut conn, partner_id).await?)
 }
 
 /// Why a client-credentials exchange was refused, in the terms of RFC 6749 section 5.2.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ExchangeError {
+pub(crate) enum ExchangeError {
     InvalidClient,
     PartnerSuspended,
     InvalidScope(String),
@@ -84,7 +84,7 @@ pub enum ExchangeError {
 
 /// Exchanges a client id and secret for a partner token carrying the requested scopes (all
 /// the credential's scopes when none are requested).
-pub async fn exchange(
+pub(crate) async fn exchange(
     db: &DbPool,
     keys: &KeySet,
     ttl: std::time::Duration,

@@ -3,26 +3,21 @@
 //! services::ledger).
 
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::db::DbPool;
 use crate::{
     auth::Principal,
-    db::{
-        models::{
-            Member,
-            family::{self, FamilyMember},
-        },
-        schema::{journal_entries, members},
+    db::models::{
+        Member,
+        family::{self, FamilyMember},
     },
     domain::member::normalize_member_number,
     error::{AppError, AppResult},
 };
 
 /// Links a member may have or ask for at a time.
-pub const MAX_FAMILY_MEMBERS: usize = 6;
+pub(crate) const MAX_FAMILY_MEMBERS: usize = 6;
 
 fn member_only(principal: &Principal, what: &str) -> AppResult<Uuid> {
     match principal {
@@ -44,7 +39,7 @@ async fn other_member(db: &DbPool, me: Uuid, number: &str) -> AppResult<Member> 
 }
 
 /// The member asks to link the member with this card number (or accepts its request).
-pub async fn link(
+pub(crate) async fn link(
     db: &DbPool,
     principal: &Principal,
     member_number: &str,
@@ -67,26 +62,18 @@ pub async fn link(
 }
 
 /// Removes a link (or a request) in both directions. Returns whether there was one.
-pub async fn unlink(db: &DbPool, principal: &Principal, member_number: &str) -> AppResult<bool> {
+pub(crate) async fn unlink(
+    db: &DbPool,
+    principal: &Principal,
+    member_number: &str,
+) -> AppResult<bool> {
     let me = member_only(principal, "unlinkFamilyMember")?;
     let other = other_member(db, me, member_number).await?;
     let mut conn = db.get().await?;
     Ok(family::remove(&mut conn, me, other.id).await? > 0)
 }
 
-pub async fn list(db: &DbPool, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {
+pub(crate) async fn list(db: &DbPool, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {
     let mut conn = db.get().await?;
     Ok(family::of(&mut conn, member_id).await?)
-}
-
-/// The card number of the member of an entry (the other half of a transfer).
-pub async fn member_number_of_entry(db: &DbPool, entry_id: Uuid) -> AppResult<Option<String>> {
-    let mut conn = db.get().await?;
-    Ok(journal_entries::table
-        .inner_join(members::table.on(members::id.eq(journal_entries::member_id)))
-        .filter(journal_entries::id.eq(entry_id))
-        .select(members::member_number)
-        .first(&mut conn)
-        .await
-        .optional()?)
 }

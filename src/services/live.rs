@@ -210,7 +210,7 @@ impl Stream for BalanceStream {
 
 /// Listens to every member's channel for as long as the process runs, reconnecting after
 /// errors, and dispatches to this process's subscriptions.
-pub fn spawn_listener(
+pub(crate) fn spawn_listener(
     redis_url: String,
     redis: Redis,
     live: Arc<LiveBalances>,

@@ -18,7 +18,7 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-pub struct NewPartner {
+pub(crate) struct NewPartner {
     pub name: String,
     pub slug: String,
     pub category: PartnerCategory,
@@ -28,7 +28,7 @@ pub struct NewPartner {
 }
 
 #[derive(Default)]
-pub struct PartnerUpdate {
+pub(crate) struct PartnerUpdate {
     pub name: Option<String>,
     pub category: Option<PartnerCategory>,
     pub earn_rate: Option<BigDecimal>,
@@ -39,7 +39,7 @@ pub struct PartnerUpdate {
     pub applies_tier_multiplier: Option<bool>,
 }
 
-pub async fn create(
+pub(crate) async fn create(
     db: &DbPool,
     principal: &Principal,
     coalition_currency: &str,
@@ -83,7 +83,7 @@ pub async fn create(
     })
 }
 
-pub async fn update(
+pub(crate) async fn update(
     db: &DbPool,
     partners: &PartnerCache,
     principal: &Principal,
@@ -129,7 +129,7 @@ pub async fn update(
 }
 
 /// Operators see every partner; everyone else sees active partners only (the directory).
-pub async fn get(db: &DbPool, principal: &Principal, id: Uuid) -> AppResult<Partner> {
+pub(crate) async fn get(db: &DbPool, principal: &Principal, id: Uuid) -> AppResult<Partner> {
     let mut conn = db.get().await?;
     match Partner::find(&mut conn, id).await? {
         Some(p) if principal.is_operator() || p.is_active() => Ok(p),
@@ -137,7 +137,7 @@ pub async fn get(db: &DbPool, principal: &Principal, id: Uuid) -> AppResult<Part
     }
 }
 
-pub async fn page(
+pub(crate) async fn page(
     db: &DbPool,
     principal: &Principal,
     after: Option<(DateTime<Utc>, Uuid)>,

@@ -20,7 +20,7 @@ fn level(row: TierRow) -> TierLevel {
     }
 }
 
-pub async fn levels(db: &DbPool) -> AppResult<Vec<TierLevel>> {
+pub(crate) async fn levels(db: &DbPool) -> AppResult<Vec<TierLevel>> {
     let mut conn = db.get().await?;
     Ok(TierRow::all(&mut conn)
         .await?
@@ -30,7 +30,7 @@ pub async fn levels(db: &DbPool) -> AppResult<Vec<TierLevel>> {
 }
 
 /// Operator: replaces the levels. Members' tiers follow at once (they are computed).
-pub async fn set_levels(
+pub(crate) async fn set_levels(
     db: &DbPool,
     principal: &Principal,
     levels: Vec<TierLevel>,
@@ -51,13 +51,13 @@ pub async fn set_levels(
 }
 
 /// A member's tier today, with the levels it was computed against.
-pub struct MemberTier {
+pub(crate) struct MemberTier {
     pub levels: Vec<TierLevel>,
     pub status: TierStatus,
     pub today: NaiveDate,
 }
 
-pub async fn of_member(
+pub(crate) async fn of_member(
     db: &DbPool,
     member_id: Uuid,
     member_since: NaiveDate,

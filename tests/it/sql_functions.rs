@@ -5,11 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use coalition_hub::db::sql_files::{SQL_FILES, apply_files, sha256};
-use diesel::{
-    QueryableByName, sql_query,
-    sql_types::{Bytea, Text},
-};
+use coalition_hub::db::sql_files::{self, SQL_FILES, apply_files, sha256};
+use diesel::{QueryableByName, sql_query, sql_types::Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::support::fresh_database;
@@ -142,22 +139,8 @@ async fn every_function_is_defined_once_in_a_sql_file_with_its_current_body() {
     }
 }
 
-#[derive(QueryableByName)]
-struct Applied {
-    #[diesel(sql_type = Text)]
-    path: String,
-    #[diesel(sql_type = Bytea)]
-    sha256: Vec<u8>,
-}
-
 async fn recorded(conn: &mut AsyncPgConnection) -> BTreeMap<String, Vec<u8>> {
-    sql_query("SELECT path, sha256 FROM hub_sql_files")
-        .load::<Applied>(conn)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| (a.path, a.sha256))
-        .collect()
+    sql_files::recorded(conn).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,13 +178,12 @@ async fn a_changed_file_is_applied_again_and_unchanged_ones_are_skipped() {
         apply_files(&mut conn, &files).await.unwrap(),
         vec![path.to_string()]
     );
-    let body: Vec<Applied> = sql_query(
-        "SELECT 'body' AS path, convert_to(prosrc, 'UTF8') AS sha256 FROM pg_proc WHERE proname = 'hub_result_for'",
-    )
-    .load(&mut conn)
-    .await
-    .unwrap();
-    assert!(String::from_utf8_lossy(&body[0].sha256).contains("-- edited"));
+    let body: String =
+        diesel::dsl::sql::<Text>("SELECT prosrc FROM pg_proc WHERE proname = 'hub_result_for'")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert!(body.contains("-- edited"));
     assert_eq!(recorded(&mut conn).await[path], sha256(&edited));
     assert!(apply_files(&mut conn, &files).await.unwrap().is_empty());
 

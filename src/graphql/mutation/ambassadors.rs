@@ -15,7 +15,7 @@ use crate::graphql::types::ReferralCodeNode;
 use crate::services::ambassadors::{self, ActivityInput, EnrollInput};
 
 #[derive(Default)]
-pub struct AmbassadorMutation;
+pub(crate) struct AmbassadorMutation;
 
 #[Object]
 impl AmbassadorMutation {

@@ -9,7 +9,7 @@ use crate::graphql::types::TransferPointsPayload;
 use crate::services::{family, ledger};
 
 #[derive(Default)]
-pub struct FamilyMutation;
+pub(crate) struct FamilyMutation;
 
 #[Object]
 impl FamilyMutation {

@@ -19,7 +19,7 @@ use crate::{
 };
 
 #[derive(Default)]
-pub struct LedgerMutation;
+pub(crate) struct LedgerMutation;
 
 fn points_arg(points: i32) -> i64 {
     i64::from(points)

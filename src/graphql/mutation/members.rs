@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[derive(Default)]
-pub struct MemberMutation;
+pub(crate) struct MemberMutation;
 
 #[Object]
 impl MemberMutation {

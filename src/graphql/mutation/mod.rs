@@ -1,7 +1,7 @@
-pub mod ambassadors;
-pub mod family;
-pub mod ledger;
-pub mod members;
-pub mod partners;
-pub mod settlement;
-pub mod tiers;
+pub(crate) mod ambassadors;
+pub(crate) mod family;
+pub(crate) mod ledger;
+pub(crate) mod members;
+pub(crate) mod partners;
+pub(crate) mod settlement;
+pub(crate) mod tiers;

@@ -11,7 +11,7 @@ use crate::graphql::types::UpdatePartnerInput;
 use crate::services::{credentials, partners};
 
 #[derive(Default)]
-pub struct PartnerMutation;
+pub(crate) struct PartnerMutation;
 
 #[Object]
 impl PartnerMutation {

@@ -11,7 +11,7 @@ use crate::graphql::types::SettlementStatement;
 use crate::services::settlement::{self, RatesInput};
 
 #[derive(Default)]
-pub struct SettlementMutation;
+pub(crate) struct SettlementMutation;
 
 #[Object]
 impl SettlementMutation {

@@ -11,7 +11,7 @@ use crate::{
 };
 
 #[derive(Default)]
-pub struct TierMutation;
+pub(crate) struct TierMutation;
 
 #[Object]
 impl TierMutation {

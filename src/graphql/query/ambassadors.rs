@@ -19,7 +19,7 @@ use crate::{
 };
 
 #[derive(Default)]
-pub struct AmbassadorQuery;
+pub(crate) struct AmbassadorQuery;
 
 #[Object]
 impl AmbassadorQuery {

@@ -14,7 +14,7 @@ use crate::graphql::types::ledger_entry::entry_connection;
 use crate::services::members;
 
 #[derive(Default)]
-pub struct LedgerQuery;
+pub(crate) struct LedgerQuery;
 
 #[Object]
 impl LedgerQuery {

@@ -6,7 +6,7 @@ use crate::graphql::types::MemberRefInput;
 use crate::services::members;
 
 #[derive(Default)]
-pub struct MemberQuery;
+pub(crate) struct MemberQuery;
 
 #[Object]
 impl MemberQuery {

@@ -8,7 +8,7 @@ use crate::graphql::types::PartnerNode;
 use crate::services::partners;
 
 #[derive(Default)]
-pub struct PartnerQuery;
+pub(crate) struct PartnerQuery;
 
 #[Object]
 impl PartnerQuery {

@@ -12,7 +12,7 @@ use crate::graphql::types::SettlementStatement;
 use crate::services::settlement;
 
 #[derive(Default)]
-pub struct SettlementQuery;
+pub(crate) struct SettlementQuery;
 
 #[Object]
 impl SettlementQuery {

@@ -7,7 +7,7 @@ use crate::graphql::types::TierView;
 use crate::services::tiers;
 
 #[derive(Default)]
-pub struct TierQuery;
+pub(crate) struct TierQuery;
 
 #[Object]
 impl TierQuery {

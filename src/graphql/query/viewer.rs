@@ -4,7 +4,7 @@ use crate::graphql::ContextExt;
 use crate::graphql::types::Viewer;
 
 #[derive(Default)]
-pub struct ViewerQuery;
+pub(crate) struct ViewerQuery;
 
 #[Object]
 impl ViewerQuery {

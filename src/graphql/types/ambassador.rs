@@ -6,7 +6,7 @@ use crate::graphql::types::PartnerNode;
 
 use crate::graphql::loaders;
 
-pub struct AmbassadorNode {
+pub(crate) struct AmbassadorNode {
     pub ambassador: Ambassador,
     pub scopes: Vec<Option<uuid::Uuid>>,
 }

@@ -5,7 +5,7 @@ use crate::db::models::ambassador::Activity;
 use crate::graphql::scalars::BigInt;
 use crate::graphql::types::AmbassadorActivityKind;
 
-pub struct ActivityNode {
+pub(crate) struct ActivityNode {
     pub activity: Activity,
     pub replayed: bool,
 }

@@ -5,7 +5,7 @@ use crate::graphql::types::BoardInfo;
 use crate::graphql::types::LeaderboardEntry;
 
 #[derive(SimpleObject)]
-pub struct AmbassadorStanding {
+pub(crate) struct AmbassadorStanding {
     pub board: BoardInfo,
     pub handle: String,
     /// Null when the ambassador has no score on this board yet.

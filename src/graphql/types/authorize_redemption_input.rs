@@ -3,7 +3,7 @@ use async_graphql::{ID, InputObject};
 use crate::graphql::types::MemberRefInput;
 
 #[derive(InputObject)]
-pub struct AuthorizeRedemptionInput {
+pub(crate) struct AuthorizeRedemptionInput {
     pub partner_id: Option<ID>,
     pub member: MemberRefInput,
     pub points: i32,

@@ -4,7 +4,7 @@ use crate::graphql::types::BalanceView;
 
 /// A member's balance right after a ledger entry that touched it.
 #[derive(SimpleObject)]
-pub struct BalanceChange {
+pub(crate) struct BalanceChange {
     /// The entry that changed the balance.
     pub entry_id: ID,
     pub balance: BalanceView,

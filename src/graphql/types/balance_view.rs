@@ -5,7 +5,7 @@ use crate::graphql::scalars::BigInt;
 
 /// A member's points.
 #[derive(SimpleObject)]
-pub struct BalanceView {
+pub(crate) struct BalanceView {
     /// Points the member can spend now (zero while in debt).
     pub available: BigInt,
     /// Points reserved by pending holds.

@@ -6,7 +6,7 @@ use crate::graphql::types::LeaderboardPeriod;
 
 /// Which board an answer is about.
 #[derive(SimpleObject)]
-pub struct BoardInfo {
+pub(crate) struct BoardInfo {
     /// The partner of a partner board; null for the coalition's.
     pub partner_id: Option<ID>,
     pub period: LeaderboardPeriod,
@@ -16,7 +16,7 @@ pub struct BoardInfo {
 }
 
 impl BoardInfo {
-    pub fn of(board: &Board, period: LeaderboardPeriod) -> BoardInfo {
+    pub(crate) fn of(board: &Board, period: LeaderboardPeriod) -> BoardInfo {
         let (starts_at, ends_at) = board.window();
         BoardInfo {
             partner_id: match board.scope {

@@ -4,7 +4,7 @@ use crate::domain::partner::PartnerCategory;
 use crate::graphql::scalars::Decimal;
 
 #[derive(InputObject)]
-pub struct CreatePartnerInput {
+pub(crate) struct CreatePartnerInput {
     pub name: String,
     /// Unique, URL-safe: 1-64 characters of a-z, 0-9 and '-'.
     pub slug: String,

@@ -1,7 +1,7 @@
 use async_graphql::{ID, InputObject};
 
 #[derive(InputObject, Default)]
-pub struct CreateReferralCodeInput {
+pub(crate) struct CreateReferralCodeInput {
     /// Partners and operators name the ambassador; an ambassador (member token) gets its own.
     pub ambassador_id: Option<ID>,
     /// Where the code may be used. A partner's codes are always its own; otherwise omitted

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 /// New credentials. The secret is shown here once; the hub keeps only its hash.
 #[derive(SimpleObject)]
-pub struct CreatedCredentials {
+pub(crate) struct CreatedCredentials {
     pub client_id: String,
     pub client_secret: String,
     pub scopes: Vec<String>,

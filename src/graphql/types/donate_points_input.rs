@@ -1,7 +1,7 @@
 use async_graphql::{ID, InputObject};
 
 #[derive(InputObject)]
-pub struct DonatePointsInput {
+pub(crate) struct DonatePointsInput {
     /// The charity partner.
     pub partner_id: ID,
     pub points: i32,

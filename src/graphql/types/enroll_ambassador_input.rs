@@ -3,7 +3,7 @@ use async_graphql::{ID, InputObject};
 use crate::graphql::types::MemberRefInput;
 
 #[derive(InputObject)]
-pub struct EnrollAmbassadorInput {
+pub(crate) struct EnrollAmbassadorInput {
     /// Operator only: the partner to enrol for; omitted, the whole coalition. Partners
     /// always enrol for themselves.
     pub partner_id: Option<ID>,

@@ -1,7 +1,7 @@
 use async_graphql::{ID, InputObject};
 
 #[derive(InputObject)]
-pub struct EnrollMemberInput {
+pub(crate) struct EnrollMemberInput {
     /// Operator only: the partner to link the member to. Partners always act as themselves.
     pub partner_id: Option<ID>,
     /// The partner's own customer id; enrolling one that is already linked returns its member.

@@ -3,7 +3,7 @@ use async_graphql::SimpleObject;
 use crate::graphql::types::MemberNode;
 
 #[derive(SimpleObject)]
-pub struct EnrollMemberPayload {
+pub(crate) struct EnrollMemberPayload {
     pub member: MemberNode,
     /// False when the customer id was already linked and the existing member is returned.
     pub created: bool,

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use crate::graphql::scalars::BigInt;
 
 #[derive(SimpleObject)]
-pub struct ExpiringPoints {
+pub(crate) struct ExpiringPoints {
     /// The UTC date the points expire on.
     pub date: NaiveDate,
     pub points: BigInt,

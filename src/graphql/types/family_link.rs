@@ -5,7 +5,7 @@ use crate::db::models::family::{FamilyMember, LinkState};
 use crate::graphql::types::FamilyLinkStatus;
 
 #[derive(SimpleObject)]
-pub struct FamilyLink {
+pub(crate) struct FamilyLink {
     pub member_number: String,
     pub status: FamilyLinkStatus,
     pub since: DateTime<Utc>,

@@ -11,11 +11,11 @@ use crate::{db::models::ledger::Hold, error::AppError};
 use crate::graphql::loaders;
 use crate::services::access;
 
-pub struct HoldNode(pub Hold);
+pub(crate) struct HoldNode(pub Hold);
 
 impl HoldNode {
     /// A hold the caller may see (`NOT_FOUND` otherwise), through the hold DataLoader.
-    pub async fn load_visible(ctx: &Context<'_>, id: uuid::Uuid) -> Result<HoldNode> {
+    pub(crate) async fn load_visible(ctx: &Context<'_>, id: uuid::Uuid) -> Result<HoldNode> {
         let hold = loaders::hold(ctx, id).await?;
         Ok(HoldNode(access::visible_hold(ctx.principal()?, hold)?))
     }

@@ -5,7 +5,7 @@ use crate::graphql::types::Money;
 use crate::graphql::types::SettlementParty;
 
 #[derive(SimpleObject)]
-pub struct IssuanceFeeLine {
+pub(crate) struct IssuanceFeeLine {
     pub partner: SettlementParty,
     /// Points issued, less issues reversed.
     pub points: BigInt,

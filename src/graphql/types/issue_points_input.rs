@@ -5,7 +5,7 @@ use crate::graphql::types::MemberRefInput;
 use crate::graphql::types::MoneyInput;
 
 #[derive(InputObject)]
-pub struct IssuePointsInput {
+pub(crate) struct IssuePointsInput {
     /// Operator only; partners always issue as themselves.
     pub partner_id: Option<ID>,
     /// An unknown `partnerCustomerId` enrols the member.

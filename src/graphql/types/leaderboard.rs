@@ -4,7 +4,7 @@ use crate::graphql::types::BoardInfo;
 use crate::graphql::types::LeaderboardEntry;
 
 #[derive(SimpleObject)]
-pub struct Leaderboard {
+pub(crate) struct Leaderboard {
     pub board: BoardInfo,
     /// Ambassadors with a score on this board.
     pub total_ranked: i32,

@@ -5,7 +5,7 @@ use crate::services::leaderboards::Entry;
 
 /// One line of a board.
 #[derive(SimpleObject)]
-pub struct LeaderboardEntry {
+pub(crate) struct LeaderboardEntry {
     /// Competition rank: 1 + the number of higher scores (ties share a rank: 1, 2, 2, 4).
     pub rank: i32,
     pub handle: String,

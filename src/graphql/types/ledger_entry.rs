@@ -22,7 +22,7 @@ use crate::services::access;
 
 /// An entry, and its member and partner when the page it is on loaded them for all its
 /// entries at once (see [`entry_connection`]).
-pub struct LedgerEntryNode {
+pub(crate) struct LedgerEntryNode {
     pub entry: JournalEntry,
     pub member: Option<MemberRow>,
     pub partner: Option<Partner>,
@@ -40,7 +40,7 @@ impl From<JournalEntry> for LedgerEntryNode {
 
 impl LedgerEntryNode {
     /// An entry the caller may see (`NOT_FOUND` otherwise), through the entry DataLoader.
-    pub async fn load_visible(ctx: &Context<'_>, id: uuid::Uuid) -> Result<LedgerEntryNode> {
+    pub(crate) async fn load_visible(ctx: &Context<'_>, id: uuid::Uuid) -> Result<LedgerEntryNode> {
         let entry = loaders::entry(ctx, id).await?;
         Ok(LedgerEntryNode::from(access::visible_entry(
             ctx.principal()?,
@@ -128,7 +128,7 @@ impl LedgerEntryNode {
 }
 
 /// Lists entries newest first.
-pub async fn entry_connection(
+pub(crate) async fn entry_connection(
     ctx: &Context<'_>,
     filter: EntryFilter,
     first: Option<i32>,

@@ -5,7 +5,7 @@ use crate::graphql::types::LedgerEntryKind;
 use crate::graphql::types::MemberRefInput;
 
 #[derive(InputObject, Default)]
-pub struct LedgerEntryFilter {
+pub(crate) struct LedgerEntryFilter {
     pub member: Option<MemberRefInput>,
     pub kinds: Option<Vec<LedgerEntryKind>>,
     /// Entries at or after this time.

@@ -9,7 +9,7 @@ use crate::services::ledger::Outcome;
 /// What a money-moving mutation did.
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct LedgerResult {
+pub(crate) struct LedgerResult {
     /// The member's balance right after the operation.
     pub balance: BalanceView,
     /// True when this answers a repeated request with the same idempotency key: nothing new

@@ -3,7 +3,7 @@ use async_graphql::{ID, InputObject};
 use crate::graphql::types::MemberRefInput;
 
 #[derive(InputObject)]
-pub struct LinkMemberInput {
+pub(crate) struct LinkMemberInput {
     /// Operator only; partners always act as themselves.
     pub partner_id: Option<ID>,
     /// The coalition member to link, by `memberId` or `memberNumber`.

@@ -25,7 +25,7 @@ use crate::services::{access, family};
 /// A member as the API shows it. `balance` is the member's balance row when it was loaded
 /// with the member (the member DataLoader's query returns both); otherwise `balance` asks
 /// the ledger.
-pub struct MemberNode {
+pub(crate) struct MemberNode {
     pub member: Member,
     pub balance: Option<Balance>,
 }
@@ -50,7 +50,7 @@ impl From<MemberRow> for MemberNode {
 
 impl MemberNode {
     /// A member by id, through the member DataLoader.
-    pub async fn load(ctx: &Context<'_>, id: uuid::Uuid) -> Result<MemberNode> {
+    pub(crate) async fn load(ctx: &Context<'_>, id: uuid::Uuid) -> Result<MemberNode> {
         Ok(loaders::member(ctx, id).await?.into())
     }
 }

@@ -5,7 +5,7 @@ use crate::{error::AppError, services::members::MemberRef};
 
 /// Exactly one way of naming a member.
 #[derive(OneofObject, Clone)]
-pub enum MemberRefInput {
+pub(crate) enum MemberRefInput {
     MemberId(ID),
     /// The 16-digit number on the member's card (spaces and dashes allowed).
     MemberNumber(String),
@@ -14,7 +14,7 @@ pub enum MemberRefInput {
 }
 
 impl MemberRefInput {
-    pub fn to_ref(&self) -> Result<MemberRef, AppError> {
+    pub(crate) fn to_ref(&self) -> Result<MemberRef, AppError> {
         Ok(match self {
             MemberRefInput::MemberId(id) => MemberRef::Id(parse_id(id, "memberId")?),
             MemberRefInput::MemberNumber(n) => MemberRef::Number(n.clone()),

@@ -6,7 +6,7 @@ use crate::graphql::types::TierView;
 use crate::services::tiers::MemberTier;
 
 /// A member's tier: points earned on a day count on that day and the 365 days after it.
-pub struct MemberTierView(pub MemberTier);
+pub(crate) struct MemberTierView(pub MemberTier);
 
 #[Object(name = "MemberTier")]
 impl MemberTierView {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::types::MemberNode;
 
 #[derive(SimpleObject)]
-pub struct MemberToken {
+pub(crate) struct MemberToken {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub member: MemberNode,

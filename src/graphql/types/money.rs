@@ -3,7 +3,7 @@ use async_graphql::SimpleObject;
 use crate::graphql::scalars::Decimal;
 
 #[derive(SimpleObject)]
-pub struct Money {
+pub(crate) struct Money {
     pub amount: Decimal,
     pub currency: String,
 }

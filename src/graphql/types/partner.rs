@@ -15,11 +15,11 @@ use crate::{
 use crate::graphql::loaders;
 use crate::services::access;
 
-pub struct PartnerNode(pub Partner);
+pub(crate) struct PartnerNode(pub Partner);
 
 impl PartnerNode {
     /// A partner by id, through the partner DataLoader (none for no id).
-    pub async fn load(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PartnerNode>> {
+    pub(crate) async fn load(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<PartnerNode>> {
         let Some(id) = id else { return Ok(None) };
         Ok(loaders::partner(ctx, id).await?.map(PartnerNode))
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::db::models::Credential;
 
 #[derive(SimpleObject)]
-pub struct PartnerCredential {
+pub(crate) struct PartnerCredential {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,

@@ -4,7 +4,7 @@ use crate::graphql::scalars::BigInt;
 use crate::graphql::types::SettlementParty;
 
 #[derive(SimpleObject)]
-pub struct PartnerPoints {
+pub(crate) struct PartnerPoints {
     pub partner: SettlementParty,
     pub points: BigInt,
 }

@@ -6,7 +6,7 @@ use crate::graphql::scalars::Decimal;
 
 /// A rate card: money per point, in the coalition currency, from `effectiveFrom` on.
 #[derive(SimpleObject)]
-pub struct PartnerRates {
+pub(crate) struct PartnerRates {
     pub partner_id: ID,
     /// Owed to the partner per point redeemed at it (by the partner that issued the point).
     pub redemption_value: Decimal,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::types::AmbassadorActivityKind;
 
 #[derive(InputObject)]
-pub struct RecordAmbassadorActivityInput {
+pub(crate) struct RecordAmbassadorActivityInput {
     /// Operator only; partners always record as themselves.
     pub partner_id: Option<ID>,
     pub ambassador_id: ID,

@@ -3,7 +3,7 @@ use async_graphql::{ID, InputObject};
 use crate::graphql::types::MemberRefInput;
 
 #[derive(InputObject)]
-pub struct RedeemPointsInput {
+pub(crate) struct RedeemPointsInput {
     pub partner_id: Option<ID>,
     /// The member must be linked to the partner.
     pub member: MemberRefInput,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::db::models::ambassador::ReferralCode;
 
 #[derive(SimpleObject)]
-pub struct ReferralCodeNode {
+pub(crate) struct ReferralCodeNode {
     pub code: String,
     pub ambassador_id: ID,
     /// Where the code may be used; any partner when null.

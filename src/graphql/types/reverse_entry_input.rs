@@ -1,7 +1,7 @@
 use async_graphql::{ID, InputObject};
 
 #[derive(InputObject)]
-pub struct ReverseEntryInput {
+pub(crate) struct ReverseEntryInput {
     /// The partner's own earn (ISSUE) or redemption (REDEEM or CAPTURE).
     pub entry_id: ID,
     /// Points to reverse; what is left of the entry when omitted.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::scalars::Decimal;
 
 #[derive(InputObject)]
-pub struct SetPartnerRatesInput {
+pub(crate) struct SetPartnerRatesInput {
     pub partner_id: ID,
     /// 0 to 1000 per point, at most 6 decimals.
     pub redemption_value: Decimal,

@@ -7,7 +7,7 @@ use crate::graphql::types::SettlementParty;
 /// The issuer owes the redeemer for the issuer's points redeemed at the redeemer; a
 /// negative amount (more refunded than redeemed) runs the other way.
 #[derive(SimpleObject)]
-pub struct SettlementLine {
+pub(crate) struct SettlementLine {
     pub issuer: SettlementParty,
     pub redeemer: SettlementParty,
     pub points: BigInt,

@@ -3,7 +3,7 @@ use async_graphql::{ID, Object};
 use crate::domain::settlement::Party;
 
 /// A party to settlement: a partner, or the hub itself (`id` "HUB").
-pub struct SettlementParty {
+pub(crate) struct SettlementParty {
     pub party: Party,
     pub name: String,
 }

@@ -4,7 +4,7 @@ use crate::graphql::types::Money;
 use crate::graphql::types::SettlementParty;
 
 #[derive(SimpleObject)]
-pub struct SettlementPosition {
+pub(crate) struct SettlementPosition {
     pub party: SettlementParty,
     pub gross_payable: Money,
     pub gross_receivable: Money,

@@ -18,12 +18,12 @@ use crate::{
 };
 
 /// A period's statement. Partners see only the lines they are party to.
-pub struct SettlementStatement {
+pub(crate) struct SettlementStatement {
     view: StatementView,
 }
 
 impl SettlementStatement {
-    pub fn new(view: StatementView) -> Self {
+    pub(crate) fn new(view: StatementView) -> Self {
         SettlementStatement { view }
     }
 

@@ -4,7 +4,7 @@ use crate::graphql::types::Money;
 use crate::graphql::types::SettlementParty;
 
 #[derive(SimpleObject)]
-pub struct SettlementTransfer {
+pub(crate) struct SettlementTransfer {
     pub from: SettlementParty,
     pub to: SettlementParty,
     pub amount: Money,

@@ -7,7 +7,7 @@ use crate::graphql::scalars::Decimal;
 /// One level of the coalition's tiers.
 #[derive(SimpleObject, Clone)]
 #[graphql(name = "Tier")]
-pub struct TierView {
+pub(crate) struct TierView {
     pub name: String,
     /// Points earned in a rolling 12 months needed to reach this tier.
     pub min_points: BigInt,

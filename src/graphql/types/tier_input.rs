@@ -4,7 +4,7 @@ use crate::graphql::scalars::BigInt;
 use crate::graphql::scalars::Decimal;
 
 #[derive(InputObject)]
-pub struct TierInput {
+pub(crate) struct TierInput {
     pub name: String,
     pub min_points: BigInt,
     pub earn_multiplier: Decimal,

@@ -1,7 +1,7 @@
 use async_graphql::InputObject;
 
 #[derive(InputObject)]
-pub struct TransferPointsInput {
+pub(crate) struct TransferPointsInput {
     /// The linked family member's card number.
     pub to_member_number: String,
     pub points: i32,

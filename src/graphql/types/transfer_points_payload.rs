@@ -4,7 +4,7 @@ use crate::graphql::types::LedgerResult;
 
 /// A transfer: the sender's side (`entry`, `balance`) and the recipient's entry.
 #[derive(SimpleObject)]
-pub struct TransferPointsPayload {
+pub(crate) struct TransferPointsPayload {
     /// The sender's TRANSFER_OUT and balance after it.
     pub sent: LedgerResult,
     /// The recipient's TRANSFER_IN entry id.

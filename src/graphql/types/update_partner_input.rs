@@ -4,7 +4,7 @@ use crate::domain::partner::{PartnerCategory, PartnerStatus};
 use crate::graphql::scalars::Decimal;
 
 #[derive(InputObject)]
-pub struct UpdatePartnerInput {
+pub(crate) struct UpdatePartnerInput {
     pub name: Option<String>,
     pub category: Option<PartnerCategory>,
     pub earn_rate: Option<Decimal>,

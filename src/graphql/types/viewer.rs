@@ -11,7 +11,7 @@ use crate::{
 /// Who the token says the caller is.
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct Viewer {
+pub(crate) struct Viewer {
     pub role: Role,
     /// The token's subject: operator name, partner id or member id.
     pub subject: String,

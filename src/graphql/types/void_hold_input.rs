@@ -1,7 +1,7 @@
 use async_graphql::{ID, InputObject};
 
 #[derive(InputObject)]
-pub struct VoidHoldInput {
+pub(crate) struct VoidHoldInput {
     pub hold_id: ID,
     pub idempotency_key: String,
 }
