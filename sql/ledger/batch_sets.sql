@@ -139,7 +139,8 @@ BEGIN
               NOT p.applies_tier_multiplier AND n.referral_code IS NULL
               AND CASE WHEN n.purchase_amount IS NULL THEN n.points > 0
                        ELSE n.purchase_currency = p.currency
-                            AND floor(n.purchase_amount * p.earn_rate) > 0 END
+                            AND floor(n.purchase_amount * p.earn_rate)
+                                BETWEEN 1 AND hub_max_points_per_entry() END
               AND NOT EXISTS (SELECT 1 FROM referrals r
                               WHERE r.referred_member_id = n.member_id
                                 AND r.partner_id = n.partner_id AND r.converted_at IS NULL)

@@ -34,11 +34,7 @@ BEGIN
             PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
                 'message', format('this partner''s purchases are in %s', v_partner.currency)));
         END IF;
-        v_points := floor(p_purchase_amount * v_partner.earn_rate)::bigint;
-        IF v_points <= 0 THEN
-            PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
-                'message', 'this purchase earns no points'));
-        END IF;
+        v_points := hub_capped_points(floor(p_purchase_amount * v_partner.earn_rate), 'purchase');
     END IF;
     IF p_customer_id IS NOT NULL THEN
         SELECT e.member_id INTO v_member
@@ -49,7 +45,7 @@ BEGIN
     IF v_partner.applies_tier_multiplier THEN
         v_multiplier := hub_tier_multiplier(v_member, p_now);
         IF v_multiplier > 1 THEN
-            v_points := floor(v_points * v_multiplier)::bigint;
+            v_points := hub_capped_points(floor(v_points * v_multiplier), 'earn with the tier multiplier');
         ELSE
             v_multiplier := NULL;
         END IF;

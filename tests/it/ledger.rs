@@ -1341,3 +1341,94 @@ async fn the_database_itself_refuses_unbalanced_or_changed_entries() {
     let verify = verify::run(&app.state.db).await.unwrap();
     assert!(verify.is_clean(), "{verify}");
 }
+
+/// One entry books at most 1,000,000,000 points on every earning path: by points, by
+/// purchase (whatever the earn rate), after the tier multiplier, one by one or in a
+/// group-commit set. Larger earns are refused and book nothing, so no balance or settlement
+/// sum can be driven towards overflow by one partner's input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_earn_books_more_than_the_per_entry_cap() {
+    let app = TestApp::new().await;
+    let operator = app.operator_token();
+    let partner = app.create_partner("big-spender").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let set_partner = "mutation($id: ID!, $input: UpdatePartnerInput!) { updatePartner(id: $id, input: $input) { id } }";
+    app.gql(
+        &operator,
+        set_partner,
+        json!({"id": partner, "input": {"earnRate": "10000"}}),
+    )
+    .await
+    .data();
+    let earn = |customer: String, purchase: &str, key: String| {
+        let app = &app;
+        let token = &token;
+        let input = json!({"member": {"partnerCustomerId": customer},
+                           "purchase": {"amount": purchase, "currency": "EUR"},
+                           "idempotencyKey": key});
+        async move {
+            app.gql(token, &issue_query(), json!({ "input": input }))
+                .await
+        }
+    };
+
+    // Many at once (the group commit's set path), each earning 10^16 points: all refused.
+    let refused = futures_util::future::join_all(
+        (0..16).map(|i| earn(format!("c-{i}"), "1000000000000", format!("huge-{i}"))),
+    )
+    .await;
+    for answer in &refused {
+        assert_eq!(answer.code(), "BAD_USER_INPUT", "{:?}", answer.body);
+    }
+    // Points given as such: the same cap.
+    let by_points = app
+        .gql(
+            &token,
+            &issue_query(),
+            json!({"input": {"member": {"partnerCustomerId": "c-0"}, "points": 1_000_000_001i64,
+                             "idempotencyKey": "points-over"}}),
+        )
+        .await;
+    assert_eq!(by_points.code(), "BAD_USER_INPUT");
+    // One point over the cap, and the cap itself.
+    assert_eq!(
+        earn("c-0".into(), "100000.0001", "over".into())
+            .await
+            .code(),
+        "BAD_USER_INPUT"
+    );
+    let at_cap = earn("c-0".into(), "100000", "at-cap".into()).await;
+    assert_eq!(
+        at_cap.data()["issuePoints"]["entry"]["points"],
+        "1000000000"
+    );
+    assert_eq!(
+        app.sql_count("SELECT count(*) FROM journal_entries").await,
+        1
+    );
+
+    // The tier multiplier cannot lift an earn over the cap either.
+    app.gql(
+        &operator,
+        "mutation($t: [TierInput!]!) { setTiers(tiers: $t) { name } }",
+        json!({"t": [{"name": "Base", "minPoints": "0", "earnMultiplier": "2"}]}),
+    )
+    .await
+    .data();
+    app.gql(
+        &operator,
+        set_partner,
+        json!({"id": partner, "input": {"appliesTierMultiplier": true}}),
+    )
+    .await
+    .data();
+    let doubled = earn("c-0".into(), "60000", "doubled".into()).await;
+    assert_eq!(doubled.code(), "BAD_USER_INPUT", "{:?}", doubled.body);
+    let doubled_ok = earn("c-0".into(), "50000", "doubled-ok".into()).await;
+    assert_eq!(
+        doubled_ok.data()["issuePoints"]["entry"]["points"],
+        "1000000000"
+    );
+    let verify = verify::run(&app.state.db).await.unwrap();
+    assert!(verify.is_clean(), "{verify}");
+}
