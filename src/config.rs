@@ -34,6 +34,15 @@ pub struct Config {
     pub operator_introspection: bool,
 }
 
+/// The longest a token may live (`exp - iat`), by role: a leaked token is not good for ever,
+/// whoever signed it.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxLifetime {
+    pub operator: Duration,
+    pub partner: Duration,
+    pub member: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
     pub issuer: String,
@@ -43,6 +52,7 @@ pub struct JwtConfig {
     pub partner_token_ttl: Duration,
     pub member_token_ttl: Duration,
     pub operator_token_ttl: Duration,
+    pub max_lifetime: MaxLifetime,
 }
 
 /// One entry of `HUB_JWT_KEYS` (a JSON array, or `@path` of a file holding one).
@@ -169,6 +179,11 @@ impl Config {
                 partner_token_ttl: Duration::from_secs(3600),
                 member_token_ttl: Duration::from_secs(900),
                 operator_token_ttl: Duration::from_secs(3600),
+                max_lifetime: MaxLifetime {
+                    operator: Duration::from_secs(12 * 3600),
+                    partner: Duration::from_secs(24 * 3600),
+                    member: Duration::from_secs(24 * 3600),
+                },
             },
             limits: Limits::default(),
             ledger: LedgerConfig::default(),
@@ -237,6 +252,11 @@ impl Config {
                 partner_token_ttl: secs("HUB_PARTNER_TOKEN_TTL_SECS", 3600)?,
                 member_token_ttl: secs("HUB_MEMBER_TOKEN_TTL_SECS", 900)?,
                 operator_token_ttl: secs("HUB_OPERATOR_TOKEN_TTL_SECS", 3600)?,
+                max_lifetime: MaxLifetime {
+                    operator: secs("HUB_OPERATOR_TOKEN_MAX_LIFETIME_SECS", 12 * 3600)?,
+                    partner: secs("HUB_PARTNER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
+                    member: secs("HUB_MEMBER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
+                },
             },
             limits: Limits {
                 max_body_bytes: parse_var("HUB_MAX_BODY_BYTES", defaults.max_body_bytes)?,

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::{Principal, Role, Scopes};
 use crate::{
-    config::{JwtConfig, KeySpec},
+    config::{JwtConfig, KeySpec, MaxLifetime},
     error::{AppError, AppResult},
 };
 
@@ -40,7 +40,18 @@ pub struct KeySet {
     issuer: String,
     audience: String,
     leeway: Duration,
+    /// The longest a token may live (`exp - iat`), by role: a leaked token is not good for
+    /// ever, whoever signed it.
+    max_lifetime: MaxLifetime,
     verified: VerifiedTokens,
+}
+
+fn max_lifetime(max: &MaxLifetime, role: Role) -> Duration {
+    match role {
+        Role::Operator => max.operator,
+        Role::Partner => max.partner,
+        Role::Member => max.member,
+    }
 }
 
 /// Tokens already verified, by their SHA-256, with the principal and validity window: a
@@ -88,6 +99,21 @@ pub struct Claims {
     pub member_id: Option<Uuid>,
     #[serde(default)]
     pub scope: String,
+}
+
+/// RFC 7515 4.1.11: a header that lists critical extensions must be refused by a verifier
+/// that does not implement them, and the hub implements none.
+fn refuse_critical_extensions(token: &str) -> Result<(), String> {
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| "header is not base64url")?;
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| "header is not a JSON object")?;
+    match fields.contains_key("crit") {
+        true => Err("header lists critical extensions (crit)".into()),
+        false => Ok(()),
+    }
 }
 
 /// What to put in a new token.
@@ -234,6 +260,7 @@ impl KeySet {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway,
+            max_lifetime: config.max_lifetime,
             verified: VerifiedTokens::default(),
         })
     }
@@ -262,6 +289,7 @@ impl KeySet {
     }
 
     fn verify_claims(&self, token: &str) -> Result<Claims, String> {
+        refuse_critical_extensions(token)?;
         let header = decode_header(token).map_err(|e| format!("header: {e}"))?;
         let kid = header.kid.ok_or("no kid")?;
         let key = self
@@ -281,12 +309,26 @@ impl KeySet {
         validation.leeway = self.leeway.as_secs();
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[&self.issuer]);
-        decode::<Claims>(token, &key.decoding, &validation)
+        let claims = decode::<Claims>(token, &key.decoding, &validation)
             .map(|data| data.claims)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let max = max_lifetime(&self.max_lifetime, claims.role).as_secs() as i64;
+        let leeway = self.leeway.as_secs() as i64;
+        if claims.exp - claims.iat > max || claims.iat > Utc::now().timestamp() + leeway {
+            return Err(format!(
+                "lifetime {} s is over the {max} s allowed for its role, or iat is in the future",
+                claims.exp - claims.iat
+            ));
+        }
+        Ok(claims)
     }
 
     pub fn mint(&self, request: TokenRequest) -> AppResult<MintedToken> {
+        if request.ttl > max_lifetime(&self.max_lifetime, request.principal.role()) {
+            return Err(AppError::bad_input(
+                "token lifetime is over the maximum for its role",
+            ));
+        }
         let now = Utc::now();
         let expires_at = now
             + chrono::Duration::from_std(request.ttl)

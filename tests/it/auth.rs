@@ -24,6 +24,18 @@ fn sign(alg: Algorithm, kid: &str, claims: &Value, key: &EncodingKey) -> String 
     encode(&header, claims, key).unwrap()
 }
 
+/// A well-signed token whose header lists a critical extension (RFC 7515 4.1.11) when
+/// `crit`, signed by hand (the JWT library writes no `crit`).
+fn hand_signed(claims: &Value, key: &EncodingKey, crit: bool) -> String {
+    let mut header = json!({"alg": "EdDSA", "typ": "JWT", "kid": "test-ed"});
+    if crit {
+        header["crit"] = json!(["exp"]);
+    }
+    let message = format!("{}.{}", b64(&header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, Algorithm::EdDSA).unwrap();
+    format!("{message}.{signature}")
+}
+
 fn ed_key(file: &str) -> EncodingKey {
     EncodingKey::from_ed_pem(&std::fs::read(fixture(file)).unwrap()).unwrap()
 }
@@ -71,6 +83,8 @@ async fn forged_and_invalid_tokens_are_unauthenticated_with_no_data() {
     let valid = sign(Algorithm::EdDSA, "test-ed", &base, &good);
     let ok = send(&app, Some(&valid)).await;
     assert_eq!(ok.data()["viewer"]["role"], "OPERATOR");
+    let by_hand = send(&app, Some(&hand_signed(&base, &good, false))).await;
+    assert_eq!(by_hand.data()["viewer"]["role"], "OPERATOR");
 
     let public_pem = std::fs::read(fixture("rsa.pub.pem")).unwrap();
     let alg_none = format!(
@@ -130,6 +144,28 @@ async fn forged_and_invalid_tokens_are_unauthenticated_with_no_data() {
                 &with(json!({"exp": now - 120})),
                 &good,
             )),
+        ),
+        (
+            "lifetime over the operator maximum (12 h)",
+            Some(sign(
+                Algorithm::EdDSA,
+                "test-ed",
+                &with(json!({"exp": now + 13 * 3600})),
+                &good,
+            )),
+        ),
+        (
+            "iat in the future (a lifetime that looks short)",
+            Some(sign(
+                Algorithm::EdDSA,
+                "test-ed",
+                &with(json!({"iat": now + 11 * 3600, "exp": now + 12 * 3600})),
+                &good,
+            )),
+        ),
+        (
+            "a critical extension",
+            Some(hand_signed(&base, &good, true)),
         ),
         (
             "nbf in the future",
