@@ -594,7 +594,10 @@ async fn settle(url: &str, whose: &str) -> f64 {
 /// From the hub's `/metrics`: group commits (batches, operations, seconds busy) and GraphQL
 /// operations answered (seconds, count).
 async fn batch_counts(hub: &Hub) -> (u64, u64, f64, f64, f64) {
-    let text = reqwest::get(format!("{}/metrics", hub.base_url))
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", hub.base_url))
+        .bearer_auth(&hub.operator_token)
+        .send()
         .await
         .and_then(|r| r.error_for_status())
         .expect("/metrics answers")

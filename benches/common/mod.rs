@@ -38,6 +38,8 @@ pub async fn recreate(base: &str, name: &str) -> String {
 pub struct Hub {
     child: std::process::Child,
     pub base_url: String,
+    /// An operator token for `/metrics` and the operator's mutations.
+    pub operator_token: String,
 }
 
 impl Drop for Hub {
@@ -86,9 +88,21 @@ pub async fn start_hub(url: &str, pool: usize, redis_prefix: &str) -> Hub {
         .stdout(Stdio::null())
         .spawn()
         .expect("the hub binary starts");
+    let config = coalition_hub::Config::development(url.into(), String::new());
+    let operator_token = coalition_hub::auth::KeySet::from_config(&config.jwt)
+        .unwrap()
+        .mint(coalition_hub::auth::TokenRequest {
+            principal: coalition_hub::auth::Principal::Operator {
+                subject: "bench".into(),
+            },
+            ttl: Duration::from_secs(3600),
+        })
+        .unwrap()
+        .token;
     let hub = Hub {
         child,
         base_url: format!("http://127.0.0.1:{port}"),
+        operator_token,
     };
     let client = reqwest::Client::new();
     for _ in 0..100 {

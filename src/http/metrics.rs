@@ -10,9 +10,16 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::State, http::header, response::IntoResponse};
+use axum::{
+    extract::State,
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
 
-use super::HttpState;
+use super::{
+    HttpState,
+    graphql::{authenticate, refuse_for},
+};
 
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -56,7 +63,19 @@ impl Metrics {
     }
 }
 
-pub(crate) async fn render(State(state): State<HttpState>) -> impl IntoResponse {
+/// `GET /metrics` for the operator's bearer token only: the counters tell a competitor how
+/// busy the coalition is (a Prometheus job sends the token with `authorization`).
+pub(crate) async fn render(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    match authenticate(&state, &headers)
+        .await
+        .and_then(|principal| principal.require_operator())
+    {
+        Ok(()) => text(&state),
+        Err(error) => refuse_for(error),
+    }
+}
+
+fn text(state: &HttpState) -> Response {
     let mut out = state.metrics.render();
     let counts = state.app.ledger.batcher.counts();
     for (name, help, value) in [
@@ -119,5 +138,5 @@ pub(crate) async fn render(State(state): State<HttpState>) -> impl IntoResponse 
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
         );
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

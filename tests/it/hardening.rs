@@ -272,3 +272,27 @@ async fn internal_failures_are_coded_and_say_nothing_inside() {
     assert_eq!(response.message(), "internal error");
     assert!(!response.body.to_string().contains("no_such_database"));
 }
+
+/// `/metrics` tells how busy the coalition is: the operator's token only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_for_the_operator_only() {
+    let app = TestApp::new().await;
+    let partner = app.create_partner("curious").await;
+    let get = async |token: Option<String>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let (status, body) = get(None).await;
+    assert_eq!(status, 401);
+    assert!(!body.contains("hub_"), "{body}");
+    let (status, body) = get(Some(app.partner_token(&partner, ALL_SCOPES))).await;
+    assert_eq!(status, 403);
+    assert!(!body.contains("hub_"), "{body}");
+    let (status, body) = get(Some(app.operator_token())).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("hub_db_queries_total"), "{body}");
+}

@@ -278,10 +278,11 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (as the operator).
     pub async fn metrics(&self) -> String {
         self.client
             .get(self.url("/metrics"))
+            .bearer_auth(self.operator_token())
             .send()
             .await
             .unwrap()
