@@ -7,7 +7,7 @@ RUN cargo build --release --locked --bin hub
 FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 hub
 COPY --from=build /src/target/release/hub /usr/local/bin/hub
-COPY --from=build /src/dev/keys /opt/hub/dev-keys
+RUN mkdir /keys && chown hub /keys
 USER hub
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/hub"]

@@ -143,6 +143,26 @@ impl Default for Limits {
     }
 }
 
+/// The key pair committed under `dev/keys/`: anyone with the repository holds it.
+const DEVELOPMENT_KEY_FILES: [&[u8]; 2] = [
+    include_bytes!("../dev/keys/dev-ed25519.pem"),
+    include_bytes!("../dev/keys/dev-ed25519.pub.pem"),
+];
+
+/// Whether a configured key is the committed development key, recognised by its PEM text
+/// wherever the file lies (the Docker image has it under another path).
+pub fn uses_development_key(jwt: &JwtConfig) -> bool {
+    let text =
+        |bytes: &[u8]| -> String { String::from_utf8_lossy(bytes).split_whitespace().collect() };
+    let committed: Vec<String> = DEVELOPMENT_KEY_FILES.iter().map(|b| text(b)).collect();
+    jwt.keys
+        .iter()
+        .flat_map(|k| [&k.private_key_file, &k.public_key_file])
+        .flatten()
+        .filter_map(|path| std::fs::read(path).ok())
+        .any(|bytes| committed.contains(&text(&bytes)))
+}
+
 /// Keys committed under `dev/keys/` for development and the demo: never for production.
 pub fn development_keys() -> Vec<KeySpec> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dev/keys");

@@ -56,6 +56,17 @@ enum Command_ {
         #[arg(long)]
         ttl: Option<u64>,
     },
+    /// Make an Ed25519 signing key pair in --dir (`<kid>.pem`, `<kid>.pub.pem`) and
+    /// `keys.json` naming it, for `HUB_JWT_KEYS=@<dir>/keys.json`.
+    Keygen {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "hub-ed25519")]
+        kid: String,
+        /// Keep the keys already in --dir (a container's first start makes them once).
+        #[arg(long)]
+        if_missing: bool,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Expire past-due lot points (breakage) and holds now, with progress.
@@ -131,12 +142,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command_::Serve { migrate } => {
             let config = Config::from_env(false)?;
+            refuse_development_keys(&config)?;
             if migrate {
                 db::migrate(&config.database_url).await?;
             }
             run_server(AppState::new(config)?, None).await
         }
         Command_::Dev => dev().await,
+        Command_::Keygen {
+            dir,
+            kid,
+            if_missing,
+        } => keygen(&dir, &kid, if_missing),
         Command_::Expire => {
             let state = AppState::new(Config::from_env(true)?)?;
             let run = expiry::run(
@@ -184,7 +201,9 @@ async fn main() -> anyhow::Result<()> {
             subject,
             ttl,
         } => {
-            let config = Config::from_env(true)?;
+            // Never the committed development key by default: a token minted with it is
+            // worth nothing outside `dev` (which prints its own tokens).
+            let config = Config::from_env(false)?;
             let keys = coalition_hub::auth::KeySet::from_config(&config.jwt)?;
             let (principal, default_ttl) = match role {
                 RoleArg::Operator => (
@@ -216,6 +235,59 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn keygen(dir: &std::path::Path, kid: &str, if_missing: bool) -> anyhow::Result<()> {
+    let keys_json = dir.join("keys.json");
+    if if_missing && keys_json.exists() {
+        println!("keygen: {} exists; keeping its keys", keys_json.display());
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let (private_pem, public_pem) = coalition_hub::auth::generate_ed25519();
+    let private_file = dir.join(format!("{kid}.pem"));
+    let public_file = dir.join(format!("{kid}.pub.pem"));
+    write_private(&private_file, &private_pem)?;
+    std::fs::write(&public_file, public_pem)?;
+    let spec = serde_json::json!([{
+        "kid": kid, "alg": "EdDSA", "signing": true,
+        "private_key_file": private_file, "public_key_file": public_file,
+    }]);
+    std::fs::write(&keys_json, serde_json::to_string_pretty(&spec)?)?;
+    println!(
+        "keygen: wrote {} and {}",
+        private_file.display(),
+        public_file.display()
+    );
+    println!("HUB_JWT_KEYS=@{}", keys_json.display());
+    Ok(())
+}
+
+/// Creates the private key file readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `serve` with the key committed in the repository would accept tokens anyone can sign.
+fn refuse_development_keys(config: &Config) -> anyhow::Result<()> {
+    let allowed = std::env::var("HUB_ALLOW_DEVELOPMENT_KEYS").is_ok_and(|v| v == "true");
+    if coalition_hub::config::uses_development_key(&config.jwt) && !allowed {
+        bail!(
+            "HUB_JWT_KEYS names the development key committed in the repository: anyone with \
+             the repository can sign operator tokens with it. Make a key pair with `hub keygen`, \
+             or set HUB_ALLOW_DEVELOPMENT_KEYS=true for a development run."
+        );
+    }
+    Ok(())
 }
 
 fn cli_operator() -> Principal {

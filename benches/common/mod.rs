@@ -83,6 +83,7 @@ pub async fn start_hub(url: &str, pool: usize, redis_prefix: &str) -> Hub {
         .env("HUB_REDIS_PREFIX", redis_prefix)
         .env("HUB_LISTEN", format!("127.0.0.1:{port}"))
         .env("HUB_JWT_KEYS", keys_json())
+        .env("HUB_ALLOW_DEVELOPMENT_KEYS", "true")
         .env("HUB_DB_POOL_SIZE", pool.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -101,6 +101,33 @@ pub struct Claims {
     pub scope: String,
 }
 
+/// A new Ed25519 key pair as PEM text (PKCS#8 private key, SPKI public key), from the
+/// operating system's randomness, for `hub keygen`.
+pub fn generate_ed25519() -> (String, String) {
+    const PKCS8_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    const SPKI_PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    let seed: [u8; 32] = rand::random();
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let pem = |label: &str, prefix: &[u8], key: &[u8]| {
+        let der = [prefix, key].concat();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            STANDARD.encode(der)
+        )
+    };
+    (
+        pem("PRIVATE KEY", &PKCS8_PREFIX, &seed),
+        pem("PUBLIC KEY", &SPKI_PREFIX, &public),
+    )
+}
+
 /// RFC 7515 4.1.11: a header that lists critical extensions must be refused by a verifier
 /// that does not implement them, and the hub implements none.
 fn refuse_critical_extensions(token: &str) -> Result<(), String> {

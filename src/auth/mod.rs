@@ -5,5 +5,5 @@ pub mod keys;
 pub mod principal;
 pub(crate) mod secrets;
 
-pub use keys::{KeySet, TokenRequest};
+pub use keys::{KeySet, TokenRequest, generate_ed25519};
 pub use principal::{Principal, Role, Scope, Scopes};

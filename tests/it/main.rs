@@ -4,6 +4,7 @@ mod auth;
 mod donations;
 mod family;
 mod hardening;
+mod keys;
 mod leaderboards;
 mod ledger;
 mod ledger_batch;
