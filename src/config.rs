@@ -28,6 +28,7 @@ pub struct Config {
     pub currency: String,
     pub jwt: JwtConfig,
     pub limits: Limits,
+    pub oauth: OAuthLimits,
     pub ledger: LedgerConfig,
     pub graphiql: bool,
     /// Operators may introspect the schema; nobody else ever can.
@@ -114,6 +115,27 @@ impl Default for LedgerConfig {
             donation_daily_limit: 10_000,
             transfer_daily_limit: 5_000,
             transfer_daily_count: 5,
+        }
+    }
+}
+
+/// `/oauth/token` attempts, each an Argon2id verification of 19 MiB.
+#[derive(Clone, Debug)]
+pub struct OAuthLimits {
+    /// Attempts per client id per minute, in each hub process.
+    pub per_client_per_minute: u32,
+    /// Attempts per source address per minute, in each hub process.
+    pub per_address_per_minute: u32,
+    /// Verifications running at once in a process (their memory: this times 19 MiB).
+    pub concurrent_verifications: usize,
+}
+
+impl Default for OAuthLimits {
+    fn default() -> Self {
+        OAuthLimits {
+            per_client_per_minute: 20,
+            per_address_per_minute: 60,
+            concurrent_verifications: 4,
         }
     }
 }
@@ -206,6 +228,7 @@ impl Config {
                 },
             },
             limits: Limits::default(),
+            oauth: OAuthLimits::default(),
             ledger: LedgerConfig::default(),
             graphiql: false,
             operator_introspection: true,
@@ -277,6 +300,11 @@ impl Config {
                     partner: secs("HUB_PARTNER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
                     member: secs("HUB_MEMBER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
                 },
+            },
+            oauth: OAuthLimits {
+                per_client_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_CLIENT", 20)?,
+                per_address_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_ADDRESS", 60)?,
+                concurrent_verifications: parse_var("HUB_OAUTH_CONCURRENT_VERIFICATIONS", 4)?,
             },
             limits: Limits {
                 max_body_bytes: parse_var("HUB_MAX_BODY_BYTES", defaults.max_body_bytes)?,

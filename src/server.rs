@@ -28,6 +28,8 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
             tracing::debug!(%error, "TCP_NODELAY not set");
         }
     });
+    // The source address limits `/oauth/token` attempts (http::oauth).
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await

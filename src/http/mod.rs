@@ -1,6 +1,7 @@
 //! HTTP: the router, the hardened `/graphql` handler, OAuth2 token endpoint, JWKS, health
 //! and metrics.
 
+pub(crate) mod attempts;
 pub(crate) mod documents;
 pub(crate) mod graphql;
 pub(crate) mod metrics;
@@ -31,6 +32,7 @@ pub(crate) struct Shared {
     pub schema: HubSchema,
     pub metrics: Arc<metrics::Metrics>,
     pub documents: Arc<documents::DocumentCache>,
+    pub oauth: oauth::Guards,
 }
 
 impl std::ops::Deref for HttpState {
@@ -43,7 +45,9 @@ impl std::ops::Deref for HttpState {
 
 pub(crate) fn router(app: AppState) -> Router {
     let graphiql = app.config.graphiql;
+    let oauth = oauth::Guards::new(&app.config.oauth);
     let state = HttpState(Arc::new(Shared {
+        oauth,
         schema: crate::graphql::schema(app.clone()),
         app,
         metrics: Arc::new(metrics::Metrics::default()),

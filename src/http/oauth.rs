@@ -1,9 +1,11 @@
 //! `POST /oauth/token`: OAuth2 client credentials (RFC 6749 section 4.4), form-encoded,
 //! client authentication in the body or by HTTP Basic.
 
+use std::{net::SocketAddr, time::Duration};
+
 use axum::{
     Form, Json,
-    extract::{State, rejection::FormRejection},
+    extract::{ConnectInfo, State, rejection::FormRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -11,8 +13,55 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::HttpState;
-use crate::services::credentials::{ExchangeError, exchange};
+use super::{HttpState, attempts::Attempts};
+use crate::{
+    config::OAuthLimits,
+    services::credentials::{ExchangeError, exchange},
+};
+
+/// What keeps `/oauth/token` slow for guessers and bounded in memory: attempts per client
+/// id and per source address, and Argon2id verifications at once.
+pub(crate) struct Guards {
+    per_client: Attempts,
+    per_address: Attempts,
+    verifications: tokio::sync::Semaphore,
+}
+
+/// How long an attempt may wait for a verification slot before it is turned away.
+const VERIFICATION_WAIT: Duration = Duration::from_secs(2);
+
+impl Guards {
+    pub(crate) fn new(limits: &OAuthLimits) -> Guards {
+        Guards {
+            per_client: Attempts::new(limits.per_client_per_minute),
+            per_address: Attempts::new(limits.per_address_per_minute),
+            verifications: tokio::sync::Semaphore::new(limits.concurrent_verifications.max(1)),
+        }
+    }
+
+    fn admit(&self, client_id: &str, address: SocketAddr) -> Result<(), Duration> {
+        self.per_address.attempt(&address.ip().to_string())?;
+        self.per_client.attempt(client_id)
+    }
+}
+
+/// HTTP 429 with `Retry-After`, and the hub's code beside OAuth's error fields.
+fn rate_limited(wait: Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "error": "rate_limited",
+            "error_description": format!("too many attempts; try again in {seconds} s"),
+            "extensions": { "code": "RATE_LIMITED" },
+        })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
 
 #[derive(Deserialize)]
 pub(crate) struct TokenForm {
@@ -52,6 +101,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 pub(crate) async fn token(
     State(http): State<HttpState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
@@ -91,6 +141,15 @@ pub(crate) async fn token(
             "unknown client or wrong secret",
         );
     }
+    if let Err(wait) = http.oauth.admit(&client_id, address) {
+        tracing::info!(%client_id, %address, "token request refused: too many attempts");
+        return rate_limited(wait);
+    }
+    let Ok(Ok(_slot)) =
+        tokio::time::timeout(VERIFICATION_WAIT, http.oauth.verifications.acquire()).await
+    else {
+        return rate_limited(Duration::from_secs(1));
+    };
     let ttl = http.app.config.jwt.partner_token_ttl;
     let result = exchange(
         &http.app.db,

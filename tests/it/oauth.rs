@@ -245,3 +245,54 @@ async fn secrets_are_stored_hashed_and_revocation_works() {
         (401, Some("invalid_client"))
     );
 }
+
+/// Guessing a client's secret is slow: after the minute's attempts for a client id (or a
+/// source address) every attempt, even with the right secret, gets HTTP 429 with
+/// `Retry-After` and `RATE_LIMITED`, and costs no Argon2 verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_are_limited_per_client_and_per_address() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| {
+            c.oauth.per_client_per_minute = 3;
+            c.oauth.per_address_per_minute = 6;
+        })
+        .spawn()
+        .await;
+    let partner = app.create_partner("guessed").await;
+    let (client_id, secret) = credentials(&app, &partner, json!(["points:issue"])).await;
+    let attempt = async |client: &str, secret: &str| {
+        let response = app
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        let status = response.status().as_u16();
+        (status, retry_after, response.json::<Value>().await.unwrap())
+    };
+    for guess in ["a", "b", "c"] {
+        assert_eq!(attempt(&client_id, guess).await.0, 401);
+    }
+    let (status, retry_after, body) = attempt(&client_id, &secret).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(matches!(retry_after, Some(1..=60)), "{retry_after:?}");
+    assert_eq!(body["extensions"]["code"], "RATE_LIMITED");
+    assert!(body.get("access_token").is_none());
+
+    // Another client id from the same address: its own count, until the address's is used
+    // up (4 attempts above, every one counted there, and 2 here).
+    for _ in 0..2 {
+        assert_eq!(attempt("cl_unknown", "x").await.0, 401);
+    }
+    assert_eq!(attempt("cl_other", "x").await.0, 429);
+}
