@@ -3,6 +3,7 @@
 //! services::ledger).
 
 use chrono::Utc;
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use crate::db::DbPool;
@@ -47,18 +48,22 @@ pub(crate) async fn link(
     let me = member_only(principal, "linkFamilyMember")?;
     let other = other_member(db, me, member_number).await?;
     let mut conn = db.get().await?;
-    let current = family::of(&mut conn, me).await?;
-    if !current.iter().any(|f| f.member_id == other.id) && current.len() >= MAX_FAMILY_MEMBERS {
-        return Err(AppError::bad_input(format!(
-            "a member has at most {MAX_FAMILY_MEMBERS} family links"
-        )));
-    }
-    family::request(&mut conn, me, other.id, Utc::now()).await?;
-    family::of(&mut conn, me)
-        .await?
-        .into_iter()
-        .find(|f| f.member_id == other.id)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("family link vanished")))
+    conn.transaction(async |conn| {
+        family::lock_member(conn, me).await?;
+        let current = family::of(conn, me).await?;
+        if !current.iter().any(|f| f.member_id == other.id) && current.len() >= MAX_FAMILY_MEMBERS {
+            return Err(AppError::bad_input(format!(
+                "a member has at most {MAX_FAMILY_MEMBERS} family links"
+            )));
+        }
+        family::request(conn, me, other.id, Utc::now()).await?;
+        family::of(conn, me)
+            .await?
+            .into_iter()
+            .find(|f| f.member_id == other.id)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("family link vanished")))
+    })
+    .await
 }
 
 /// Removes a link (or a request) in both directions. Returns whether there was one.

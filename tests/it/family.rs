@@ -362,3 +362,38 @@ async fn concurrent_transfers_both_ways_lose_nothing() {
         .unwrap();
     assert!(verify.is_clean(), "{verify}");
 }
+
+/// The family-link limit holds under concurrency: a member asking twelve others at once
+/// (each request on its own connection) ends with six links, and the other six asks are
+/// refused with BAD_USER_INPUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_family_limit_holds_when_one_member_asks_many_at_once() {
+    let app = Arc::new(TestApp::new().await);
+    let partner = app.create_partner("fam-many").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let (asker, _) = app.enroll(&token, "asker").await;
+    let mut numbers = Vec::new();
+    for i in 0..12 {
+        numbers.push(app.enroll(&token, &format!("other-{i}")).await.1);
+    }
+    let asker_token = app.member_token(&asker);
+    let asks = numbers.into_iter().map(|number| {
+        let (app, token) = (app.clone(), asker_token.clone());
+        tokio::spawn(async move { app.gql(&token, LINK, json!({"n": number})).await })
+    });
+    let mut linked = 0;
+    for answer in futures_util::future::join_all(asks).await {
+        let answer = answer.unwrap();
+        match answer.body.get("errors") {
+            None => linked += 1,
+            Some(_) => assert_eq!(answer.code(), "BAD_USER_INPUT", "{:?}", answer.body),
+        }
+    }
+    assert_eq!(linked, 6);
+    let stored = app
+        .sql_count(&format!(
+            "SELECT count(*) FROM family_links WHERE member_id = '{asker}'"
+        ))
+        .await;
+    assert_eq!(stored, 6);
+}

@@ -26,6 +26,18 @@ pub struct FamilyMember {
     pub since: DateTime<Utc>,
 }
 
+/// Locks the member's row until the transaction ends: two requests of one member are then
+/// counted against its limit one after the other.
+pub async fn lock_member(conn: &mut AsyncPgConnection, member_id: Uuid) -> QueryResult<()> {
+    members::table
+        .find(member_id)
+        .select(members::id)
+        .for_update()
+        .first::<Uuid>(conn)
+        .await
+        .map(drop)
+}
+
 /// Records the member's request to link `other` (asking again changes nothing).
 pub async fn request(
     conn: &mut AsyncPgConnection,
