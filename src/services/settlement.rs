@@ -161,6 +161,10 @@ pub async fn statements(
 }
 
 /// The statement [from, to) would produce, computed now (not stored).
+/// The longest span a partner may preview, and how long its preview may run.
+const PARTNER_PREVIEW_SPAN: chrono::Duration = chrono::Duration::days(93);
+const PARTNER_PREVIEW_TIMEOUT: &str = "SET LOCAL statement_timeout = '5s'";
+
 pub async fn preview(
     db: &DbPool,
     currency: &str,
@@ -172,13 +176,28 @@ pub async fn preview(
     if from >= to {
         return Err(AppError::bad_input("from must be before to"));
     }
+    let partner = matches!(principal, Principal::Partner { .. });
+    if partner && to - from > PARTNER_PREVIEW_SPAN {
+        return Err(AppError::bad_input(format!(
+            "a partner previews at most {} days at a time",
+            PARTNER_PREVIEW_SPAN.num_days()
+        )));
+    }
     let mut conn = db.get().await?;
-    let mut totals = Totals::default();
-    add_rows(
-        &mut totals,
-        sql::aggregate_range(&mut conn, from, to).await?,
-    )?;
-    let statement = build(&mut conn, currency, from, to, totals).await?;
+    let statement = conn
+        .transaction(async |conn| {
+            if partner {
+                // A partner's preview shares the pool with the tills: it gives up rather
+                // than hold a connection for long.
+                diesel::sql_query(PARTNER_PREVIEW_TIMEOUT)
+                    .execute(conn)
+                    .await?;
+            }
+            let mut totals = Totals::default();
+            add_rows(&mut totals, sql::aggregate_range(conn, from, to).await?)?;
+            build(conn, currency, from, to, totals).await
+        })
+        .await?;
     Ok(StatementView {
         content_hash: statement.content_hash(),
         statement: restrict(principal, statement)?,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     ledger::Coalition,
-    support::{Gql, TestApp},
+    support::{ALL_SCOPES, Gql, TestApp},
 };
 
 const STATEMENT: &str = "id periodStart periodEnd contentHash recordCount currency
@@ -624,4 +624,26 @@ async fn bad_settlement_input_is_refused_with_a_code() {
             .await,
         1
     );
+}
+
+/// A partner's preview is bounded (93 days at a time, 5 s of database time): it cannot scan
+/// the whole history on a connection the tills need. The operator's is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partners_preview_is_bounded_in_span() {
+    let app = TestApp::new().await;
+    let partner = app.create_partner("previewer").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let preview = async |token: &str, days: i64| {
+        let to = Utc::now();
+        app.gql(
+            token,
+            "query($f: DateTime!, $t: DateTime!) { settlementPreview(from: $f, to: $t) { id } }",
+            json!({"f": to - Duration::days(days), "t": to}),
+        )
+        .await
+    };
+    assert_eq!(preview(&token, 94).await.code(), "BAD_USER_INPUT");
+    assert!(preview(&token, 93).await.body.get("errors").is_none());
+    let operator = app.operator_token();
+    assert!(preview(&operator, 3650).await.body.get("errors").is_none());
 }
