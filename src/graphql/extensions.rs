@@ -1,6 +1,12 @@
-//! Schema extensions: the error-code mapping and the alias limit.
+//! Schema extensions: the error-code mapping, the alias limit, and the websocket's gate.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use futures_util::{StreamExt, stream::BoxStream};
 
@@ -9,7 +15,7 @@ use async_graphql::{
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
 use crate::error::AppError;
@@ -40,6 +46,91 @@ impl Extension for ErrorCodes {
     ) -> BoxStream<'s, Response> {
         Box::pin(next.run(ctx, stream).map(|mut response| {
             response.errors.iter_mut().for_each(AppError::finalize);
+            response
+        }))
+    }
+}
+
+/// The data of a websocket connection (set at `connection_init`): its open subscriptions
+/// and how many it may have.
+pub(crate) struct WebsocketSession {
+    pub(crate) open: Arc<AtomicUsize>,
+    pub(crate) max_subscriptions: usize,
+}
+
+/// The websocket serves subscriptions only: queries and mutations (introspection included)
+/// go over HTTP, through its gate (partner status, limits, timeouts, metrics). A connection
+/// holds at most `max_subscriptions` at once.
+pub(crate) struct WebsocketGate;
+
+impl ExtensionFactory for WebsocketGate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(WebsocketGate)
+    }
+}
+
+fn only_subscriptions(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .all(|(_, operation)| operation.node.ty == OperationType::Subscription)
+}
+
+fn refusal(error: AppError) -> ServerError {
+    async_graphql::Error::from(error).into_server_error(Default::default())
+}
+
+/// Counts a subscription as open for as long as its stream lives.
+struct OpenSubscription(Arc<AtomicUsize>);
+
+impl Drop for OpenSubscription {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for WebsocketGate {
+    /// Over the websocket, a document with anything but subscriptions is refused before it
+    /// runs. (Checked here, once per document: the `execute` hook also runs for every event
+    /// of a subscription.)
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let over_websocket = ctx.data_opt::<WebsocketSession>().is_some();
+        if over_websocket && !only_subscriptions(&document) {
+            return Err(refusal(AppError::forbidden(
+                "the websocket serves subscriptions only: send queries and mutations over HTTP",
+            )));
+        }
+        Ok(document)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let Some(session) = ctx.data_opt::<WebsocketSession>() else {
+            return next.run(ctx, stream);
+        };
+        if session.open.fetch_add(1, Ordering::Relaxed) >= session.max_subscriptions {
+            session.open.fetch_sub(1, Ordering::Relaxed);
+            // RATE_LIMITED: the connection already holds its `max_subscriptions`.
+            let error = refusal(AppError::RateLimited);
+            return Box::pin(futures_util::stream::once(async move {
+                Response::from_errors(vec![error])
+            }));
+        }
+        let open = OpenSubscription(session.open.clone());
+        Box::pin(next.run(ctx, stream).map(move |response| {
+            let _open = &open;
             response
         }))
     }

@@ -55,6 +55,7 @@ fn builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, live::LiveSubscrip
     .limit_recursive_depth(32)
     .disable_suggestions()
     .extension(extensions::ErrorCodes)
+    .extension(extensions::WebsocketGate)
     .extension(extensions::AliasLimit {
         max_aliases: limits.max_aliases,
     })

@@ -3,7 +3,7 @@
 //! introspection for operators only, a request timeout, and mutations that run to the end
 //! even when the client goes away.
 
-use std::time::Instant;
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use async_graphql::{
     http::ALL_WEBSOCKET_PROTOCOLS,
@@ -25,7 +25,11 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::HttpState;
-use crate::{auth::Principal, error::AppError, graphql::extensions::selects_introspection};
+use crate::{
+    auth::Principal,
+    error::AppError,
+    graphql::extensions::{WebsocketSession, selects_introspection},
+};
 
 /// A response with errors only (no `data`), for requests refused before execution.
 fn refuse(status: StatusCode, error: AppError) -> Response {
@@ -151,8 +155,11 @@ pub(crate) async fn get(
 }
 
 /// Subscriptions over the graphql-transport-ws (or legacy graphql-ws) websocket. The token
-/// comes in `connection_init` (`{"authorization": "Bearer <JWT>"}`, or `token`); without a
-/// valid one the connection is refused. The connection closes when the token expires.
+/// comes in `connection_init` (`{"authorization": "Bearer <JWT>"}`, or `token`) within
+/// [`INIT_WAIT`]; without a valid one (or for a suspended partner) the connection is
+/// refused. It serves subscriptions only (`graphql::extensions::WebsocketGate`), at most
+/// [`SUBSCRIPTIONS_PER_CONNECTION`] at once, and a principal holds at most
+/// [`CONNECTIONS_PER_PRINCIPAL`] connections per process. It closes when the token expires.
 fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtocol) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -163,36 +170,93 @@ fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtoc
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             let (expires_tx, expires_rx) = tokio::sync::oneshot::channel::<i64>();
-            let keys = http.app.keys.clone();
+            let (held_tx, held_rx) = tokio::sync::oneshot::channel::<HeldConnection>();
+            let init_http = http.clone();
             let serve = GraphQLWebSocket::new(socket, http.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
-                    let token = ["authorization", "Authorization", "token"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
-                        .ok_or_else(|| AppError::Unauthenticated("no token in connection_init"))?;
-                    let (principal, valid_until) = keys.verify_until(&token)?;
+                    let (principal, valid_until, held) = admit(&init_http, &payload).await?;
                     let _ = expires_tx.send(valid_until);
+                    let _ = held_tx.send(held);
                     let mut data = async_graphql::Data::default();
                     data.insert(principal);
+                    data.insert(WebsocketSession {
+                        open: Arc::default(),
+                        max_subscriptions: SUBSCRIPTIONS_PER_CONNECTION,
+                    });
                     Ok(data)
                 })
                 .serve();
             let expiry = async {
-                match expires_rx.await {
-                    Ok(valid_until) => {
+                match tokio::time::timeout(INIT_WAIT, expires_rx).await {
+                    Ok(Ok(valid_until)) => {
                         let left = (valid_until + 1 - chrono::Utc::now().timestamp()).max(0);
                         tokio::time::sleep(std::time::Duration::from_secs(left as u64)).await;
                         tracing::debug!("websocket closed: its token expired");
                     }
-                    Err(_) => std::future::pending::<()>().await,
+                    Ok(Err(_)) => std::future::pending::<()>().await,
+                    Err(_) => tracing::debug!("websocket closed: no connection_init in time"),
                 }
             };
             tokio::select! {
                 _ = serve => {}
                 _ = expiry => {}
             }
+            // The principal's count goes down when the connection ends.
+            drop(held_rx);
         })
+}
+
+/// How long a new websocket may take to send `connection_init`.
+const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
+const CONNECTIONS_PER_PRINCIPAL: usize = 8;
+
+/// One open websocket counted against its principal, for as long as it is held.
+pub(crate) struct HeldConnection {
+    subject: String,
+    counts: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for HeldConnection {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.subject) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.subject);
+            }
+        }
+    }
+}
+
+/// `connection_init`: the token, the partner's status, and a place among the principal's
+/// connections.
+async fn admit(
+    http: &HttpState,
+    payload: &serde_json::Value,
+) -> Result<(Principal, i64, HeldConnection), AppError> {
+    let token = ["authorization", "Authorization", "token"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
+        .ok_or(AppError::Unauthenticated("no token in connection_init"))?;
+    let (principal, valid_until) = http.app.keys.verify_until(&token)?;
+    if let Principal::Partner { partner_id, .. } = &principal {
+        http.app
+            .partners
+            .require_active(&http.app.db, *partner_id)
+            .await?;
+    }
+    let subject = format!("{:?}:{}", principal.role(), principal.subject());
+    let counts = http.websockets.clone();
+    let mut open = counts.lock().unwrap_or_else(|p| p.into_inner());
+    let count = open.entry(subject.clone()).or_default();
+    if *count >= CONNECTIONS_PER_PRINCIPAL {
+        return Err(AppError::RateLimited);
+    }
+    *count += 1;
+    drop(open);
+    Ok((principal, valid_until, HeldConnection { subject, counts }))
 }
 
 pub(super) async fn authenticate(

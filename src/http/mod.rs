@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     pub documents: Arc<documents::DocumentCache>,
     pub oauth: oauth::Guards,
+    /// Open websockets by principal (`graphql::admit`).
+    pub websockets: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl std::ops::Deref for HttpState {
@@ -48,6 +50,7 @@ pub(crate) fn router(app: AppState) -> Router {
     let oauth = oauth::Guards::new(&app.config.oauth);
     let state = HttpState(Arc::new(Shared {
         oauth,
+        websockets: Arc::default(),
         schema: crate::graphql::schema(app.clone()),
         app,
         metrics: Arc::new(metrics::Metrics::default()),

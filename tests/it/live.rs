@@ -402,3 +402,94 @@ async fn transfers_expiry_and_rewards_are_announced() {
         None
     );
 }
+
+/// The websocket passes no operation around the HTTP gate: queries, mutations and
+/// introspection are refused there; a suspended partner cannot connect; a socket that never
+/// sends `connection_init` is closed; a connection holds at most 16 subscriptions and a
+/// principal at most 8 connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_serves_subscriptions_only_within_bounds() {
+    let app = TestApp::new().await;
+    let operator = app.operator_token();
+    let partner = app.create_partner("ws-gate").await;
+    let partner_token = app.partner_token(&partner, ALL_SCOPES);
+    let (member, _) = app.enroll(&partner_token, "m").await;
+    let member_token = app.member_token(&member);
+    let bearer = |token: &str| json!({"authorization": format!("Bearer {token}")});
+
+    // Queries, mutations and introspection: over HTTP only, even for the operator.
+    let mut socket = init(&app, bearer(&operator)).await.unwrap();
+    for (id, query) in [
+        ("q", "{ viewer { role } }"),
+        ("i", "{ __schema { types { name } } }"),
+        (
+            "m",
+            "mutation { createPartner(input: {name: \"W\", slug: \"w\", category: OTHER, earnRate: \"1\"}) { id } }",
+        ),
+    ] {
+        send(
+            &mut socket,
+            json!({"id": id, "type": "subscribe", "payload": {"query": query}}),
+        )
+        .await;
+        let answer = next(&mut socket, Duration::from_secs(2)).await.unwrap();
+        // Then the operation's `complete`, before the next one is sent.
+        let complete = next(&mut socket, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(complete, json!({"id": id, "type": "complete"}));
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{answer}"
+        );
+        assert_eq!(answer["payload"]["data"], Value::Null, "{answer}");
+    }
+    assert_eq!(
+        app.sql_count("SELECT count(*) FROM partners WHERE slug = 'w'")
+            .await,
+        0
+    );
+
+    // A suspended partner cannot open a connection.
+    app.gql(
+        &operator,
+        "mutation($id: ID!) { updatePartner(id: $id, input: {status: SUSPENDED}) { status } }",
+        json!({"id": partner}),
+    )
+    .await
+    .data();
+    assert!(init(&app, bearer(&partner_token)).await.is_err());
+
+    // No connection_init: closed after a few seconds.
+    let mut silent = connect(&app).await;
+    let closed = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Some(Ok(_)) = silent.next().await {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a socket without connection_init stayed open"
+    );
+
+    // Sixteen subscriptions on one connection; the seventeenth is refused.
+    let mut socket = init(&app, bearer(&member_token)).await.unwrap();
+    for id in 0..17 {
+        send(
+            &mut socket,
+            json!({"id": id.to_string(), "type": "subscribe", "payload": {"query": SUBSCRIBE}}),
+        )
+        .await;
+    }
+    let refused = next(&mut socket, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(refused["id"], "16", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "RATE_LIMITED"
+    );
+
+    // Eight connections per principal (this one holds one already); the ninth is refused.
+    let mut held = Vec::new();
+    for _ in 0..7 {
+        held.push(init(&app, bearer(&member_token)).await.unwrap());
+    }
+    assert!(init(&app, bearer(&member_token)).await.is_err());
+    drop(held);
+}
