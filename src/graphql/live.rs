@@ -18,14 +18,19 @@ impl LiveSubscription {
     async fn balance_changed(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = BalanceChange> + use<>> {
+    ) -> Result<impl Stream<Item = Result<BalanceChange>> + use<>> {
         let Principal::Member { member_id } = ctx.principal()? else {
             return Err(AppError::forbidden("balanceChanged is a member's own").into());
         };
         let events = ctx.state().live.subscribe(*member_id);
-        Ok(events.map(|event| BalanceChange {
-            entry_id: ID(event.entry_id.to_string()),
-            balance: event.balance().into(),
+        Ok(events.map(|event| match event {
+            Ok(event) => Ok(BalanceChange {
+                entry_id: ID(event.entry_id.to_string()),
+                balance: event.balance().into(),
+            }),
+            // RATE_LIMITED, and the subscription ends: events came faster than this
+            // connection read them. The app reads `me` again and subscribes anew.
+            Err(_lagged) => Err(AppError::RateLimited.into()),
         }))
     }
 }

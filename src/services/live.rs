@@ -129,7 +129,11 @@ impl Publisher {
     }
 }
 
-type Subscribers = HashMap<Uuid, Vec<(u64, mpsc::UnboundedSender<BalanceEvent>)>>;
+/// Events a subscription may have waiting: one that reads slower than its member's balance
+/// changes loses its place instead of growing without bound.
+pub(crate) const SUBSCRIPTION_QUEUE: usize = 64;
+
+type Subscribers = HashMap<Uuid, Vec<(u64, mpsc::Sender<BalanceEvent>)>>;
 
 /// The subscriptions this process serves, by member.
 #[derive(Default)]
@@ -140,11 +144,12 @@ pub struct LiveBalances {
 
 impl LiveBalances {
     pub fn subscribe(self: &Arc<Self>, member_id: Uuid) -> BalanceStream {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().entry(member_id).or_default().push((id, sender));
         BalanceStream {
             receiver,
+            lagged_reported: false,
             _registration: Registration {
                 live: self.clone(),
                 member_id,
@@ -166,11 +171,16 @@ impl LiveBalances {
         self.lock().contains_key(&member_id)
     }
 
-    fn dispatch(&self, event: BalanceEvent) {
-        if let Some(senders) = self.lock().get(&event.member_id) {
-            for (_, sender) in senders {
-                let _ = sender.send(event.clone());
-            }
+    /// Hands the event to the member's subscriptions. A subscription whose queue is full is
+    /// dropped here: its stream then ends with [`Lagged`] once it has read what it holds.
+    pub fn dispatch(&self, event: BalanceEvent) {
+        let mut subscribers = self.lock();
+        let Some(senders) = subscribers.get_mut(&event.member_id) else {
+            return;
+        };
+        senders.retain(|(_, sender)| sender.try_send(event.clone()).is_ok());
+        if senders.is_empty() {
+            subscribers.remove(&event.member_id);
         }
     }
 }
@@ -193,18 +203,38 @@ impl Drop for Registration {
     }
 }
 
-/// One subscription's events; unsubscribes when dropped (the client went away).
+/// The end of a subscription that fell behind: events were dropped, so the app should read
+/// the balance again (`me`) and subscribe anew.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lagged;
+
+/// One subscription's events; unsubscribes when dropped (the client went away). It ends
+/// with `Err(Lagged)` when it fell [`SUBSCRIPTION_QUEUE`] events behind.
 pub struct BalanceStream {
-    receiver: mpsc::UnboundedReceiver<BalanceEvent>,
+    receiver: mpsc::Receiver<BalanceEvent>,
+    lagged_reported: bool,
     /// Held for its `Drop`.
     _registration: Registration,
 }
 
 impl Stream for BalanceStream {
-    type Item = BalanceEvent;
+    type Item = Result<BalanceEvent, Lagged>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BalanceEvent>> {
-        self.receiver.poll_recv(cx)
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<BalanceEvent, Lagged>>> {
+        // The sender goes only when dispatch dropped it (the registration holds its place
+        // otherwise), so a closed queue means the subscription fell behind.
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(event))),
+            Poll::Ready(None) if !self.lagged_reported => {
+                self.lagged_reported = true;
+                Poll::Ready(Some(Err(Lagged)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -261,4 +291,41 @@ async fn listen(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(member_id: Uuid, n: i64) -> BalanceEvent {
+        BalanceEvent {
+            member_id,
+            entry_id: Uuid::now_v7(),
+            available: n,
+            held: 0,
+            debt: 0,
+            lifetime_earned: n,
+        }
+    }
+
+    /// A subscription that does not read keeps at most SUBSCRIPTION_QUEUE events, then
+    /// ends with Lagged; the member's other subscription, which reads, misses nothing.
+    #[tokio::test]
+    async fn a_subscription_that_falls_behind_ends_with_lagged() {
+        let live = Arc::new(LiveBalances::default());
+        let member = Uuid::now_v7();
+        let mut slow = live.subscribe(member);
+        let mut reader = live.subscribe(member);
+        let sent = SUBSCRIPTION_QUEUE as i64 + 10;
+        for n in 1..=sent {
+            live.dispatch(event(member, n));
+            assert_eq!(reader.next().await.unwrap().unwrap().available, n);
+        }
+        for n in 1..=SUBSCRIPTION_QUEUE as i64 {
+            assert_eq!(slow.next().await.unwrap().unwrap().available, n);
+        }
+        assert!(matches!(slow.next().await, Some(Err(Lagged))));
+        assert!(slow.next().await.is_none());
+        assert_eq!(live.subscriptions(), 1);
+    }
 }
