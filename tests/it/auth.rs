@@ -545,11 +545,9 @@ async fn partners_mint_member_tokens_only_for_their_members() {
     );
 }
 
-/// Two hub processes on one database: suspending a partner on one stops its token on the
-/// other too. The cache lifetime is set far longer than the wait, so only the change
-/// announcement (NOTIFY) can explain the refusal.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_suspension_reaches_every_hub_process() {
+/// Two hub processes on one database whose partner caches would keep a row for 10 minutes:
+/// only the change announcement (NOTIFY) can make one see another's change in time.
+async fn two_hubs_with_a_long_partner_cache() -> (TestApp, TestApp) {
     let long =
         |c: &mut coalition_hub::Config| c.partner_cache_ttl = std::time::Duration::from_secs(600);
     let hub1 = TestApp::builder().await.config(long).spawn().await;
@@ -557,6 +555,15 @@ async fn a_suspension_reaches_every_hub_process() {
         .config(long)
         .spawn()
         .await;
+    (hub1, hub2)
+}
+
+/// Two hub processes on one database: suspending a partner on one stops its token on the
+/// other too. The cache lifetime is set far longer than the wait, so only the change
+/// announcement (NOTIFY) can explain the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_reaches_every_hub_process() {
+    let (hub1, hub2) = two_hubs_with_a_long_partner_cache().await;
     let partner = hub1.create_partner("everywhere").await;
     let token = hub1.partner_token(&partner, ALL_SCOPES);
     // hub2 has now cached the partner as active.
@@ -590,13 +597,7 @@ async fn a_suspension_reaches_every_hub_process() {
 /// one hub shows on the other at once (the NOTIFY, not the cache lifetime, which is long).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_partner_shows_its_new_name_on_every_hub_process() {
-    let long =
-        |c: &mut coalition_hub::Config| c.partner_cache_ttl = std::time::Duration::from_secs(600);
-    let hub1 = TestApp::builder().await.config(long).spawn().await;
-    let hub2 = TestApp::builder_on(hub1.state.config.database_url.clone())
-        .config(long)
-        .spawn()
-        .await;
+    let (hub1, hub2) = two_hubs_with_a_long_partner_cache().await;
     let partner = hub1.create_partner("renamed").await;
     let token = hub1.partner_token(&partner, ALL_SCOPES);
     hub1.enroll(&token, "c-1").await;
