@@ -103,16 +103,29 @@ impl PartnerCache {
     }
 
     /// Refuses a suspended partner (`PARTNER_SUSPENDED`) or one that does not exist.
+    /// Checked on every partner request: a cached row is read in place, not copied.
     pub async fn require_active(&self, db: &DbPool, id: Uuid) -> AppResult<()> {
-        let partner = self
-            .get_many(db, &[id])
-            .await?
-            .remove(&id)
-            .ok_or(AppError::Unauthenticated("unknown partner"))?;
-        match partner.status.as_str() {
-            "ACTIVE" => Ok(()),
-            _ => Err(AppError::PartnerSuspended),
+        let status = match self.cached_status_is_active(id) {
+            Some(active) => active,
+            None => {
+                let partner = self
+                    .get_many(db, &[id])
+                    .await?
+                    .remove(&id)
+                    .ok_or(AppError::Unauthenticated("unknown partner"))?;
+                partner.status == "ACTIVE"
+            }
+        };
+        match status {
+            true => Ok(()),
+            false => Err(AppError::PartnerSuspended),
         }
+    }
+
+    fn cached_status_is_active(&self, id: Uuid) -> Option<bool> {
+        let entries = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let (partner, at) = entries.rows.get(&id)?;
+        (at.elapsed() < self.ttl).then(|| partner.status == "ACTIVE")
     }
 
     pub fn forget(&self, id: Uuid) {

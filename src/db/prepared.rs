@@ -27,6 +27,8 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
         self.0.walk_ast(pass)
     }
 
+    // A provided method of diesel's trait (hidden from its docs): it is what the statement
+    // cache asks, and `SqlQuery` answers no for every text. Pinned by Cargo.lock.
     fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
         Ok(true)
     }

@@ -248,7 +248,7 @@ async fn secrets_are_stored_hashed_and_revocation_works() {
 
 /// Guessing a client's secret is slow: after the minute's attempts for a client id (or a
 /// source address) every attempt, even with the right secret, gets HTTP 429 with
-/// `Retry-After` and `RATE_LIMITED`, and costs no Argon2 verification.
+/// `Retry-After` and `RATE_LIMITED` (the limit is checked before the Argon2 verification).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_are_limited_per_client_and_per_address() {
     let app = TestApp::builder()
