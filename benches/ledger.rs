@@ -173,8 +173,9 @@ struct Seeded {
     members: Vec<uuid::Uuid>,
 }
 
-/// A migrated database with `partners` partners and `members` members; member g is linked
-/// to partner g % 20 as customer "c<g>" and holds a large balance to redeem from.
+/// A migrated database with `partners` partners and `members` members; member g enrolled at
+/// partner g % 20 as customer "c<g>" (linked, consent given) and holds a large balance to
+/// redeem from.
 async fn seed(base: &str, args: &Args) -> Seeded {
     let url = recreate(base, "hub_bench").await;
     db::migrate(&url).await.unwrap();
@@ -237,6 +238,13 @@ async fn seed(base: &str, args: &Args) -> Seeded {
         );
     }
     eprintln!();
+    // Each member signed up at its partner, which therefore holds its consent to redeem.
+    conn.batch_execute(
+        "INSERT INTO member_consents (member_id, partner_id, source, granted_at)
+         SELECT member_id, partner_id, 'ENROLMENT', now() FROM member_links",
+    )
+    .await
+    .unwrap();
     conn.batch_execute("VACUUM ANALYZE").await.unwrap();
     let members: Vec<uuid::Uuid> = {
         use coalition_hub::db::schema::members::dsl::*;

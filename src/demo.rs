@@ -222,6 +222,16 @@ impl DemoCoalition {
         println!(
             "  then earn: mutation {{ issuePoints(input: {{member: {{partnerCustomerId: \"C-42\"}}, points: 100, idempotencyKey: \"order-1\"}}) {{ balance {{ available }} }} }}"
         );
+        if let (Some((_, number, _)), Some(volt)) = (self.members.first(), self.partners.get(1)) {
+            println!(
+                "Spend at another partner: a card number alone only earns; to redeem, the member shows a code from its app."
+            );
+            println!("  as member {number}: mutation {{ createPresenceCode {{ code }} }}");
+            println!(
+                "  as {}: mutation {{ redeemPoints(input: {{member: {{memberNumber: \"{number}\"}}, points: 100, idempotencyKey: \"spend-1\", presenceCode: \"<code>\"}}) {{ balance {{ available }} }} }}",
+                volt.partner.name
+            );
+        }
         println!(
             "Leaderboards (members FM-1001 and FM-1002 are ambassadors ana_fm and ben_fm; with their token):"
         );

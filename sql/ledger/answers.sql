@@ -17,6 +17,8 @@
 --   IDEMPOTENCY_KEY_REUSED
 --   HOLD_NOT_PENDING        status (captured, voided, expired)
 --   PARTNER_SUSPENDED
+--   FORBIDDEN               message (the member is not there and did not consent:
+--                           members/presence.sql)
 --   NOT_FOUND               what (member, partner, hold, entry, ambassador)
 --   BAD_USER_INPUT          message
 

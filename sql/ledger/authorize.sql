@@ -1,7 +1,7 @@
 -- Two-phase redemption, first phase: reserve points (and their lots) until p_expires_at.
 CREATE OR REPLACE FUNCTION ledger_authorize(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
-    p_member_id uuid, p_member_number text, p_customer_id text,
+    p_member_id uuid, p_member_number text, p_customer_id text, p_presence_code text,
     p_points bigint, p_reference text, p_expires_at timestamptz, p_now timestamptz)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -26,8 +26,9 @@ BEGIN
         PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
             'message', 'this partner does not accept redemptions'));
     END IF;
-    v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id, true);
+    v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id);
     PERFORM hub_lock_member(v_member);
+    PERFORM hub_require_presence(p_partner_id, v_member, p_presence_code, p_now);
     PERFORM hub_expire_member_lots(v_member, p_now);
     UPDATE member_balances SET available = available - p_points, held = held + p_points, updated_at = p_now
     WHERE member_id = v_member AND available >= p_points AND debt = 0
@@ -58,5 +59,5 @@ BEGIN
     RETURN hub_answer(v_entry, false);
 EXCEPTION WHEN SQLSTATE 'HR001' THEN
     GET STACKED DIAGNOSTICS v_refusal = PG_EXCEPTION_DETAIL;
-    RETURN jsonb_build_object('refused', v_refusal::jsonb);
+    RETURN jsonb_build_object('refused', hub_presence_refused(v_refusal::jsonb));
 END $$;

@@ -67,7 +67,7 @@ BEGIN
                 v_result := ledger_redeem(
                     p_op->>'caller', p_op->>'key', decode(p_op->>'fingerprint', 'hex'),
                     (p_op->>'partner_id')::uuid, (p_op->>'member_id')::uuid,
-                    p_op->>'member_number', p_op->>'customer_id',
+                    p_op->>'member_number', p_op->>'customer_id', p_op->>'presence_code',
                     (p_op->>'points')::bigint, p_op->>'reference', (p_op->>'now')::timestamptz);
             ELSE
                 RAISE EXCEPTION 'HUB:INTERNAL:unknown batch operation %', p_op->>'op';
@@ -77,7 +77,7 @@ BEGIN
         EXCEPTION
             WHEN SQLSTATE 'HR001' THEN
                 GET STACKED DIAGNOSTICS v_refusal = PG_EXCEPTION_DETAIL;
-                RETURN jsonb_build_object('refused', v_refusal::jsonb);
+                RETURN jsonb_build_object('refused', hub_presence_refused(v_refusal::jsonb));
             WHEN deadlock_detected THEN
                 IF v_attempt >= 3 THEN
                     RETURN jsonb_build_object('failed', SQLERRM);

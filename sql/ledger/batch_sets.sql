@@ -1,6 +1,7 @@
 -- Group commit by sets: the plain operations of a ledger_batch call, booked together, one
--- statement per table for all of them. Plain: an earn or a redemption by a known member who
--- owes nothing, with enough points, no lot past due, no referral to convert, no tier
+-- statement per table for all of them. Plain: an earn, or a redemption under the member's
+-- standing consent (no presence code to use up), by a known member who owes nothing, with
+-- enough points, no lot past due, no referral to convert, no tier
 -- multiplier, a key not seen before, and no other operation on that member or key in the
 -- batch. What they write is exactly what ledger_issue and ledger_redeem write (the
 -- differential test tests/it/ledger_batch.rs books random batches both ways). Every other
@@ -75,14 +76,14 @@ BEGIN
                               ELSE (SELECT m.id FROM members m WHERE m.id = o.member_id) END,
                          o.points, NULL, o.reference, o.expires_at, o.purchase_amount,
                          o.purchase_currency, NULL, o.now, NULL, NULL, o.referral_code,
-                         o.customer_id IS NOT NULL, NULL, NULL)::hub_batch_row)
+                         o.presence_code IS NOT NULL, NULL, NULL)::hub_batch_row)
     INTO v_named
     FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord)
     CROSS JOIN LATERAL jsonb_to_record(e.value) AS o (
         op text, caller text, key text, fingerprint text, partner_id uuid, member_id uuid,
         member_number text, customer_id text, points bigint, purchase_amount numeric,
         purchase_currency text, expires_at timestamptz, reference text, referral_code text,
-        now timestamptz);
+        presence_code text, now timestamptz);
     RETURN v_named;
 END $$;
 
@@ -132,8 +133,9 @@ BEGIN
       AND CASE n.op
           WHEN 'redeem' THEN
               p.accepts_redemptions AND n.points > 0 AND b.available >= n.points
-              AND (n.linked OR EXISTS (SELECT 1 FROM member_links l
-                                       WHERE l.partner_id = n.partner_id AND l.member_id = n.member_id))
+              AND NOT n.with_presence_code
+              AND EXISTS (SELECT 1 FROM member_consents c
+                          WHERE c.member_id = n.member_id AND c.partner_id = n.partner_id)
               AND f.expires_at > n.now
           WHEN 'issue' THEN
               NOT p.applies_tier_multiplier AND n.referral_code IS NULL

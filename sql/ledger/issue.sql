@@ -40,7 +40,7 @@ BEGIN
         SELECT e.member_id INTO v_member
         FROM hub_enroll_member(p_partner_id, p_customer_id, p_new_member_id, p_new_member_number, p_now) e;
     ELSE
-        v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, NULL, false);
+        v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, NULL);
     END IF;
     IF v_partner.applies_tier_multiplier THEN
         v_multiplier := hub_tier_multiplier(v_member, p_now);

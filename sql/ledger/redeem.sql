@@ -34,7 +34,7 @@ END $$;
 -- subtransaction for the operation; returns the hub_result of the entry and raises refusals.
 CREATE OR REPLACE FUNCTION ledger_redeem(
     p_caller text, p_key text, p_fingerprint bytea, p_partner_id uuid,
-    p_member_id uuid, p_member_number text, p_customer_id text,
+    p_member_id uuid, p_member_number text, p_customer_id text, p_presence_code text,
     p_points bigint, p_reference text, p_now timestamptz)
 RETURNS hub_result LANGUAGE plpgsql AS $$
 DECLARE
@@ -53,8 +53,9 @@ BEGIN
         PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
             'message', 'this partner does not accept redemptions'));
     END IF;
-    v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id, true);
+    v_member := hub_find_member(p_partner_id, p_member_id, p_member_number, p_customer_id);
     PERFORM hub_lock_member(v_member);
+    PERFORM hub_require_presence(p_partner_id, v_member, p_presence_code, p_now);
     v_balance := hub_redeem_points(v_member, p_partner_id, p_points, p_reference, v_entry, p_now);
     RETURN (v_entry, NULL, v_member, v_balance.available, v_balance.held, v_balance.debt,
             v_balance.lifetime_earned, false)::hub_result;

@@ -1,10 +1,9 @@
 -- Finding the member an operation names, and enrolling an unknown partner customer.
 
--- Finds the member named by exactly one of id, number or the partner's customer id. With
--- p_require_link the member must be linked to the partner (redemptions spend a member's
--- points: only a partner the member has joined may do that).
+-- Finds the member named by exactly one of id, number or the partner's customer id. (What
+-- the partner may then do for the member: members/presence.sql.)
 CREATE OR REPLACE FUNCTION hub_find_member(p_partner_id uuid, p_member_id uuid, p_member_number text,
-                                p_customer_id text, p_require_link boolean)
+                                p_customer_id text)
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     v_member uuid;
@@ -17,11 +16,6 @@ BEGIN
     ELSE
         SELECT m.id INTO v_member FROM members m WHERE m.id = p_member_id;
     END IF;
-    IF v_member IS NOT NULL AND p_require_link AND p_customer_id IS NULL AND NOT EXISTS (
-        SELECT 1 FROM member_links l WHERE l.partner_id = p_partner_id AND l.member_id = v_member
-    ) THEN
-        v_member := NULL;
-    END IF;
     IF v_member IS NULL THEN
         PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'member'));
     END IF;
@@ -29,7 +23,8 @@ BEGIN
 END $$;
 
 -- The member linked to the partner's customer id, enrolled now if there is none. Concurrent
--- calls for one customer id serialize on an advisory lock and end with one member.
+-- calls for one customer id serialize on an advisory lock and end with one member. The
+-- member signed up at the partner: the partner holds its consent from the start.
 CREATE OR REPLACE FUNCTION hub_enroll_member(p_partner_id uuid, p_customer_id text, p_member_id uuid,
                                   p_member_number text, p_now timestamptz)
 RETURNS TABLE (member_id uuid, created boolean) LANGUAGE plpgsql AS $$
@@ -52,6 +47,8 @@ BEGIN
     INSERT INTO members (id, member_number, created_at) VALUES (p_member_id, p_member_number, p_now);
     INSERT INTO member_links (partner_id, partner_customer_id, member_id, linked_at)
     VALUES (p_partner_id, p_customer_id, p_member_id, p_now);
+    INSERT INTO member_consents (member_id, partner_id, source, granted_at)
+    VALUES (p_member_id, p_partner_id, 'ENROLMENT', p_now);
     RETURN QUERY SELECT p_member_id, true;
 END $$;
 

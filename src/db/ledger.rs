@@ -16,7 +16,8 @@ diesel::define_sql_function! {
     fn ledger_authorize(
         caller: Text, key: Text, fingerprint: Bytea, partner_id: Uuid,
         member_id: Nullable<Uuid>, member_number: Nullable<Text>, customer_id: Nullable<Text>,
-        points: BigInt, reference: Nullable<Text>, expires_at: Timestamptz, now: Timestamptz
+        presence_code: Nullable<Text>, points: BigInt, reference: Nullable<Text>,
+        expires_at: Timestamptz, now: Timestamptz
     ) -> Jsonb;
 }
 

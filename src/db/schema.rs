@@ -181,6 +181,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_consents (member_id, partner_id) {
+        member_id -> Uuid,
+        partner_id -> Uuid,
+        source -> Text,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     member_links (partner_id, partner_customer_id) {
         partner_id -> Uuid,
         partner_customer_id -> Text,
@@ -251,6 +260,16 @@ diesel::table! {
         entry_id -> Uuid,
         account_id -> Int8,
         amount -> Int8,
+    }
+}
+
+diesel::table! {
+    presence_codes (member_id) {
+        member_id -> Uuid,
+        code_hash -> Bytea,
+        expires_at -> Timestamptz,
+        failed_attempts -> Int4,
+        created_at -> Timestamptz,
     }
 }
 
@@ -328,11 +347,14 @@ diesel::joinable!(hold_lots -> holds (hold_id));
 diesel::joinable!(hold_lots -> lots (lot_id));
 diesel::joinable!(holds -> members (member_id));
 diesel::joinable!(member_balances -> members (member_id));
+diesel::joinable!(member_consents -> members (member_id));
+diesel::joinable!(member_consents -> partners (partner_id));
 diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
 diesel::joinable!(partner_rates -> partners (partner_id));
+diesel::joinable!(presence_codes -> members (member_id));
 diesel::joinable!(referral_codes -> ambassadors (ambassador_id));
 diesel::joinable!(referral_codes -> partners (partner_id));
 diesel::joinable!(referrals -> ambassador_activities (activity_id));
@@ -357,6 +379,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     lot_consumptions,
     lots,
     member_balances,
+    member_consents,
     member_links,
     members,
     partner_accounts,
@@ -364,6 +387,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_rates,
     partners,
     postings,
+    presence_codes,
     referral_codes,
     referrals,
     settlement_periods,

@@ -175,6 +175,10 @@ pub enum Refusal {
     BadUserInput {
         message: String,
     },
+    /// The member is not there and did not consent (sql/members/presence.sql).
+    Forbidden {
+        message: String,
+    },
 }
 
 impl From<Refusal> for AppError {
@@ -201,6 +205,7 @@ impl From<Refusal> for AppError {
                 _ => "record",
             }),
             Refusal::BadUserInput { message } => AppError::BadInput(message),
+            Refusal::Forbidden { message } => AppError::Forbidden(message),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Member numbers: 16 digits, the last a Luhn check digit, so a mistyped number at a till
-//! is caught before it reaches the database.
+//! is caught before it reaches the database. Presence codes: 8 digits the member's app
+//! shows, to prove the member is at the till.
 
 use rand::Rng;
 
@@ -72,10 +73,47 @@ pub(crate) fn validate_customer_id(id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Digits of a presence code: typed at a till, or read from a QR code.
+pub(crate) const PRESENCE_CODE_LEN: usize = 8;
+
+/// How long a presence code works: long enough to show it at a till, short enough that a
+/// glimpse of it is worth little.
+pub(crate) const PRESENCE_CODE_TTL: chrono::Duration = chrono::Duration::seconds(120);
+
+pub(crate) fn generate_presence_code(rng: &mut impl Rng) -> String {
+    (0..PRESENCE_CODE_LEN)
+        .map(|_| char::from(b'0' + rng.random_range(0..=9u8)))
+        .collect()
+}
+
+/// Accepts the code as people type it (spaces or dashes between groups).
+pub(crate) fn normalize_presence_code(text: &str) -> AppResult<String> {
+    let compact: String = text.chars().filter(|c| *c != ' ' && *c != '-').collect();
+    if compact.len() == PRESENCE_CODE_LEN && compact.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(compact)
+    } else {
+        Err(AppError::bad_input(format!(
+            "presenceCode must be the {PRESENCE_CODE_LEN} digits the member's app shows"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn presence_codes_are_read_as_typed() {
+        assert_eq!(normalize_presence_code("1234 5678").unwrap(), "12345678");
+        assert_eq!(normalize_presence_code("1234-5678").unwrap(), "12345678");
+        for bad in ["1234567", "123456789", "1234567a", "", "１２３４５６７８"] {
+            assert_eq!(
+                normalize_presence_code(bad).unwrap_err().code(),
+                "BAD_USER_INPUT"
+            );
+        }
+    }
 
     #[test]
     fn known_luhn_numbers() {
@@ -96,6 +134,14 @@ mod tests {
             let number = generate_member_number(&mut rng);
             prop_assert_eq!(number.len(), MEMBER_NUMBER_LEN);
             prop_assert!(is_valid_member_number(&number));
+        }
+
+        #[test]
+        fn generated_presence_codes_are_accepted(seed in any::<u64>()) {
+            use rand::SeedableRng;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let code = generate_presence_code(&mut rng);
+            prop_assert_eq!(normalize_presence_code(&code).unwrap(), code);
         }
 
         #[test]

@@ -34,6 +34,7 @@ pub struct Query(
 pub struct Mutation(
     mutation::partners::PartnerMutation,
     mutation::members::MemberMutation,
+    mutation::consents::ConsentMutation,
     mutation::ledger::LedgerMutation,
     mutation::settlement::SettlementMutation,
     mutation::ambassadors::AmbassadorMutation,

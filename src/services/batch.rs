@@ -65,6 +65,8 @@ pub struct BatchOp {
     pub referral_code: Option<String>,
     /// issue: when the points of a referral reward this earn converts expire
     pub reward_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// redeem: the member's presence code (else its consent is needed)
+    pub presence_code: Option<String>,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 

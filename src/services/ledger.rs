@@ -24,7 +24,10 @@ use crate::{
             Booked, Fingerprint, LedgerAnswer, lot_expiry, validate_key, validate_points,
             validate_reference,
         },
-        member::{generate_member_number, normalize_member_number, validate_customer_id},
+        member::{
+            generate_member_number, normalize_member_number, normalize_presence_code,
+            validate_customer_id,
+        },
         money::{fraction_digits, is_currency_code},
     },
     error::{AppError, AppResult},
@@ -77,6 +80,10 @@ pub struct RedeemInput {
     pub points: i64,
     pub idempotency_key: String,
     pub reference: Option<String>,
+    /// The code the member's app shows; without it the member must have consented
+    /// (sql/members/presence.sql). Not part of the fingerprint: a retry may bring the same
+    /// request with a code already used by its first attempt.
+    pub presence_code: Option<String>,
 }
 
 pub struct AuthorizeInput {
@@ -255,26 +262,45 @@ impl BatchOp {
             reference,
             referral_code: None,
             reward_expires_at: None,
+            presence_code: None,
             now,
         }
     }
+}
+
+/// A redemption's or hold's checked arguments.
+struct RedeemArgs {
+    partner_id: Uuid,
+    member: MemberArgs,
+    presence_code: Option<String>,
+    fingerprint: Vec<u8>,
 }
 
 fn redeem_args(
     principal: &Principal,
     input: &RedeemInput,
     operation: &str,
-) -> AppResult<(Uuid, MemberArgs, Vec<u8>)> {
+) -> AppResult<RedeemArgs> {
     let partner_id = principal.acting_partner(Scope::PointsRedeem, input.partner_id)?;
     validate_key(&input.idempotency_key)?;
     validate_reference(input.reference.as_deref())?;
     validate_points(input.points)?;
     let member = member_args(&input.member)?;
+    let presence_code = input
+        .presence_code
+        .as_deref()
+        .map(normalize_presence_code)
+        .transpose()?;
     let mut fp = Fingerprint::new(operation);
     fp.field(partner_id);
     fingerprint_member(&mut fp, &member);
     fp.field(input.points).optional(input.reference.as_deref());
-    Ok((partner_id, member, fp.finish()))
+    Ok(RedeemArgs {
+        partner_id,
+        member,
+        presence_code,
+        fingerprint: fp.finish(),
+    })
 }
 
 pub async fn redeem(
@@ -282,19 +308,19 @@ pub async fn redeem(
     principal: &Principal,
     input: RedeemInput,
 ) -> AppResult<Outcome> {
-    let (partner_id, member, fingerprint) = redeem_args(principal, &input, "redeemPoints")?;
-    let points = input.points;
+    let args = redeem_args(principal, &input, "redeemPoints")?;
     ledger
         .batcher
         .submit(BatchOp {
-            points: Some(points),
+            points: Some(input.points),
+            presence_code: args.presence_code,
             ..BatchOp::new(
                 "redeem",
                 principal,
                 input.idempotency_key,
-                &fingerprint,
-                partner_id,
-                member,
+                &args.fingerprint,
+                args.partner_id,
+                args.member,
                 input.reference,
                 Utc::now(),
             )
@@ -307,8 +333,12 @@ pub async fn authorize(
     principal: &Principal,
     input: AuthorizeInput,
 ) -> AppResult<Outcome> {
-    let (partner_id, member, mut fingerprint) =
-        redeem_args(principal, &input.redeem, "authorizeRedemption")?;
+    let RedeemArgs {
+        partner_id,
+        member,
+        presence_code,
+        mut fingerprint,
+    } = redeem_args(principal, &input.redeem, "authorizeRedemption")?;
     let limits = &ledger.config;
     let expires_in = input.expires_in.unwrap_or(limits.hold_ttl);
     if expires_in < Duration::seconds(1) || expires_in > limits.max_hold_ttl {
@@ -335,6 +365,7 @@ pub async fn authorize(
                 member.0,
                 member.1,
                 member.2,
+                presence_code,
                 redeem.points,
                 redeem.reference,
                 now + expires_in,
@@ -538,6 +569,7 @@ pub async fn hold(ledger: &Ledger, principal: &Principal, id: Uuid) -> AppResult
 
 /// Narrows a listing to what the caller may see.
 pub fn visible_filter(principal: &Principal, mut filter: EntryFilter) -> AppResult<EntryFilter> {
+    access::may_read_ledger(principal)?;
     match principal {
         Principal::Operator { .. } => {}
         Principal::Partner { partner_id, .. } => filter.partner_id = Some(*partner_id),

@@ -12,9 +12,13 @@ use crate::{
     },
     domain::{
         leaderboard::normalize_referral_code,
-        member::{generate_member_number, normalize_member_number, validate_customer_id},
+        member::{
+            generate_member_number, normalize_member_number, normalize_presence_code,
+            validate_customer_id,
+        },
     },
     error::{AppError, AppResult},
+    services::consents,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -159,41 +163,73 @@ async fn ensure_partner_exists(conn: &mut AsyncPgConnection, partner_id: Uuid) -
 }
 
 /// Links an existing coalition member (named by id or number, as on the card) to the acting
-/// partner's customer id. Linking the same pair again is a no-op.
+/// partner's customer id. A partner needs the member: its presence code or its consent
+/// (services::consents). Linking the same pair again is a no-op.
 pub async fn link(
     db: &DbPool,
     principal: &Principal,
     partner_id: Option<Uuid>,
     member: MemberRef,
     customer_id: String,
+    presence_code: Option<String>,
 ) -> AppResult<Member> {
     let partner_id = principal.acting_partner(ENROL_SCOPE, partner_id)?;
     validate_customer_id(&customer_id)?;
+    let code = presence_code
+        .as_deref()
+        .map(normalize_presence_code)
+        .transpose()?;
     let mut conn = db.get().await?;
     ensure_partner_exists(&mut conn, partner_id).await?;
     let member = match member {
-        MemberRef::Id(id) => Member::find(&mut conn, id).await?,
-        MemberRef::Number(number) => {
-            Member::find_by_number(&mut conn, &normalize_member_number(&number)?).await?
-        }
         MemberRef::PartnerCustomerId(_) => {
             return Err(AppError::bad_input(
                 "name the member to link by memberId or memberNumber",
             ));
         }
+        other => lookup(&mut conn, &other).await?,
     }
     .ok_or(AppError::NotFound("member"))?;
+    match MemberLink::find(&mut conn, member.id, partner_id).await? {
+        Some(link) if link.partner_customer_id == customer_id => return Ok(member),
+        Some(_) => {
+            return Err(AppError::bad_input(
+                "this member is already linked under another partnerCustomerId",
+            ));
+        }
+        None => {}
+    }
+    if Member::find_by_customer_id(&mut conn, partner_id, &customer_id)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::bad_input(
+            "this partnerCustomerId is already linked to another member",
+        ));
+    }
+    if !principal.is_operator() {
+        consents::require_presence(&mut conn, partner_id, member.id, code.as_deref()).await?;
+    }
+    insert_link(&mut conn, partner_id, customer_id, member).await
+}
+
+async fn insert_link(
+    conn: &mut AsyncPgConnection,
+    partner_id: Uuid,
+    customer_id: String,
+    member: Member,
+) -> AppResult<Member> {
     let row = MemberLink {
         partner_id,
         partner_customer_id: customer_id.clone(),
         member_id: member.id,
         linked_at: Utc::now(),
     };
-    match MemberLink::insert(&mut conn, &row).await {
+    match MemberLink::insert(conn, &row).await {
         Ok(Some(_)) => Ok(member),
         Ok(None) => {
             // The customer id is taken: fine if by this very member.
-            match Member::find_by_customer_id(&mut conn, partner_id, &customer_id).await? {
+            match Member::find_by_customer_id(conn, partner_id, &customer_id).await? {
                 Some(existing) if existing.id == member.id => Ok(member),
                 _ => Err(AppError::bad_input(
                     "this partnerCustomerId is already linked to another member",
@@ -292,20 +328,29 @@ pub async fn links(db: &DbPool, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
 }
 
 /// A short-lived member token, minted by a partner's backend (scope `members:token`) for one
-/// of its linked members, or by an operator.
+/// of its linked members that is present (its code) or consented, or by an operator.
 pub async fn issue_member_token(
     db: &DbPool,
     keys: &KeySet,
     principal: &Principal,
     member: &MemberRef,
+    presence_code: Option<String>,
     ttl: std::time::Duration,
 ) -> AppResult<(Member, MintedToken)> {
-    if !principal.is_operator() {
-        principal.require_partner_scope(Scope::MembersToken)?;
-    }
+    let partner_id = match principal {
+        Principal::Operator { .. } => None,
+        _ => Some(principal.require_partner_scope(Scope::MembersToken)?),
+    };
+    let code = presence_code
+        .as_deref()
+        .map(normalize_presence_code)
+        .transpose()?;
     let mut conn = db.get().await?;
     // A partner may mint only for members linked to it: the members:read rule applies.
     let found = find_as_linked(&mut conn, principal, member).await?;
+    if let Some(partner_id) = partner_id {
+        consents::require_presence(&mut conn, partner_id, found.id, code.as_deref()).await?;
+    }
     let token = keys.mint(TokenRequest {
         principal: Principal::Member {
             member_id: found.id,

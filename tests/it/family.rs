@@ -64,13 +64,7 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
     )
     .await
     .data();
-    app.gql(
-        &b_token,
-        "mutation($m: ID!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: \"alice-b\"}) { id } }",
-        json!({"m": alice}),
-    )
-    .await
-    .data();
+    app.link_present(&b_token, &alice, "alice-b").await;
     // B's points expire sooner, so they leave alice first.
     let soon = (Utc::now() + Duration::days(30)).to_rfc3339();
     app.gql(
@@ -243,16 +237,11 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
         .await
         .data();
     }
+    app.link_present(&c_token, &bob, "bob-c").await;
+    let code = app.presence_code(&bob).await;
     app.gql(
         &c_token,
-        "mutation($m: ID!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: \"bob-c\"}) { id } }",
-        json!({"m": bob}),
-    )
-    .await
-    .data();
-    app.gql(
-        &c_token,
-        "mutation { redeemPoints(input: {member: {partnerCustomerId: \"bob-c\"}, points: 600, idempotencyKey: \"r-1\"}) { entryId } }",
+        &format!("mutation {{ redeemPoints(input: {{member: {{partnerCustomerId: \"bob-c\"}}, points: 600, idempotencyKey: \"r-1\", presenceCode: \"{code}\"}}) {{ entryId }} }}"),
         json!({}),
     )
     .await

@@ -47,13 +47,18 @@ impl Coalition {
     pub async fn new(app: TestApp, partners: usize) -> Coalition {
         let app = Arc::new(app);
         let mut tokens = Vec::new();
+        let mut ids = Vec::new();
         for i in 0..partners {
             let id = app.create_partner(&format!("partner-{i}")).await;
             tokens.push(app.partner_token(&id, ALL_SCOPES));
+            ids.push(id);
         }
+        // The member enrols at the first partner and consents to the others (which then
+        // link it and redeem without a presence code).
         let (member, _) = app.enroll(&tokens[0], "M").await;
         let link = "mutation($m: ID!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: \"M\"}) { id } }";
-        for token in &tokens[1..] {
+        for (token, id) in tokens.iter().zip(&ids).skip(1) {
+            app.grant_consent(&member, id).await;
             app.gql(token, link, json!({"m": member})).await.data();
         }
         Coalition {

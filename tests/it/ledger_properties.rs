@@ -11,7 +11,7 @@ use coalition_hub::{
     auth::{Principal, Scopes},
     db::models::ledger::Balance,
     services::{
-        expiry,
+        consents, expiry,
         ledger::{self, Amount, Outcome},
         members::{self, MemberRef},
         verify,
@@ -258,6 +258,7 @@ async fn step(world: &mut World, op: &Op) {
                     points: *points,
                     idempotency_key: key.clone(),
                     reference: None,
+                    presence_code: None,
                 },
             )
             .await
@@ -278,6 +279,7 @@ async fn step(world: &mut World, op: &Op) {
                         points: *points,
                         idempotency_key: key.clone(),
                         reference: None,
+                        presence_code: None,
                     },
                     expires_in: None,
                 },
@@ -565,11 +567,13 @@ fn random_histories_keep_every_invariant() {
                 partners.push(app.create_partner(&format!("p{i}")).await.parse().unwrap());
             }
             let mut world = World { app, partners, member_ids: vec![], balances: vec![ModelBalance::default(); MEMBERS], holds: vec![], entries: vec![], keys: HashMap::new() };
-            // Every member is linked to every partner under "M<i>".
+            // Every member consents to and is linked to every partner under "M<i>".
             for m in 0..MEMBERS {
                 let enrolled = members::enroll(&world.app.state.db, &principal(&world, 0), None, Some(format!("M{m}")), None).await.unwrap();
+                let as_member = Principal::Member { member_id: enrolled.member.id };
                 for p in 1..PARTNERS {
-                    members::link(&world.app.state.db, &principal(&world, p), None, MemberRef::Id(enrolled.member.id), format!("M{m}")).await.unwrap();
+                    consents::grant(&world.app.state.db, &as_member, world.partners[p]).await.unwrap();
+                    members::link(&world.app.state.db, &principal(&world, p), None, MemberRef::Id(enrolled.member.id), format!("M{m}"), None).await.unwrap();
                 }
                 world.member_ids.push(enrolled.member.id);
             }

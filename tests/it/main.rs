@@ -13,6 +13,7 @@ mod ledger_queue;
 mod live;
 mod oauth;
 mod partners_members;
+mod presence;
 mod readme_commands;
 mod refusals;
 mod round_trips;

@@ -161,7 +161,7 @@ async fn members_link_across_partners_by_card_number() {
     let token_a = app.partner_token(&a, ALL_SCOPES);
     let token_b = app.partner_token(&b, ALL_SCOPES);
     let (member, number) = app.enroll(&token_a, "G-1").await;
-    let link = "mutation($r: MemberRefInput!, $c: String!) { linkMember(input: {member: $r, partnerCustomerId: $c}) { id partnerCustomerId linkedPartnerCount } }";
+    let link = "mutation($r: MemberRefInput!, $c: String!, $code: String) { linkMember(input: {member: $r, partnerCustomerId: $c, presenceCode: $code}) { id partnerCustomerId linkedPartnerCount } }";
 
     // The member shows the card at B; a typo in the number is caught by the check digit.
     let mut typo = number.clone().into_bytes();
@@ -185,11 +185,21 @@ async fn members_link_across_partners_by_card_number() {
         &number[8..12],
         &number[12..16]
     );
-    let linked = app
+    // The card alone is not enough to link: the member shows the code from its app.
+    let without_code = app
         .gql(
             &token_b,
             link,
             json!({"r": {"memberNumber": spaced}, "c": "F-9"}),
+        )
+        .await;
+    assert_eq!(without_code.code(), "FORBIDDEN", "{}", without_code.body);
+    let code = app.presence_code(&member).await;
+    let linked = app
+        .gql(
+            &token_b,
+            link,
+            json!({"r": {"memberNumber": spaced}, "c": "F-9", "code": code}),
         )
         .await;
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The README's run command (`hub dev`) as a user runs it: it prints a URL and working
-//! tokens, a partner token from it can create a member and read it back, and the demo's
+//! tokens, a partner token from it can create a member and read it back, another partner
+//! spends a member's points with the code from the member's app, and the demo's
 //! ambassadors are on the board.
 
 use std::{process::Stdio, time::Duration};
@@ -31,7 +32,7 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
     let mut printed = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let done = line.starts_with("Try it");
+            let done = line.starts_with("Leaderboards");
             printed.push(line);
             if done {
                 break;
@@ -80,6 +81,61 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
     let read_back =
         call("{ member(ref: {partnerCustomerId: \"README-1\"}) { id memberNumber } }").await;
     assert_eq!(&read_back["data"]["member"], member);
+
+    // Spending at another partner, as printed: the member's code from its app, once.
+    let tokens: Vec<String> = printed
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("token "))
+        .map(str::to_owned)
+        .collect();
+    let partner_count = printed.iter().filter(|l| l.starts_with("Partner ")).count();
+    let (second_partner, first_member) = (&tokens[1], &tokens[partner_count]);
+    let number = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Member "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap();
+    let post = |token: &str, query: &str, variables: Value| {
+        client
+            .post(&graphql_url)
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let code = post(
+        first_member,
+        "mutation { createPresenceCode { code } }",
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .json::<Value>()
+    .await
+    .unwrap()["data"]["createPresenceCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spend = "mutation($n: String!, $c: String) { redeemPoints(input: {member: {memberNumber: $n}, points: 100, idempotencyKey: \"spend-1\", presenceCode: $c}) { balance { available } } }";
+    let without = post(second_partner, spend, json!({"n": number, "c": null}))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        without["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{without}"
+    );
+    let spent = post(second_partner, spend, json!({"n": number, "c": code}))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        spent["data"]["redeemPoints"]["balance"]["available"], "400",
+        "{spent}"
+    );
 
     // The demo's ambassadors reach the boards through the relay of `serve`.
     let mut board = Value::Null;

@@ -371,6 +371,45 @@ impl TestApp {
         )
     }
 
+    /// A presence code from the member's app.
+    pub async fn presence_code(&self, member_id: &str) -> String {
+        let response = self
+            .gql(
+                &self.member_token(member_id),
+                "mutation { createPresenceCode { code expiresAt } }",
+                json!({}),
+            )
+            .await;
+        response.data()["createPresenceCode"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The member grants the partner standing consent.
+    pub async fn grant_consent(&self, member_id: &str, partner_id: &str) {
+        self.gql(
+            &self.member_token(member_id),
+            "mutation($p: ID!) { grantPartnerConsent(partnerId: $p) { grantedAt } }",
+            json!({ "p": partner_id }),
+        )
+        .await
+        .data();
+    }
+
+    /// Links the member to the partner (token with points:issue) under `customer_id`, with
+    /// a presence code the member's app made for it.
+    pub async fn link_present(&self, partner_token: &str, member_id: &str, customer_id: &str) {
+        let code = self.presence_code(member_id).await;
+        self.gql(
+            partner_token,
+            "mutation($m: ID!, $c: String!, $code: String!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: $c, presenceCode: $code}) { id } }",
+            json!({ "m": member_id, "c": customer_id, "code": code }),
+        )
+        .await
+        .data();
+    }
+
     pub async fn sql_text(&self, query: &str) -> String {
         let mut conn = self.state.db.get().await.unwrap();
         diesel::dsl::sql::<diesel::sql_types::Text>(query)

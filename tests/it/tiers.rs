@@ -186,13 +186,7 @@ async fn tiers_follow_a_rolling_twelve_months_and_multiply_opted_in_earns() {
         (&member_at_shop["points"], &member_at_shop["tierMultiplier"]),
         (&json!("101"), &Value::Null)
     );
-    app.gql(
-        &plain_token,
-        "mutation($m: ID!) { linkMember(input: {member: {memberId: $m}, partnerCustomerId: \"kept\"}) { id } }",
-        json!({"m": kept}),
-    )
-    .await
-    .data();
+    app.link_present(&plain_token, &kept, "kept").await;
     let silver_at_plain = earn_now(&app, &plain_token, "kept", 101, "k-2").await;
     assert_eq!(
         (

@@ -44,12 +44,13 @@ impl LedgerMutation {
                 return Err(AppError::bad_input("give exactly one of points and purchase").into());
             }
         };
+        let member = input.member.to_ref()?;
         let outcome = ledger::issue(
             &ctx.state().ledger,
             ctx.principal()?,
             ledger::IssueInput {
                 partner_id: optional_id(&input.partner_id, "partnerId")?,
-                member: input.member.to_ref()?,
+                member,
                 amount,
                 idempotency_key: input.idempotency_key,
                 reference: input.reference,
@@ -58,7 +59,7 @@ impl LedgerMutation {
             },
         )
         .await?;
-        Ok(outcome.into())
+        Ok(LedgerResult::shown_by_request(outcome, &input.member, None))
     }
 
     /// Partner (`points:redeem`): spend points at once, first-expiring first.
@@ -76,10 +77,15 @@ impl LedgerMutation {
                 points: points_arg(input.points),
                 idempotency_key: input.idempotency_key,
                 reference: input.reference,
+                presence_code: input.presence_code.clone(),
             },
         )
         .await?;
-        Ok(outcome.into())
+        Ok(LedgerResult::shown_by_request(
+            outcome,
+            &input.member,
+            input.presence_code.as_deref(),
+        ))
     }
 
     /// Partner (`points:redeem`): reserve points at a checkout; capture or void later.
@@ -98,6 +104,7 @@ impl LedgerMutation {
                     points: points_arg(input.points),
                     idempotency_key: input.idempotency_key,
                     reference: input.reference,
+                    presence_code: input.presence_code.clone(),
                 },
                 expires_in: input
                     .expires_in_seconds
@@ -105,7 +112,11 @@ impl LedgerMutation {
             },
         )
         .await?;
-        Ok(outcome.into())
+        Ok(LedgerResult::shown_by_request(
+            outcome,
+            &input.member,
+            input.presence_code.as_deref(),
+        ))
     }
 
     /// Partner (`points:redeem`): capture all or part of its pending hold.

@@ -45,7 +45,7 @@ impl MemberMutation {
     }
 
     /// Partner (`points:issue`) or operator: links an existing member to the partner's own
-    /// customer id.
+    /// customer id. A partner needs the member's `presenceCode` or consent.
     async fn link_member(&self, ctx: &Context<'_>, input: LinkMemberInput) -> Result<MemberNode> {
         let partner_id = input
             .partner_id
@@ -58,13 +58,15 @@ impl MemberMutation {
             partner_id,
             input.member.to_ref()?,
             input.partner_customer_id,
+            input.presence_code,
         )
         .await?;
         Ok(MemberNode::from(member))
     }
 
     /// Partner (`members:token`) or operator: a short-lived token for one linked member, for
-    /// the partner's app backend to log the member in.
+    /// the partner's app backend to log the member in. A partner needs the member's
+    /// `presenceCode` or consent (the partner the member enrolled at has it).
     async fn issue_member_token(
         &self,
         ctx: &Context<'_>,
@@ -90,6 +92,7 @@ impl MemberMutation {
             &state.keys,
             ctx.principal()?,
             &input.member.to_ref()?,
+            input.presence_code,
             ttl,
         )
         .await?;

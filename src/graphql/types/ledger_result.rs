@@ -1,26 +1,43 @@
 use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
 
+use crate::graphql::ContextExt;
+use crate::graphql::loaders;
 use crate::graphql::types::BalanceView;
 use crate::graphql::types::HoldNode;
 use crate::graphql::types::LedgerEntryNode;
 use crate::graphql::types::MemberNode;
+use crate::graphql::types::MemberRefInput;
+use crate::services::access;
 use crate::services::ledger::Outcome;
 
 /// What a money-moving mutation did.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub(crate) struct LedgerResult {
-    /// The member's balance right after the operation.
-    pub balance: BalanceView,
     /// True when this answers a repeated request with the same idempotency key: nothing new
     /// was written.
     pub replayed: bool,
     #[graphql(skip)]
     pub outcome: Outcome,
+    /// The request itself shows the partner may see the balance: the member was named by
+    /// the partner's own customer id (so it is linked), or a presence code was used up.
+    #[graphql(skip)]
+    pub balance_shown: bool,
 }
 
 #[ComplexObject]
 impl LedgerResult {
+    /// The member's balance right after the operation: for whoever may know the member
+    /// (`Member.memberNumber`), and for a partner the member just showed its presence code
+    /// to; null for a partner that earned to a card number it is not linked to.
+    async fn balance(&self, ctx: &Context<'_>) -> Result<Option<BalanceView>> {
+        let shown = self.balance_shown || {
+            let links = loaders::member_links(ctx, self.outcome.member_id).await?;
+            let linked: Vec<_> = links.into_iter().map(|link| link.partner_id).collect();
+            access::may_know_member(ctx.principal()?, self.outcome.member_id, &linked)
+        };
+        Ok(shown.then(|| self.outcome.balance.into()))
+    }
     /// The entry's id (no extra lookup, unlike `entry`).
     async fn entry_id(&self) -> ID {
         ID(self.outcome.entry_id.to_string())
@@ -42,9 +59,26 @@ impl LedgerResult {
 impl From<Outcome> for LedgerResult {
     fn from(outcome: Outcome) -> Self {
         LedgerResult {
-            balance: outcome.balance.into(),
             replayed: outcome.replayed,
             outcome,
+            balance_shown: false,
+        }
+    }
+}
+
+impl LedgerResult {
+    /// The result of a partner's request that named the member by its own customer id, or
+    /// brought the member's presence code (used up unless the request was a replay).
+    pub(crate) fn shown_by_request(
+        outcome: Outcome,
+        member: &MemberRefInput,
+        presence_code: Option<&str>,
+    ) -> Self {
+        let by_customer_id = matches!(member, MemberRefInput::PartnerCustomerId(_));
+        let present = presence_code.is_some() && !outcome.replayed;
+        LedgerResult {
+            balance_shown: by_customer_id || present,
+            ..outcome.into()
         }
     }
 }

@@ -19,8 +19,10 @@ use crate::{
 };
 
 use crate::db::models::ledger::Balance;
+use crate::error::AppError;
 use crate::graphql::loaders::{self, MemberRow};
-use crate::services::{access, family};
+use crate::graphql::types::PartnerConsent;
+use crate::services::{access, consents, family};
 
 /// A member as the API shows it. `balance` is the member's balance row when it was loaded
 /// with the member (the member DataLoader's query returns both); otherwise `balance` asks
@@ -53,15 +55,47 @@ impl MemberNode {
     pub(crate) async fn load(ctx: &Context<'_>, id: uuid::Uuid) -> Result<MemberNode> {
         Ok(loaders::member(ctx, id).await?.into())
     }
+
+    /// The partners this member is linked to (a page of members costs one query).
+    async fn linked_partners(&self, ctx: &Context<'_>) -> Result<Vec<uuid::Uuid>> {
+        let links = loaders::member_links(ctx, self.member.id).await?;
+        Ok(links.into_iter().map(|link| link.partner_id).collect())
+    }
+
+    /// Whether the caller may know who the member is (`access::may_know_member`).
+    pub(crate) async fn known_to_caller(&self, ctx: &Context<'_>) -> Result<bool> {
+        let principal = ctx.principal()?;
+        if !matches!(principal, Principal::Partner { .. }) {
+            return Ok(access::may_know_member(principal, self.member.id, &[]));
+        }
+        let linked = self.linked_partners(ctx).await?;
+        Ok(access::may_know_member(principal, self.member.id, &linked))
+    }
+
+    /// `FORBIDDEN` unless the caller may see the member's points (`access::may_see_points`).
+    async fn require_points_visible(&self, ctx: &Context<'_>) -> Result<()> {
+        let principal = ctx.principal()?;
+        let linked = match principal {
+            Principal::Partner { .. } => self.linked_partners(ctx).await?,
+            _ => Vec::new(),
+        };
+        Ok(access::may_see_points(principal, self.member.id, &linked)?)
+    }
 }
 
 #[Object(name = "Member")]
 impl MemberNode {
+    /// The member's id: opaque, the same for every caller.
     async fn id(&self) -> ID {
         ID(self.member.id.to_string())
     }
-    async fn member_number(&self) -> &str {
-        &self.member.member_number
+    /// The card number: for the operator, the member itself, and partners the member is
+    /// linked to; null for other partners.
+    async fn member_number(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(self
+            .known_to_caller(ctx)
+            .await?
+            .then_some(self.member.member_number.as_str()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.member.created_at
@@ -80,9 +114,9 @@ impl MemberNode {
         }
     }
     /// The member's points. Visible to the operator, the member, and partners with
-    /// `members:read`.
+    /// `members:read` the member is linked to.
     async fn balance(&self, ctx: &Context<'_>) -> Result<BalanceView> {
-        access::may_see_points(ctx.principal()?)?;
+        self.require_points_visible(ctx).await?;
         let balance = match self.balance {
             Some(balance) => balance,
             None => ledger::balance(&ctx.state().ledger, self.member.id).await?,
@@ -95,7 +129,7 @@ impl MemberNode {
         ctx: &Context<'_>,
         #[graphql(default = 30)] within_days: i32,
     ) -> Result<Vec<ExpiringPoints>> {
-        access::may_see_points(ctx.principal()?)?;
+        self.require_points_visible(ctx).await?;
         let rows =
             ledger::expiring(&ctx.state().ledger, self.member.id, i64::from(within_days)).await?;
         Ok(rows
@@ -115,7 +149,7 @@ impl MemberNode {
         after: Option<String>,
         kinds: Option<Vec<LedgerEntryKind>>,
     ) -> Result<Connection<String, LedgerEntryNode>> {
-        access::may_see_points(ctx.principal()?)?;
+        self.require_points_visible(ctx).await?;
         let filter = EntryFilter {
             member_id: Some(self.member.id),
             kinds: kinds.map(|k| k.iter().map(|k| k.as_str().to_owned()).collect()),
@@ -126,7 +160,7 @@ impl MemberNode {
     /// The member's coalition tier: level, when it was reached, what keeps it, what is
     /// needed for the next. Visible to whoever may see the member's points.
     async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
-        access::may_see_points(ctx.principal()?)?;
+        self.require_points_visible(ctx).await?;
         let tier = tiers::of_member(
             &ctx.state().db,
             self.member.id,
@@ -144,9 +178,18 @@ impl MemberNode {
             .map(Into::into)
             .collect())
     }
-    /// How many partners this member is linked to.
+    /// How many partners this member is linked to (for whoever may know the member).
     async fn linked_partner_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        if !self.known_to_caller(ctx).await? {
+            return Err(AppError::forbidden("this member is not linked to you").into());
+        }
         let links = loaders::member_links(ctx, self.member.id).await?;
-        Ok(links.len() as i32)
+        Ok(i32::try_from(links.len()).unwrap_or(i32::MAX))
+    }
+    /// The partners holding the member's standing consent (the member itself and the
+    /// operator).
+    async fn partner_consents(&self, ctx: &Context<'_>) -> Result<Vec<PartnerConsent>> {
+        let list = consents::list(&ctx.state().db, ctx.principal()?, self.member.id).await?;
+        Ok(list.into_iter().map(PartnerConsent).collect())
     }
 }

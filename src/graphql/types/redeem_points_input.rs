@@ -5,9 +5,11 @@ use crate::graphql::types::MemberRefInput;
 #[derive(InputObject)]
 pub(crate) struct RedeemPointsInput {
     pub partner_id: Option<ID>,
-    /// The member must be linked to the partner.
     pub member: MemberRefInput,
     pub points: i32,
     pub idempotency_key: String,
     pub reference: Option<String>,
+    /// The code the member's app shows (`createPresenceCode`); without it the member must
+    /// have consented to this partner (`grantPartnerConsent`, or enrolment here).
+    pub presence_code: Option<String>,
 }
