@@ -27,14 +27,14 @@ BEGIN
                                    (SELECT related_entry_id FROM journal_entries WHERE id = v_earlier), true);
     END IF;
     SELECT id INTO v_recipient FROM members WHERE member_number = p_recipient_number;
-    IF NOT FOUND THEN
-        PERFORM hub_refuse('NOT_FOUND', jsonb_build_object('what', 'member'));
-    END IF;
     IF v_recipient = p_member_id THEN
         PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
             'message', 'points cannot be transferred to yourself'));
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM family_links WHERE member_id = p_member_id AND linked_member_id = v_recipient)
+    -- A number no member has is refused as one not linked: the answer does not tell
+    -- which card numbers exist.
+    IF v_recipient IS NULL
+       OR NOT EXISTS (SELECT 1 FROM family_links WHERE member_id = p_member_id AND linked_member_id = v_recipient)
        OR NOT EXISTS (SELECT 1 FROM family_links WHERE member_id = v_recipient AND linked_member_id = p_member_id) THEN
         PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object(
             'message', 'points can only be transferred to a linked family member'));

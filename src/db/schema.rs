@@ -63,6 +63,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    family_requests_unmatched (member_id, member_number) {
+        member_id -> Uuid,
+        member_number -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hold_lots (hold_id, lot_id) {
         hold_id -> Uuid,
         lot_id -> Uuid,
@@ -343,6 +351,7 @@ diesel::joinable!(ambassador_activities -> partners (partner_id));
 diesel::joinable!(ambassador_enrollments -> ambassadors (ambassador_id));
 diesel::joinable!(ambassador_enrollments -> partners (partner_id));
 diesel::joinable!(ambassadors -> members (member_id));
+diesel::joinable!(family_requests_unmatched -> members (member_id));
 diesel::joinable!(hold_lots -> holds (hold_id));
 diesel::joinable!(hold_lots -> lots (lot_id));
 diesel::joinable!(holds -> members (member_id));
@@ -369,6 +378,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ambassador_enrollments,
     ambassadors,
     family_links,
+    family_requests_unmatched,
     hold_lots,
     holds,
     hub_sql_files,

@@ -3,7 +3,7 @@
 //! services::ledger).
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use crate::db::DbPool;
@@ -27,55 +27,68 @@ fn member_only(principal: &Principal, what: &str) -> AppResult<Uuid> {
     }
 }
 
-async fn other_member(db: &DbPool, me: Uuid, number: &str) -> AppResult<Member> {
-    let number = normalize_member_number(number)?;
-    let mut conn = db.get().await?;
-    let other = Member::find_by_number(&mut conn, &number)
-        .await?
-        .ok_or(AppError::NotFound("member"))?;
-    if other.id == me {
+/// The member with this card number, if any; never the asking member itself.
+async fn other_member(
+    conn: &mut AsyncPgConnection,
+    me: Uuid,
+    number: &str,
+) -> AppResult<Option<Member>> {
+    let other = Member::find_by_number(conn, number).await?;
+    if other.as_ref().is_some_and(|o| o.id == me) {
         return Err(AppError::bad_input("you cannot link yourself"));
     }
     Ok(other)
 }
 
-/// The member asks to link the member with this card number (or accepts its request).
+/// The member asks to link the member with this card number (or accepts its request). A
+/// number no member has is recorded and answered like any request, so that the answer
+/// never tells whether a card number exists.
 pub(crate) async fn link(
     db: &DbPool,
     principal: &Principal,
     member_number: &str,
 ) -> AppResult<FamilyMember> {
     let me = member_only(principal, "linkFamilyMember")?;
-    let other = other_member(db, me, member_number).await?;
+    let number = normalize_member_number(member_number)?;
     let mut conn = db.get().await?;
+    let other = other_member(&mut conn, me, &number).await?;
     conn.transaction(async |conn| {
         family::lock_member(conn, me).await?;
         let current = family::of(conn, me).await?;
-        if !current.iter().any(|f| f.member_id == other.id) && current.len() >= MAX_FAMILY_MEMBERS {
+        if !current.iter().any(|f| f.member_number == number) && current.len() >= MAX_FAMILY_MEMBERS
+        {
             return Err(AppError::bad_input(format!(
                 "a member has at most {MAX_FAMILY_MEMBERS} family links"
             )));
         }
-        family::request(conn, me, other.id, Utc::now()).await?;
+        match &other {
+            Some(other) => family::request(conn, me, other.id, Utc::now()).await?,
+            None => family::request_unmatched(conn, me, &number, Utc::now()).await?,
+        }
         family::of(conn, me)
             .await?
             .into_iter()
-            .find(|f| f.member_id == other.id)
+            .find(|f| f.member_number == number)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("family link vanished")))
     })
     .await
 }
 
-/// Removes a link (or a request) in both directions. Returns whether there was one.
+/// Removes a link (or a request) in both directions. Returns whether there was one (false
+/// for a number no member has, as for a member never linked).
 pub(crate) async fn unlink(
     db: &DbPool,
     principal: &Principal,
     member_number: &str,
 ) -> AppResult<bool> {
     let me = member_only(principal, "unlinkFamilyMember")?;
-    let other = other_member(db, me, member_number).await?;
+    let number = normalize_member_number(member_number)?;
     let mut conn = db.get().await?;
-    Ok(family::remove(&mut conn, me, other.id).await? > 0)
+    let removed = match other_member(&mut conn, me, &number).await? {
+        Some(other) => family::remove(&mut conn, me, other.id).await?,
+        None => family::remove_unmatched(&mut conn, me, &number).await?,
+    };
+    Ok(removed > 0)
 }
 
 pub(crate) async fn list(db: &DbPool, member_id: Uuid) -> AppResult<Vec<FamilyMember>> {

@@ -202,11 +202,13 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
             .code(),
         "BAD_USER_INPUT"
     );
-    assert_eq!(
-        transfer(&app, &bob_token, "4000000000000002", 1, "x-2")
-            .await
-            .code(),
-        "NOT_FOUND"
+    // A card number no member has is refused as one not linked.
+    let unknown = transfer(&app, &bob_token, "4000000000000002", 1, "x-2").await;
+    assert_eq!(unknown.code(), "BAD_USER_INPUT");
+    assert!(
+        unknown.message().contains("linked family member"),
+        "{}",
+        unknown.message()
     );
     assert_eq!(
         transfer(&app, &a_token, &bob_number, 1, "x-3").await.code(),
@@ -385,4 +387,64 @@ async fn the_family_limit_holds_when_one_member_asks_many_at_once() {
         ))
         .await;
     assert_eq!(stored, 6);
+}
+
+/// `linkFamilyMember` and `unlinkFamilyMember` answer the same for a card number no member
+/// has as for one a member has: they cannot be used to find card numbers (issue 22).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn family_requests_do_not_tell_which_card_numbers_exist() {
+    let app = TestApp::new().await;
+    let partner = app.create_partner("fam-oracle").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let (asker, _) = app.enroll(&token, "asker").await;
+    let (_, existing) = app.enroll(&token, "existing").await;
+    let unknown = "4000000000000002";
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT count(*) FROM members WHERE member_number = '{unknown}'"
+        ))
+        .await,
+        0
+    );
+    let asker_token = app.member_token(&asker);
+    let mut answers = Vec::new();
+    for number in [existing.as_str(), unknown] {
+        let asked = app.gql(&asker_token, LINK, json!({"n": number})).await;
+        let link = asked.data()["linkFamilyMember"].clone();
+        assert_eq!(link["memberNumber"], number);
+        answers.push(link["status"].clone());
+    }
+    assert_eq!(answers, vec![json!("REQUESTED"), json!("REQUESTED")]);
+    let listed = app
+        .gql(
+            &asker_token,
+            "{ me { familyMembers { memberNumber status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed.data()["me"]["familyMembers"],
+        json!([
+            {"memberNumber": existing, "status": "REQUESTED"},
+            {"memberNumber": unknown, "status": "REQUESTED"},
+        ])
+    );
+    for number in [existing.as_str(), unknown] {
+        let unlinked = app
+            .gql(
+                &asker_token,
+                "mutation($n: String!) { unlinkFamilyMember(memberNumber: $n) }",
+                json!({"n": number}),
+            )
+            .await;
+        assert_eq!(unlinked.data()["unlinkFamilyMember"], true, "{number}");
+    }
+    let listed = app
+        .gql(
+            &asker_token,
+            "{ me { familyMembers { memberNumber } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed.data()["me"]["familyMembers"], json!([]));
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{family_links, members};
+use crate::db::schema::{family_links, family_requests_unmatched, members};
 
 /// How a link between the member and another stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,8 @@ pub enum LinkState {
 
 #[derive(Clone, Debug)]
 pub struct FamilyMember {
-    pub member_id: Uuid,
+    /// None for a request to a card number that no member has (it stays `Requested`).
+    pub member_id: Option<Uuid>,
     pub member_number: String,
     pub state: LinkState,
     pub since: DateTime<Utc>,
@@ -57,6 +58,41 @@ pub async fn request(
     Ok(())
 }
 
+/// Records the member's request to link a card number that no member has (asking again
+/// changes nothing).
+pub async fn request_unmatched(
+    conn: &mut AsyncPgConnection,
+    member_id: Uuid,
+    member_number: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(family_requests_unmatched::table)
+        .values((
+            family_requests_unmatched::member_id.eq(member_id),
+            family_requests_unmatched::member_number.eq(member_number),
+            family_requests_unmatched::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Withdraws such a request. Returns how many rows went.
+pub async fn remove_unmatched(
+    conn: &mut AsyncPgConnection,
+    member_id: Uuid,
+    member_number: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        family_requests_unmatched::table
+            .filter(family_requests_unmatched::member_id.eq(member_id))
+            .filter(family_requests_unmatched::member_number.eq(member_number)),
+    )
+    .execute(conn)
+    .await
+}
+
 /// Removes the link in both directions. Returns how many rows went.
 pub async fn remove(
     conn: &mut AsyncPgConnection,
@@ -77,7 +113,8 @@ pub async fn remove(
     .await
 }
 
-/// Requests the member made and requests made to it, as one list by other member.
+/// Requests the member made (to members and to unmatched card numbers) and requests made
+/// to it, as one list by other member, oldest first.
 pub async fn of(conn: &mut AsyncPgConnection, member_id: Uuid) -> QueryResult<Vec<FamilyMember>> {
     let asked: Vec<(Uuid, DateTime<Utc>)> = family_links::table
         .filter(family_links::member_id.eq(member_id))
@@ -114,13 +151,27 @@ pub async fn of(conn: &mut AsyncPgConnection, member_id: Uuid) -> QueryResult<Ve
                 .iter()
                 .find(|(m, _)| *m == id)
                 .map(|(_, number)| FamilyMember {
-                    member_id: id,
+                    member_id: Some(id),
                     member_number: number.clone(),
                     state,
                     since,
                 })
         })
         .collect();
+    let unmatched: Vec<(String, DateTime<Utc>)> = family_requests_unmatched::table
+        .filter(family_requests_unmatched::member_id.eq(member_id))
+        .select((
+            family_requests_unmatched::member_number,
+            family_requests_unmatched::created_at,
+        ))
+        .load(conn)
+        .await?;
+    list.extend(unmatched.into_iter().map(|(number, since)| FamilyMember {
+        member_id: None,
+        member_number: number,
+        state: LinkState::Requested,
+        since,
+    }));
     list.sort_by_key(|f| f.since);
     Ok(list)
 }

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS family_requests_unmatched;
