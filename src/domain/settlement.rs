@@ -115,15 +115,25 @@ pub struct Totals {
     pub records: i64,
 }
 
+/// Adds to a running 64-bit total, refusing to wrap: a statement whose figures leave the
+/// 64-bit range is refused as a whole, never written with a wrapped number. (With the
+/// per-entry cap of 10^9 points a period would need about 9 billion maximal entries.)
+pub(crate) fn add_checked(total: &mut i64, amount: i64) -> AppResult<()> {
+    *total = total.checked_add(amount).ok_or_else(|| {
+        AppError::PeriodNotClosable("the period's totals pass the 64-bit range".into())
+    })?;
+    Ok(())
+}
+
 impl Totals {
-    pub fn add(&mut self, row: Attributed) {
+    pub fn add(&mut self, row: Attributed) -> AppResult<()> {
         let slot = self
             .by_key
             .entry((row.kind, row.issuer, row.redeemer))
             .or_insert_with(|| (0, BigDecimal::from(0)));
-        slot.0 += row.points;
+        add_checked(&mut slot.0, row.points)?;
         slot.1 += row.money;
-        self.records += row.records;
+        add_checked(&mut self.records, row.records)
     }
 
     /// Every partner the totals mention.
@@ -258,24 +268,28 @@ impl Statement {
                 (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r))
                     if r == issuer =>
                 {
-                    *internal.entry(issuer).or_default() += points;
+                    add_checked(internal.entry(issuer).or_default(), points)?;
                 }
                 (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r)) => {
                     let slot = pairs
                         .entry((issuer, r))
                         .or_insert_with(|| (0, BigDecimal::from(0)));
-                    slot.0 += points;
+                    add_checked(&mut slot.0, points)?;
                     slot.1 += money;
                 }
                 (RecordKind::Issue | RecordKind::IssueReversal, _) => {
                     let slot = fees
                         .entry(issuer)
                         .or_insert_with(|| (0, BigDecimal::from(0)));
-                    slot.0 += points;
+                    add_checked(&mut slot.0, points)?;
                     slot.1 += money;
                 }
-                (RecordKind::Expiry, _) => *breakage.entry(issuer).or_default() += points,
-                (RecordKind::DebtRepayment, _) => *repaid.entry(issuer).or_default() += points,
+                (RecordKind::Expiry, _) => {
+                    add_checked(breakage.entry(issuer).or_default(), points)?
+                }
+                (RecordKind::DebtRepayment, _) => {
+                    add_checked(repaid.entry(issuer).or_default(), points)?
+                }
                 (RecordKind::Redemption | RecordKind::RedemptionReversal, None) => {
                     return Err(AppError::internal(anyhow::anyhow!(
                         "redemption record without a redeeming partner"
@@ -331,7 +345,7 @@ impl Statement {
                     .iter()
                     .map(|f| (Party::Partner(f.partner), Party::Hub, f.amount_minor)),
             );
-        let positions = positions(obligations);
+        let positions = positions(obligations)?;
         let transfers = payment_plan(&positions);
 
         let mut mentioned: BTreeSet<Party> = positions.iter().map(|p| p.party).collect();
@@ -576,24 +590,36 @@ fn csv_field(text: &str) -> String {
 
 /// Gross and net positions from (payer, payee, minor units) obligations; a negative
 /// obligation runs the other way.
-pub fn positions(obligations: impl IntoIterator<Item = (Party, Party, i64)>) -> Vec<Position> {
+pub fn positions(
+    obligations: impl IntoIterator<Item = (Party, Party, i64)>,
+) -> AppResult<Vec<Position>> {
     let mut by_party: BTreeMap<Party, (i64, i64)> = BTreeMap::new();
     for (payer, payee, amount) in obligations {
-        let (payer, payee, amount) = if amount < 0 {
-            (payee, payer, -amount)
-        } else {
-            (payer, payee, amount)
+        // (i64::MIN has no positive counterpart: checked_neg refuses it.)
+        let (payer, payee, amount) = match amount.checked_neg() {
+            Some(negated) if amount < 0 => (payee, payer, negated),
+            None => {
+                return Err(AppError::PeriodNotClosable(
+                    "an amount passes the 64-bit range".into(),
+                ));
+            }
+            _ => (payer, payee, amount),
         };
-        by_party.entry(payer).or_default().0 += amount;
-        by_party.entry(payee).or_default().1 += amount;
+        add_checked(&mut by_party.entry(payer).or_default().0, amount)?;
+        add_checked(&mut by_party.entry(payee).or_default().1, amount)?;
     }
     by_party
         .into_iter()
-        .map(|(party, (payable, receivable))| Position {
-            party,
-            gross_payable: payable,
-            gross_receivable: receivable,
-            net: receivable - payable,
+        .map(|(party, (payable, receivable))| {
+            let net = receivable.checked_sub(payable).ok_or_else(|| {
+                AppError::PeriodNotClosable("a net position passes the 64-bit range".into())
+            })?;
+            Ok(Position {
+                party,
+                gross_payable: payable,
+                gross_receivable: receivable,
+                net,
+            })
         })
         .collect()
 }
@@ -657,6 +683,22 @@ mod tests {
     }
 
     #[test]
+    fn totals_past_64_bits_refuse_the_statement_instead_of_wrapping() {
+        let mut totals = Totals::default();
+        let huge = row(RecordKind::Redemption, 1, Some(2), i64::MAX, "1");
+        totals.add(huge.clone()).unwrap();
+        assert_eq!(totals.add(huge).unwrap_err().code(), "PERIOD_NOT_CLOSABLE");
+
+        let (a, b) = (Party::Partner(partner(1)), Party::Partner(partner(2)));
+        let over = positions([(a, b, i64::MAX), (a, b, 1)]);
+        assert_eq!(over.unwrap_err().code(), "PERIOD_NOT_CLOSABLE");
+        let most_negative = positions([(a, b, i64::MIN)]);
+        assert_eq!(most_negative.unwrap_err().code(), "PERIOD_NOT_CLOSABLE");
+        let fine = positions([(a, b, i64::MAX), (b, a, 5)]).unwrap();
+        assert_eq!(fine.iter().map(|p| p.net).sum::<i64>(), 0);
+    }
+
+    #[test]
     fn party_ids_round_trip() {
         for party in [Party::Hub, Party::Partner(partner(3))] {
             assert_eq!(Party::try_from(party.to_string()).unwrap(), party);
@@ -689,7 +731,7 @@ mod tests {
 
     fn build(rows: Vec<Attributed>) -> Statement {
         let mut totals = Totals::default();
-        rows.into_iter().for_each(|r| totals.add(r));
+        rows.into_iter().for_each(|r| totals.add(r).unwrap());
         let names = BTreeMap::new();
         Statement::build(StatementInput {
             currency: "EUR",
@@ -823,7 +865,7 @@ mod tests {
             let whole = build(rows.clone());
             let mut totals = Totals::default();
             let (a, b) = rows.split_at(split);
-            b.iter().chain(a).cloned().for_each(|r| totals.add(r));
+            b.iter().chain(a).cloned().for_each(|r| totals.add(r).unwrap());
             let names = BTreeMap::new();
             let chunked = Statement::build(StatementInput {
                 currency: "EUR",

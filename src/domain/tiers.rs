@@ -114,8 +114,7 @@ pub(crate) fn window_points(earns: &[(NaiveDate, i64)], day: NaiveDate) -> i64 {
     earns
         .iter()
         .filter(|(d, _)| *d >= from && *d <= day)
-        .map(|(_, p)| p)
-        .sum()
+        .fold(0i64, |sum, (_, p)| sum.saturating_add(*p))
 }
 
 /// The member's tier on `today`. `earns` are the member's earn days (from the ledger);
@@ -158,13 +157,17 @@ pub(crate) fn tier_status(
     let (kept_until, points_to_keep) = match falls_on {
         Some(day) if level > 0 => (
             day.pred_opt(),
-            Some(levels[level].min_points - window_points(earns, *day)),
+            Some(
+                levels[level]
+                    .min_points
+                    .saturating_sub(window_points(earns, *day)),
+            ),
         ),
         _ => (None, None),
     };
     let points_to_next = levels
         .get(level + 1)
-        .map(|next| next.min_points - window_points_today);
+        .map(|next| next.min_points.saturating_sub(window_points_today));
     TierStatus {
         level,
         window_points: window_points_today,

@@ -95,7 +95,9 @@ pub async fn run(
         }
         publish(&expired);
         total.members_expired += expired.len() as u64;
-        total.points_expired += expired.iter().map(|row| row.points).sum::<i64>();
+        total.points_expired = expired.iter().fold(total.points_expired, |sum, row| {
+            sum.saturating_add(row.points)
+        });
         progress(&total);
     }
     Ok(total)

@@ -327,7 +327,7 @@ fn add_rows(totals: &mut Totals, rows: Vec<sql::AttributedRow>) -> AppResult<()>
             points: row.points,
             money: row.money,
             records: row.records,
-        });
+        })?;
     }
     Ok(())
 }

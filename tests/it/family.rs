@@ -202,6 +202,14 @@ async fn transfers_need_a_link_keep_attribution_and_respect_the_limits() {
             .code(),
         "BAD_USER_INPUT"
     );
+    // Over the per-entry cap of 10^9 points: refused before anything else.
+    let huge = transfer(&app, &alice_token, &bob_number, 1_000_000_001, "x-big").await;
+    assert_eq!(huge.code(), "BAD_USER_INPUT");
+    assert!(
+        huge.message().contains("between 1 and"),
+        "{}",
+        huge.message()
+    );
     // A card number no member has is refused as one not linked.
     let unknown = transfer(&app, &bob_token, "4000000000000002", 1, "x-2").await;
     assert_eq!(unknown.code(), "BAD_USER_INPUT");

@@ -906,6 +906,11 @@ async fn bad_input_and_access_are_refused() {
             json!({"ambassadorId": a, "kind": "REVIEW", "score": 5, "rewardPoints": -3, "idempotencyKey": "k"}),
             "BAD_USER_INPUT",
         ),
+        // A reward over the per-entry cap of 10^9 points.
+        (
+            json!({"ambassadorId": a, "kind": "REVIEW", "score": 5, "rewardPoints": 1_000_000_001i64, "idempotencyKey": "k"}),
+            "BAD_USER_INPUT",
+        ),
         (
             json!({"ambassadorId": "0190a0a0-0000-7000-8000-000000000000", "kind": "REVIEW", "score": 5, "idempotencyKey": "k"}),
             "NOT_FOUND",

@@ -25,7 +25,7 @@ impl From<Balance> for BalanceView {
             held: BigInt(b.held),
             debt: BigInt(b.debt),
             lifetime_earned: BigInt(b.lifetime_earned),
-            net: BigInt(b.available - b.debt),
+            net: BigInt(b.available.saturating_sub(b.debt)),
         }
     }
 }

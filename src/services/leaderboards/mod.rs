@@ -301,7 +301,7 @@ pub async fn standing(
         rank: me.map(|e| e.rank),
         score,
         total_ranked,
-        points_to_next_rank: next_higher.map(|higher| higher - score),
+        points_to_next_rank: next_higher.map(|higher| higher.saturating_sub(score)),
         above: around,
         below,
     })
