@@ -1,7 +1,8 @@
 -- Group commit: many issues and redemptions in one call (services::batch). The set path
 -- (hub_batch_sets, ledger/batch_sets.sql) books the plain ones together; every other one
 -- goes through ledger_issue / ledger_redeem here, one by one. Answers a JSON array, one
--- answer per operation in their order, each in the shape of ledger/answers.sql.
+-- answer per operation in their order, each in the shape of ledger/answers.sql, an ok
+-- one with "linked" (hub_batch_linked).
 
 CREATE OR REPLACE FUNCTION ledger_batch(p_ops jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -17,10 +18,26 @@ BEGIN
         v_done := '{}'::jsonb;
     END;
     FOR v_op, v_ord IN SELECT e.value, e.ord FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord) LOOP
-        v_out := v_out || jsonb_build_array(coalesce(v_done -> v_ord::text, hub_batch_one(v_op)));
+        v_out := v_out || jsonb_build_array(
+            hub_batch_linked(v_op, coalesce(v_done -> v_ord::text, hub_batch_one(v_op))));
     END LOOP;
     RETURN v_out;
 END $$;
+
+-- Adds to an ok answer whether the member is linked to the operation's partner, which may
+-- then see the member's balance in it (docs/API.md, "What a partner sees of a member"):
+-- the hub learns it in the same round trip. Named by the partner's own customer id, the
+-- member is linked by definition.
+CREATE OR REPLACE FUNCTION hub_batch_linked(p_op jsonb, p_answer jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN NOT p_answer ? 'ok' THEN p_answer
+                ELSE jsonb_set(p_answer, '{ok,linked}', to_jsonb(
+                    p_op ->> 'customer_id' IS NOT NULL
+                    OR EXISTS (SELECT 1 FROM member_links l
+                               WHERE l.partner_id = (p_op ->> 'partner_id')::uuid
+                                 AND l.member_id = (p_answer -> 'ok' ->> 'member_id')::uuid)))
+           END
+$$;
 
 -- One operation the set did not take: a subtransaction of its own (so that a refusal rolls
 -- back this operation only), a deadlock retried; a refusal is answered {"refused": ...},

@@ -151,6 +151,10 @@ pub struct Booked {
     /// A family transfer: the recipient's side.
     #[serde(default)]
     pub recipient: Option<Box<Booked>>,
+    /// An issue or redemption: whether the member is linked to the operation's partner
+    /// (which may then see the balance); absent from other answers.
+    #[serde(default)]
+    pub linked: Option<bool>,
 }
 
 /// Why the ledger refused an operation: the code, and the facts that explain it.

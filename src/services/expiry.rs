@@ -53,6 +53,7 @@ fn outcome(row: &Expired) -> Outcome {
             lifetime_earned: row.lifetime_earned,
         },
         replayed: false,
+        partner_linked: None,
     }
 }
 

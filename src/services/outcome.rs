@@ -14,6 +14,9 @@ pub struct Outcome {
     pub member_id: Uuid,
     pub balance: Balance,
     pub replayed: bool,
+    /// Whether the member is linked to the operation's partner, when the answer said so
+    /// (issues and redemptions): the partner may then see the balance.
+    pub partner_linked: Option<bool>,
 }
 
 impl From<&Booked> for Outcome {
@@ -29,6 +32,7 @@ impl From<&Booked> for Outcome {
                 lifetime_earned: booked.lifetime_earned,
             },
             replayed: booked.replayed,
+            partner_linked: booked.linked,
         }
     }
 }

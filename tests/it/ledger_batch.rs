@@ -97,6 +97,14 @@ fn coalition(rng: &mut StdRng) -> (String, Vec<Value>, String) {
                 partner(1),
                 member(m)
             );
+            // Most also consented to partner 1 (it may redeem); the others are refused.
+            if rng.random_bool(0.8) {
+                links += &format!(
+                    "INSERT INTO member_consents (member_id, partner_id, source, granted_at) VALUES ('{}', '{}', 'MEMBER', now());\n",
+                    member(m),
+                    partner(1)
+                );
+            }
         }
         for n in 0..rng.random_range(0..4) {
             let expires = if rng.random_bool(0.3) {
@@ -358,7 +366,10 @@ async fn one_by_one(conn: &mut AsyncPgConnection, ops: &[Value]) -> Value {
     for op in ops {
         let out = text(
             conn,
-            &format!("SELECT hub_batch_one({})::text AS out", jsonb(op)),
+            &format!(
+                "SELECT hub_batch_linked({0}, hub_batch_one({0}))::text AS out",
+                jsonb(op)
+            ),
         )
         .await;
         results.push(serde_json::from_str::<Value>(&out).unwrap());

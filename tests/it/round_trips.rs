@@ -182,3 +182,33 @@ async fn the_member_home_screen_costs_a_constant_number_of_round_trips() {
     );
     assert!(with_20 <= HOME_ROUND_TRIPS, "{with_20} round trips");
 }
+
+/// Earning at a till stays one round trip, the answer's balance included: whether the till
+/// may see it (the member linked to its partner) comes back with the ledger's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earn_by_card_number_is_one_round_trip_with_or_without_the_balance_shown() {
+    let app = quiet_app().await;
+    let home = app.create_partner("rt-home").await;
+    let other = app.create_partner("rt-other").await;
+    let home_token = app.partner_token(&home, ALL_SCOPES);
+    let other_token = app.partner_token(&other, ALL_SCOPES);
+    let (_, number) = app.enroll(&home_token, "till-1").await;
+    let earn = |key: &str| {
+        format!(
+            "mutation {{ issuePoints(input: {{member: {{memberNumber: \"{number}\"}}, points: 5, idempotencyKey: \"{key}\"}}) {{ entryId balance {{ available }} }} }}"
+        )
+    };
+    for (token, key, shown) in [
+        (&home_token, "home-1", true),
+        (&other_token, "other-1", false),
+    ] {
+        // (counted runs it twice: the second is a replay, answered the same way.)
+        let (trips, data) = counted(&app, token, &earn(key)).await;
+        assert_eq!(trips, 1, "{key}: {trips} round trips");
+        assert_eq!(
+            !data["issuePoints"]["balance"].is_null(),
+            shown,
+            "{key}: {data}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
 
+use crate::auth::Principal;
 use crate::graphql::ContextExt;
 use crate::graphql::loaders;
 use crate::graphql::types::BalanceView;
@@ -31,10 +32,16 @@ impl LedgerResult {
     /// (`Member.memberNumber`), and for a partner the member just showed its presence code
     /// to; null for a partner that earned to a card number it is not linked to.
     async fn balance(&self, ctx: &Context<'_>) -> Result<Option<BalanceView>> {
-        let shown = self.balance_shown || {
-            let links = loaders::member_links(ctx, self.outcome.member_id).await?;
-            let linked: Vec<_> = links.into_iter().map(|link| link.partner_id).collect();
-            access::may_know_member(ctx.principal()?, self.outcome.member_id, &linked)
+        let principal = ctx.principal()?;
+        let shown = match (principal, self.outcome.partner_linked) {
+            _ if self.balance_shown => true,
+            // The ledger's answer told (issues, redemptions): no second round trip.
+            (Principal::Partner { .. }, Some(linked)) => linked,
+            _ => {
+                let links = loaders::member_links(ctx, self.outcome.member_id).await?;
+                let linked: Vec<_> = links.into_iter().map(|link| link.partner_id).collect();
+                access::may_know_member(principal, self.outcome.member_id, &linked)
+            }
         };
         Ok(shown.then(|| self.outcome.balance.into()))
     }
