@@ -69,6 +69,8 @@ impl AppState {
             batcher,
             publisher: publisher.clone(),
             config: Arc::new(config.ledger.clone()),
+            partners: partners.clone(),
+            campaigns: Arc::default(),
         };
         let leaderboards = Leaderboards::new(
             db.clone(),

@@ -111,6 +111,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
                 reference: Some("welcome bonus".into()),
                 expires_at: None,
                 referral_code: None,
+                lines: Vec::new(),
             },
         )
         .await?;

@@ -3,7 +3,7 @@
 -- standing consent (no presence code to use up), by a known member who owes nothing, with
 -- enough points, no lot past due, no referral to convert, no tier
 -- multiplier, a key not seen before, and no other operation on that member or key in the
--- batch. What they write is exactly what ledger_issue and ledger_redeem write (the
+-- batch, no campaign bonus. What they write is exactly what ledger_issue and ledger_redeem write (the
 -- differential test tests/it/ledger_batch.rs books random batches both ways). Every other
 -- operation (refusals, replays, enrolments, debts, expiry, referrals, tiers) then goes one
 -- by one through those functions (hub_batch_one, ledger/batch.sql).
@@ -76,14 +76,15 @@ BEGIN
                               ELSE (SELECT m.id FROM members m WHERE m.id = o.member_id) END,
                          o.points, NULL, o.reference, o.expires_at, o.purchase_amount,
                          o.purchase_currency, NULL, o.now, NULL, NULL, o.referral_code,
-                         o.presence_code IS NOT NULL, NULL, NULL)::hub_batch_row)
+                         o.presence_code IS NOT NULL, NULL, NULL,
+                         jsonb_array_length(coalesce(o.bonuses, '[]')) > 0)::hub_batch_row)
     INTO v_named
     FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS e (value, ord)
     CROSS JOIN LATERAL jsonb_to_record(e.value) AS o (
         op text, caller text, key text, fingerprint text, partner_id uuid, member_id uuid,
         member_number text, customer_id text, points bigint, purchase_amount numeric,
         purchase_currency text, expires_at timestamptz, reference text, referral_code text,
-        presence_code text, now timestamptz);
+        presence_code text, bonuses jsonb, now timestamptz);
     RETURN v_named;
 END $$;
 
@@ -107,7 +108,7 @@ BEGIN
                CASE WHEN n.purchase_amount IS NOT NULL THEN p.earn_rate END,
                n.now,
                CASE n.op WHEN 'issue' THEN pa.issuance_account ELSE pa.redemption_account END,
-               b.available_account, NULL, NULL, f.id, f.free)::hub_batch_row ORDER BY n.ord), '{}'),
+               b.available_account, NULL, NULL, f.id, f.free, n.with_bonuses)::hub_batch_row ORDER BY n.ord), '{}'),
            coalesce(bool_or(n.op = 'issue'), false),
            coalesce(bool_or(n.op = 'redeem'), false),
            coalesce(bool_and(n.op <> 'redeem' OR f.free >= n.points), true)
@@ -138,7 +139,7 @@ BEGIN
                           WHERE c.member_id = n.member_id AND c.partner_id = n.partner_id)
               AND f.expires_at > n.now
           WHEN 'issue' THEN
-              NOT p.applies_tier_multiplier AND n.referral_code IS NULL
+              NOT p.applies_tier_multiplier AND n.referral_code IS NULL AND NOT n.with_bonuses
               AND CASE WHEN n.purchase_amount IS NULL THEN n.points > 0
                        ELSE n.purchase_currency = p.currency
                             AND floor(n.purchase_amount * p.earn_rate)

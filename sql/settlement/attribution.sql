@@ -1,7 +1,7 @@
 -- Settlement attribution, written by the ledger in the transaction of the entry.
 
--- Issues, the part of an issue that repaid a debt (the hub's fee), and issue reversals:
--- per statement, so that a set's earns are attributed by one INSERT.
+-- Issues and campaign bonuses, the part of either that repaid a debt (the hub's fee), and
+-- issue reversals: per statement, so that a set's earns are attributed by one INSERT.
 CREATE OR REPLACE FUNCTION hub_attribute_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, points, occurred_at)
@@ -11,7 +11,14 @@ BEGIN
     WHERE e.kind = 'ISSUE' AND e.debt_repaid > 0
     UNION ALL
     SELECT 'ISSUE_REVERSAL', e.id, e.partner_id, -e.points, e.created_at FROM new_entries e
-    WHERE e.kind = 'REVERSE_ISSUE';
+    WHERE e.kind = 'REVERSE_ISSUE'
+    UNION ALL
+    -- a campaign's bonus: its sponsor issued it (campaigns/award.sql)
+    SELECT 'BONUS_ISSUE', e.id, e.partner_id, e.points, e.created_at FROM new_entries e
+    WHERE e.kind = 'BONUS'
+    UNION ALL
+    SELECT 'DEBT_REPAYMENT', e.id, e.partner_id, e.debt_repaid, e.created_at FROM new_entries e
+    WHERE e.kind = 'BONUS' AND e.debt_repaid > 0;
     RETURN NULL;
 END $$;
 

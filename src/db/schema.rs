@@ -55,6 +55,44 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_member_awards (campaign_id, member_id) {
+        campaign_id -> Uuid,
+        member_id -> Uuid,
+        points -> Int8,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Uuid,
+        name -> Text,
+        partner_id -> Nullable<Uuid>,
+        sponsor_partner_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        schedule -> Jsonb,
+        time_zone -> Text,
+        audience -> Text,
+        audience_tier_level -> Nullable<Int4>,
+        min_purchase -> Nullable<Numeric>,
+        category -> Nullable<Text>,
+        sku -> Nullable<Text>,
+        nth_purchase_in_month -> Nullable<Int4>,
+        reward_kind -> Text,
+        reward_multiplier -> Nullable<Numeric>,
+        reward_points -> Nullable<Int8>,
+        reward_sku -> Nullable<Text>,
+        member_cap -> Nullable<Int8>,
+        budget -> Nullable<Int8>,
+        awarded -> Int8,
+        stacking_group -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     family_links (member_id, linked_member_id) {
         member_id -> Uuid,
         linked_member_id -> Uuid,
@@ -131,6 +169,7 @@ diesel::table! {
         created_at -> Timestamptz,
         tier_multiplier -> Nullable<Numeric>,
         related_entry_id -> Nullable<Uuid>,
+        campaign_id -> Nullable<Uuid>,
     }
 }
 
@@ -211,6 +250,15 @@ diesel::table! {
         id -> Uuid,
         member_number -> Text,
         created_at -> Timestamptz,
+        birth_date -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    offer_activations (member_id, campaign_id) {
+        campaign_id -> Uuid,
+        member_id -> Uuid,
+        activated_at -> Timestamptz,
     }
 }
 
@@ -351,6 +399,8 @@ diesel::joinable!(ambassador_activities -> partners (partner_id));
 diesel::joinable!(ambassador_enrollments -> ambassadors (ambassador_id));
 diesel::joinable!(ambassador_enrollments -> partners (partner_id));
 diesel::joinable!(ambassadors -> members (member_id));
+diesel::joinable!(campaign_member_awards -> campaigns (campaign_id));
+diesel::joinable!(campaign_member_awards -> members (member_id));
 diesel::joinable!(family_requests_unmatched -> members (member_id));
 diesel::joinable!(hold_lots -> holds (hold_id));
 diesel::joinable!(hold_lots -> lots (lot_id));
@@ -360,6 +410,8 @@ diesel::joinable!(member_consents -> members (member_id));
 diesel::joinable!(member_consents -> partners (partner_id));
 diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
+diesel::joinable!(offer_activations -> campaigns (campaign_id));
+diesel::joinable!(offer_activations -> members (member_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
 diesel::joinable!(partner_rates -> partners (partner_id));
@@ -377,6 +429,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     ambassador_activities,
     ambassador_enrollments,
     ambassadors,
+    campaign_member_awards,
+    campaigns,
     family_links,
     family_requests_unmatched,
     hold_lots,
@@ -392,6 +446,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_consents,
     member_links,
     members,
+    offer_activations,
     partner_accounts,
     partner_credentials,
     partner_rates,

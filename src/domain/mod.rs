@@ -1,5 +1,6 @@
 //! Pure rules: no I/O, no database, property-tested where they compute.
 
+pub mod campaign;
 pub(crate) mod leaderboard;
 pub(crate) mod ledger;
 pub(crate) mod member;

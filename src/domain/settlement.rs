@@ -36,6 +36,8 @@ pub enum RecordKind {
     Expiry,
     /// Points that repaid a member's points debt: reported, no money.
     DebtRepayment,
+    /// A campaign's bonus: its sponsor issued it and owes the hub its issuance fee.
+    BonusIssue,
 }
 
 impl FromStr for RecordKind {
@@ -49,6 +51,7 @@ impl FromStr for RecordKind {
             "ISSUE_REVERSAL" => RecordKind::IssueReversal,
             "EXPIRY" => RecordKind::Expiry,
             "DEBT_REPAYMENT" => RecordKind::DebtRepayment,
+            "BONUS_ISSUE" => RecordKind::BonusIssue,
             other => {
                 return Err(AppError::internal(anyhow::anyhow!(
                     "unknown settlement record kind {other}"
@@ -217,6 +220,10 @@ pub struct Statement {
     pub breakage: Vec<PointsLine>,
     /// Points per issuer that repaid members' points debts: no money moves.
     pub debt_repayments: Vec<PointsLine>,
+    /// Campaign bonus points per sponsor (also in its issuance fees). Left out of the
+    /// canonical text when empty, so that statements without bonuses keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonus_issuance: Vec<PointsLine>,
     pub positions: Vec<Position>,
     /// At most parties - 1 transfers, largest debtor to largest creditor, that settle every
     /// net position exactly.
@@ -263,6 +270,7 @@ impl Statement {
         let mut internal: BTreeMap<Uuid, i64> = BTreeMap::new();
         let mut breakage: BTreeMap<Uuid, i64> = BTreeMap::new();
         let mut repaid: BTreeMap<Uuid, i64> = BTreeMap::new();
+        let mut bonus: BTreeMap<Uuid, i64> = BTreeMap::new();
         for ((kind, issuer, redeemer), (points, money)) in input.totals.by_key {
             match (kind, redeemer) {
                 (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r))
@@ -277,7 +285,10 @@ impl Statement {
                     add_checked(&mut slot.0, points)?;
                     slot.1 += money;
                 }
-                (RecordKind::Issue | RecordKind::IssueReversal, _) => {
+                (RecordKind::Issue | RecordKind::IssueReversal | RecordKind::BonusIssue, _) => {
+                    if kind == RecordKind::BonusIssue {
+                        add_checked(bonus.entry(issuer).or_default(), points)?;
+                    }
                     let slot = fees
                         .entry(issuer)
                         .or_insert_with(|| (0, BigDecimal::from(0)));
@@ -330,6 +341,7 @@ impl Statement {
         let internal_redemptions = points_lines(internal);
         let breakage = points_lines(breakage);
         let debt_repayments = points_lines(repaid);
+        let bonus_issuance = points_lines(bonus);
 
         let obligations = lines
             .iter()
@@ -354,6 +366,7 @@ impl Statement {
                 .iter()
                 .chain(&breakage)
                 .chain(&debt_repayments)
+                .chain(&bonus_issuance)
                 .map(|l| Party::Partner(l.partner)),
         );
         let parties = mentioned
@@ -379,6 +392,7 @@ impl Statement {
             issuance_fees,
             breakage,
             debt_repayments,
+            bonus_issuance,
             positions,
             transfers,
         })
@@ -449,6 +463,12 @@ impl Statement {
             breakage: self.breakage.iter().filter(|l| own(l)).cloned().collect(),
             debt_repayments: self
                 .debt_repayments
+                .iter()
+                .filter(|l| own(l))
+                .cloned()
+                .collect(),
+            bonus_issuance: self
+                .bonus_issuance
                 .iter()
                 .filter(|l| own(l))
                 .cloned()
@@ -541,6 +561,15 @@ impl Statement {
         for l in &self.debt_repayments {
             row(
                 "DEBT_REPAYMENT",
+                Some(Party::Partner(l.partner)),
+                None,
+                Some(l.points),
+                [None; 4],
+            );
+        }
+        for l in &self.bonus_issuance {
+            row(
+                "BONUS_ISSUE",
                 Some(Party::Partner(l.partner)),
                 None,
                 Some(l.points),

@@ -28,6 +28,7 @@ pub struct Query(
     query::settlement::SettlementQuery,
     query::ambassadors::AmbassadorQuery,
     query::tiers::TierQuery,
+    query::campaigns::CampaignQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +41,7 @@ pub struct Mutation(
     mutation::ambassadors::AmbassadorMutation,
     mutation::tiers::TierMutation,
     mutation::family::FamilyMutation,
+    mutation::campaigns::CampaignMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;

@@ -67,7 +67,16 @@ pub struct BatchOp {
     pub reward_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// redeem: the member's presence code (else its consent is needed)
     pub presence_code: Option<String>,
+    /// issue: campaign bonuses to book with the earn, before caps (sql/campaigns/award.sql)
+    pub bonuses: Vec<BonusArg>,
     pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// A campaign bonus as `hub_book_bonuses` reads it.
+#[derive(Serialize)]
+pub struct BonusArg {
+    pub campaign_id: uuid::Uuid,
+    pub points: i64,
 }
 
 impl BatchOp {

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
+use bigdecimal::ToPrimitive;
+
 use crate::{
     auth::{Principal, Scope},
     config::LedgerConfig,
@@ -19,6 +21,7 @@ use crate::{
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
     domain::{
+        campaign::{Earn, Line},
         leaderboard::normalize_referral_code,
         ledger::{
             Booked, Fingerprint, LedgerAnswer, lot_expiry, validate_key, validate_points,
@@ -33,7 +36,8 @@ use crate::{
     error::{AppError, AppResult},
     services::{
         access,
-        batch::{BatchOp, Batcher},
+        batch::{BatchOp, Batcher, BonusArg},
+        campaigns,
         live::Publisher,
         members::MemberRef,
     },
@@ -51,6 +55,10 @@ pub struct Ledger {
     /// Announces committed balances (`balanceChanged`).
     pub publisher: Publisher,
     pub config: Arc<LedgerConfig>,
+    /// The partners' rows (earn rates, for campaign bonuses on purchases).
+    pub partners: Arc<crate::db::partner_cache::PartnerCache>,
+    /// The live campaigns an earn may qualify for.
+    pub campaigns: Arc<super::campaigns::LiveCampaigns>,
 }
 
 pub enum Amount {
@@ -72,6 +80,8 @@ pub struct IssueInput {
     /// An ambassador's referral code; the referral converts on the member's first earn at
     /// this partner.
     pub referral_code: Option<String>,
+    /// Purchase lines, for campaigns on a category or SKU.
+    pub lines: Vec<Line>,
 }
 
 pub struct RedeemInput {
@@ -203,7 +213,22 @@ pub async fn issue(
     fp.optional(input.reference.as_deref())
         .optional(input.expires_at.map(|t| t.timestamp_micros()))
         .optional(referral_code.as_deref());
+    validate_lines(&input.lines)?;
+    for line in &input.lines {
+        fp.field(&line.sku)
+            .optional(line.category.as_deref())
+            .field(line.quantity)
+            .field(line.amount.normalized());
+    }
     let fingerprint = fp.finish();
+    let earn = Earn {
+        partner_id,
+        at: now,
+        base_points: base_points(ledger, partner_id, points, purchase.as_ref()).await?,
+        purchase: purchase.as_ref().map(|(amount, _)| amount.clone()),
+        lines: input.lines,
+    };
+    let bonuses = campaigns::bonuses(&ledger.db, &ledger.campaigns, &earn, member.clone()).await?;
     let (purchase_amount, purchase_currency) = purchase.unzip();
     let new_member_number = generate_member_number(&mut rand::rng());
     ledger
@@ -217,6 +242,13 @@ pub async fn issue(
             expires_at: Some(expires_at),
             referral_code,
             reward_expires_at: Some(now + ledger.config.points_lifetime),
+            bonuses: bonuses
+                .iter()
+                .map(|b| BonusArg {
+                    campaign_id: b.campaign_id,
+                    points: b.points,
+                })
+                .collect(),
             ..BatchOp::new(
                 "issue",
                 principal,
@@ -229,6 +261,62 @@ pub async fn issue(
             )
         })
         .await
+}
+
+/// An earn's points before campaign bonuses (and before the tier multiplier): given, or
+/// the purchase at the partner's earn rate, rounded down (0 when the partner is unknown:
+/// the ledger refuses the earn anyway).
+async fn base_points(
+    ledger: &Ledger,
+    partner_id: Uuid,
+    points: Option<i64>,
+    purchase: Option<&(BigDecimal, String)>,
+) -> AppResult<i64> {
+    if let Some(points) = points {
+        return Ok(points);
+    }
+    let Some((amount, _)) = purchase else {
+        return Ok(0);
+    };
+    let partners = ledger.partners.get_many(&ledger.db, &[partner_id]).await?;
+    Ok(partners.get(&partner_id).map_or(0, |p| {
+        (amount * &p.earn_rate)
+            .with_scale_round(0, bigdecimal::RoundingMode::Floor)
+            .to_i64()
+            .unwrap_or(i64::MAX)
+    }))
+}
+
+/// At most 100 lines, each with a SKU, a positive quantity and an amount of zero or more.
+fn validate_lines(lines: &[Line]) -> AppResult<()> {
+    if lines.len() > 100 {
+        return Err(AppError::bad_input("at most 100 purchase lines"));
+    }
+    for line in lines {
+        if line.sku.is_empty() || line.sku.chars().count() > 100 {
+            return Err(AppError::bad_input("a line's sku must be 1-100 characters"));
+        }
+        if line
+            .category
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.chars().count() > 100)
+        {
+            return Err(AppError::bad_input(
+                "a line's category must be 1-100 characters",
+            ));
+        }
+        if !(1..=1_000_000).contains(&line.quantity) {
+            return Err(AppError::bad_input(
+                "a line's quantity must be between 1 and 1000000",
+            ));
+        }
+        if line.amount < BigDecimal::zero() || fraction_digits(&line.amount) > 4 {
+            return Err(AppError::bad_input(
+                "a line's amount must not be negative, with at most 4 decimal places",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl BatchOp {
@@ -263,6 +351,7 @@ impl BatchOp {
             referral_code: None,
             reward_expires_at: None,
             presence_code: None,
+            bonuses: Vec::new(),
             now,
         }
     }

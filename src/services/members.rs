@@ -310,6 +310,46 @@ pub async fn get(db: &DbPool, principal: &Principal, member: &MemberRef) -> AppR
     find_visible(&mut conn, principal, member).await
 }
 
+/// A member's birth date: the member itself and the operator only.
+pub async fn birth_date(
+    db: &DbPool,
+    principal: &Principal,
+    member_id: Uuid,
+) -> AppResult<Option<chrono::NaiveDate>> {
+    own_or_operator(principal, member_id)?;
+    let mut conn = db.get().await?;
+    Ok(crate::db::models::member::birth_date(&mut conn, member_id).await?)
+}
+
+/// Sets (or, with none, clears) a member's birth date: the member itself, or the operator.
+pub async fn set_birth_date(
+    db: &DbPool,
+    principal: &Principal,
+    member_id: Uuid,
+    date: Option<chrono::NaiveDate>,
+) -> AppResult<Option<chrono::NaiveDate>> {
+    own_or_operator(principal, member_id)?;
+    let today = Utc::now().date_naive();
+    if date.is_some_and(|d| d > today || d < today - chrono::Duration::days(150 * 366)) {
+        return Err(AppError::bad_input(
+            "birthDate must be a past date within 150 years",
+        ));
+    }
+    let mut conn = db.get().await?;
+    if crate::db::models::member::set_birth_date(&mut conn, member_id, date).await? == 0 {
+        return Err(AppError::NotFound("member"));
+    }
+    Ok(date)
+}
+
+fn own_or_operator(principal: &Principal, member_id: Uuid) -> AppResult<()> {
+    match principal {
+        Principal::Member { member_id: me } if *me == member_id => Ok(()),
+        Principal::Operator { .. } => Ok(()),
+        _ => Err(AppError::forbidden("a birth date is the member's own")),
+    }
+}
+
 /// The calling partner's customer id for a member, if linked.
 pub async fn customer_id_for(
     db: &DbPool,

@@ -4,6 +4,7 @@
 pub(crate) mod access;
 pub(crate) mod ambassadors;
 pub(crate) mod batch;
+pub mod campaigns;
 pub mod consents;
 pub(crate) mod credentials;
 pub mod expiry;

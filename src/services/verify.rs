@@ -28,7 +28,7 @@ const CHECKS: &[(&str, &str)] = &[
                    AND NOT EXISTS (SELECT 1 FROM journal_entries o WHERE o.id = e.reverses_entry_id))
               + (SELECT count(*) FROM postings p WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = p.entry_id))
               + (SELECT count(*) FROM lots l WHERE l.source_lot_id IS NULL AND NOT EXISTS (SELECT 1 FROM journal_entries e
-                   WHERE e.id = l.id AND e.kind = 'ISSUE' AND e.member_id = l.member_id AND e.partner_id = l.issuer_partner_id))
+                   WHERE e.id = l.id AND e.kind IN ('ISSUE', 'BONUS') AND e.member_id = l.member_id AND e.partner_id = l.issuer_partner_id))
               + (SELECT count(*) FROM lots l WHERE l.source_lot_id IS NOT NULL AND NOT EXISTS (
                    SELECT 1 FROM journal_entries e JOIN lots s ON s.id = l.source_lot_id
                    WHERE e.id = l.transfer_entry_id AND e.kind = 'TRANSFER_IN' AND e.member_id = l.member_id
@@ -129,14 +129,14 @@ const CHECKS: &[(&str, &str)] = &[
           WHERE b.lifetime_earned <> coalesce(e.s, 0)",
     ),
     (
-        "settlement records match the journal (every slice, issue and reversal attributed once)",
+        "settlement records match the journal (every slice, issue, bonus and reversal attributed once)",
         "SELECT count(*) FROM (
             SELECT entry_id, sum(points) AS s FROM lot_consumptions c
             WHERE kind IN ('REDEEM', 'CAPTURE', 'RESTORE', 'EXPIRY')
                OR (kind = 'CLAWBACK' AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id AND e.kind = 'REVERSE_ISSUE'))
             GROUP BY entry_id
             UNION ALL
-            SELECT id, points + debt_repaid FROM journal_entries WHERE kind = 'ISSUE'
+            SELECT id, points + debt_repaid FROM journal_entries WHERE kind IN ('ISSUE', 'BONUS')
             UNION ALL
             SELECT id, -points FROM journal_entries WHERE kind = 'REVERSE_ISSUE'
           ) j

@@ -230,6 +230,7 @@ async fn step(world: &mut World, op: &Op) {
                     idempotency_key: key.clone(),
                     reference: None,
                     referral_code: None,
+                    lines: Vec::new(),
                     // Rounded to the day so that a repeated key carries the same input.
                     expires_at: Some(
                         expires_at

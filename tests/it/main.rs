@@ -1,6 +1,7 @@
 //! One integration-test binary: a real hub over HTTP on real PostgreSQL and Redis.
 
 mod auth;
+mod campaigns;
 mod donations;
 mod family;
 mod hardening;

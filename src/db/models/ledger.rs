@@ -29,8 +29,10 @@ pub struct JournalEntry {
     pub created_at: DateTime<Utc>,
     /// The tier multiplier an ISSUE applied.
     pub tier_multiplier: Option<bigdecimal::BigDecimal>,
-    /// The other half of a transfer.
+    /// The other half of a transfer; for a BONUS, the earn it came with.
     pub related_entry_id: Option<Uuid>,
+    /// A BONUS's campaign.
+    pub campaign_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -79,6 +81,20 @@ pub struct ExpiringRow {
 }
 
 impl JournalEntry {
+    /// The campaign bonuses booked with an earn, in the order booked (by campaign).
+    pub async fn bonuses_of(
+        conn: &mut AsyncPgConnection,
+        earn: Uuid,
+    ) -> QueryResult<Vec<JournalEntry>> {
+        journal_entries::table
+            .filter(journal_entries::related_entry_id.eq(earn))
+            .filter(journal_entries::kind.eq("BONUS"))
+            .order_by(journal_entries::campaign_id)
+            .select(JournalEntry::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<JournalEntry>> {
         journal_entries::table
             .find(id)

@@ -25,6 +25,29 @@ pub struct MemberLink {
     pub linked_at: DateTime<Utc>,
 }
 
+/// The member's birth date (campaigns' birthday audience).
+pub async fn birth_date(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<chrono::NaiveDate>> {
+    members::table
+        .find(id)
+        .select(members::birth_date)
+        .first(conn)
+        .await
+}
+
+pub async fn set_birth_date(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    date: Option<chrono::NaiveDate>,
+) -> QueryResult<usize> {
+    diesel::update(members::table.find(id))
+        .set(members::birth_date.eq(date))
+        .execute(conn)
+        .await
+}
+
 impl Member {
     /// Members by id (`id = ANY($1)`), each with its balance row when it has one: one query
     /// for a page of members and their points.

@@ -184,7 +184,7 @@ fn aggregate_sql(filter: &str) -> String {
          ), grouped AS (
             SELECT s.kind, s.issuer_partner_id AS issuer, s.redeeming_partner_id AS redeemer,
                    CASE WHEN s.kind IN ('REDEMPTION', 'REDEMPTION_REVERSAL') THEN r.redemption_value
-                        WHEN s.kind IN ('ISSUE', 'ISSUE_REVERSAL') THEN r.issuance_fee
+                        WHEN s.kind IN ('ISSUE', 'ISSUE_REVERSAL', 'BONUS_ISSUE') THEN r.issuance_fee
                    END AS rate,
                    sum(s.points)::bigint AS points, count(*) AS records
             FROM settlement_records s

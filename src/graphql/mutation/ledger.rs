@@ -56,6 +56,17 @@ impl LedgerMutation {
                 reference: input.reference,
                 expires_at: input.expires_at,
                 referral_code: input.referral_code,
+                lines: input
+                    .lines
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| crate::domain::campaign::Line {
+                        sku: l.sku,
+                        category: l.category,
+                        quantity: i64::from(l.quantity),
+                        amount: l.amount.0,
+                    })
+                    .collect(),
             },
         )
         .await?;

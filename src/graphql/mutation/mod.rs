@@ -1,4 +1,5 @@
 pub(crate) mod ambassadors;
+pub(crate) mod campaigns;
 pub(crate) mod consents;
 pub(crate) mod family;
 pub(crate) mod ledger;

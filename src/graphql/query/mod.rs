@@ -1,4 +1,5 @@
 pub(crate) mod ambassadors;
+pub(crate) mod campaigns;
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod partners;

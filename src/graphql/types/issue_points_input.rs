@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::graphql::types::MemberRefInput;
 use crate::graphql::types::MoneyInput;
+use crate::graphql::types::PurchaseLineInput;
 
 #[derive(InputObject)]
 pub(crate) struct IssuePointsInput {
@@ -22,4 +23,6 @@ pub(crate) struct IssuePointsInput {
     /// member's first earn at this partner; it is ignored when the member has earned here
     /// before or was already referred here.
     pub referral_code: Option<String>,
+    /// What was bought, for campaigns on a category or SKU (at most 100 lines).
+    pub lines: Option<Vec<PurchaseLineInput>>,
 }

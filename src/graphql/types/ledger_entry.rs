@@ -119,6 +119,16 @@ impl LedgerEntryNode {
     async fn reversed_points(&self, ctx: &Context<'_>) -> Result<BigInt> {
         Ok(BigInt(loaders::reversed_points(ctx, self.entry.id).await?))
     }
+    /// For an earn: the campaign bonuses booked with it. For a bonus: its campaign.
+    async fn bonuses(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::types::BonusNode>> {
+        if self.entry.kind != "ISSUE" {
+            return Ok(Vec::new());
+        }
+        crate::graphql::types::bonus::bonuses_of(ctx, self.entry.id).await
+    }
+    async fn campaign_id(&self) -> Option<ID> {
+        self.entry.campaign_id.map(|id| ID(id.to_string()))
+    }
     async fn hold(&self, ctx: &Context<'_>) -> Result<Option<HoldNode>> {
         match self.entry.hold_id {
             None => Ok(None),

@@ -26,6 +26,8 @@ pub enum LedgerEntryKind {
     TransferOut,
     /// Points received from a linked family member.
     TransferIn,
+    /// A campaign's bonus on an earn (its sponsor issued it).
+    Bonus,
 }
 
 impl LedgerEntryKind {
@@ -42,6 +44,7 @@ impl LedgerEntryKind {
             LedgerEntryKind::Expiry => "EXPIRY",
             LedgerEntryKind::TransferOut => "TRANSFER_OUT",
             LedgerEntryKind::TransferIn => "TRANSFER_IN",
+            LedgerEntryKind::Bonus => "BONUS",
         }
     }
 
@@ -58,6 +61,7 @@ impl LedgerEntryKind {
             LedgerEntryKind::Expiry,
             LedgerEntryKind::TransferOut,
             LedgerEntryKind::TransferIn,
+            LedgerEntryKind::Bonus,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

@@ -8,6 +8,7 @@ use crate::graphql::types::HoldNode;
 use crate::graphql::types::LedgerEntryNode;
 use crate::graphql::types::MemberNode;
 use crate::graphql::types::MemberRefInput;
+use crate::graphql::types::bonus::{BonusNode, bonuses_of};
 use crate::services::access;
 use crate::services::ledger::Outcome;
 
@@ -57,6 +58,11 @@ impl LedgerResult {
             None => Ok(None),
             Some(id) => Ok(Some(HoldNode::load_visible(ctx, id).await?)),
         }
+    }
+    /// The campaign bonuses booked with an earn (a replay shows the same), each an entry
+    /// of its own whose lot the campaign's sponsor issued.
+    async fn bonuses(&self, ctx: &Context<'_>) -> Result<Vec<BonusNode>> {
+        bonuses_of(ctx, self.outcome.entry_id).await
     }
     async fn member(&self, ctx: &Context<'_>) -> Result<MemberNode> {
         MemberNode::load(ctx, self.outcome.member_id).await

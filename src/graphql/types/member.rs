@@ -186,6 +186,29 @@ impl MemberNode {
         let links = loaders::member_links(ctx, self.member.id).await?;
         Ok(i32::try_from(links.len()).unwrap_or(i32::MAX))
     }
+    /// The member's birth date (the member itself and the operator only).
+    async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<chrono::NaiveDate>> {
+        Ok(
+            crate::services::members::birth_date(&ctx.state().db, ctx.principal()?, self.member.id)
+                .await?,
+        )
+    }
+    /// Campaigns the member may switch on before shopping, and whether it has (the member
+    /// itself only).
+    async fn offers(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::types::Offer>> {
+        match ctx.principal()? {
+            Principal::Member { member_id } if *member_id == self.member.id => {}
+            _ => return Err(AppError::forbidden("offers are the member's own").into()),
+        }
+        let offers = crate::services::campaigns::offers(&ctx.state().db, self.member.id).await?;
+        Ok(offers
+            .into_iter()
+            .map(|(row, activated)| crate::graphql::types::Offer {
+                campaign: crate::graphql::types::CampaignNode(row),
+                activated,
+            })
+            .collect())
+    }
     /// The partners holding the member's standing consent (the member itself and the
     /// operator).
     async fn partner_consents(&self, ctx: &Context<'_>) -> Result<Vec<PartnerConsent>> {

@@ -120,6 +120,10 @@ impl SettlementStatement {
     async fn debt_repayments(&self) -> Vec<PartnerPoints> {
         self.points_lines(&self.statement().debt_repayments)
     }
+    /// Campaign bonus points per sponsor (they are also in its issuance fees).
+    async fn bonus_issuance(&self) -> Vec<PartnerPoints> {
+        self.points_lines(&self.statement().bonus_issuance)
+    }
     async fn positions(&self) -> Vec<SettlementPosition> {
         self.statement()
             .positions

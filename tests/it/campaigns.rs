@@ -1,0 +1,399 @@
+//! Campaigns (issue 23): managed through GraphQL, booked with the earn as bonus lots of
+//! their sponsors, within member caps and budgets that concurrency never passes.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::support::{ALL_SCOPES, Gql, TestApp};
+
+const CREATE: &str = "mutation($i: CampaignInput!) { createCampaign(input: $i) { id awarded } }";
+const EARN: &str = "mutation($i: IssuePointsInput!) { issuePoints(input: $i) { entryId replayed balance { available } bonuses { campaignId points sponsor { id } } } }";
+
+fn window() -> (String, String) {
+    (
+        (Utc::now() - Duration::hours(1)).to_rfc3339(),
+        (Utc::now() + Duration::days(7)).to_rfc3339(),
+    )
+}
+
+fn campaign(name: &str, extra: Value) -> Value {
+    let (starts, ends) = window();
+    let mut input =
+        json!({"name": name, "startsAt": starts, "endsAt": ends, "audience": "EVERYONE"});
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    input
+}
+
+async fn create(app: &TestApp, token: &str, input: Value) -> Gql {
+    app.gql(token, CREATE, json!({ "i": input })).await
+}
+
+async fn earn(
+    app: &TestApp,
+    token: &str,
+    customer: &str,
+    points: i64,
+    key: &str,
+    lines: Value,
+) -> Gql {
+    app.gql(
+        token,
+        EARN,
+        json!({"i": {"member": {"partnerCustomerId": customer}, "points": points,
+                     "idempotencyKey": key, "lines": lines}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_campaigns_are_refused_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let a = app.create_partner("camp-a").await;
+    let b = app.create_partner("camp-b").await;
+    let token_a = app.partner_token(&a, ALL_SCOPES);
+    let token_b = app.partner_token(&b, ALL_SCOPES);
+    let (starts, ends) = window();
+    let bad = [
+        json!({"startsAt": ends, "endsAt": starts, "points": 5}),
+        json!({"multiplier": "1"}),
+        json!({"multiplier": "10.5"}),
+        json!({"multiplier": "1.2345"}),
+        json!({"points": 0}),
+        json!({"points": -5}),
+        json!({"points": 5, "timeZone": "Mars/Olympus"}),
+        json!({"points": 5, "budget": -1}),
+        json!({"points": 5, "multiplier": "2"}),
+        json!({"points": 5, "audience": "TIER"}),
+        json!({"points": 5, "schedule": [{"day": "MONDAY", "from": "18:00", "to": "09:00"}]}),
+    ];
+    for extra in bad {
+        let refused = create(&app, &token_a, campaign("bad", extra.clone())).await;
+        assert_eq!(
+            refused.code(),
+            "BAD_USER_INPUT",
+            "{extra}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(app.sql_count("SELECT count(*) FROM campaigns").await, 0);
+
+    // A partner cannot touch another partner's campaign.
+    let own = create(&app, &token_a, campaign("a's", json!({"points": 5}))).await;
+    let id = own.data()["createCampaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let update =
+        "mutation($id: ID!, $i: CampaignInput!) { updateCampaign(id: $id, input: $i) { id } }";
+    let taken = app
+        .gql(
+            &token_b,
+            update,
+            json!({"id": id, "i": campaign("b's now", json!({"points": 500}))}),
+        )
+        .await;
+    assert_eq!(taken.code(), "BAD_USER_INPUT", "{}", taken.body);
+    let ended = app
+        .gql(
+            &token_b,
+            "mutation($id: ID!) { endCampaign(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(ended.code(), "BAD_USER_INPUT");
+    let for_a = create(
+        &app,
+        &token_b,
+        campaign("for a", json!({"points": 5, "partnerId": a})),
+    )
+    .await;
+    assert_eq!(for_a.code(), "FORBIDDEN");
+    assert_eq!(
+        app.sql_text(&format!("SELECT name FROM campaigns WHERE id = '{id}'"))
+            .await,
+        "a's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earn_books_each_bonus_as_a_lot_of_its_sponsor_and_a_replay_shows_the_same() {
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-shop").await;
+    let sponsor = app.create_partner("camp-sponsor").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let operator = app.operator_token();
+    // Double points on a category; 5 points per unit of a SKU; and a coalition-wide
+    // welcome bonus the sponsor pays, best-of against a smaller one in the same group.
+    let double = create(
+        &app,
+        &token,
+        campaign(
+            "double fruit",
+            json!({"multiplier": "2", "category": "fruit"}),
+        ),
+    )
+    .await;
+    let per_unit = create(
+        &app,
+        &token,
+        campaign("per apple", json!({"points": 5, "perUnitSku": "apple"})),
+    )
+    .await;
+    let welcome = create(&app, &operator, campaign("welcome", json!({"points": 50, "audience": "NEW_TO_PARTNER", "sponsorPartnerId": sponsor, "stackingGroup": "welcome"}))).await;
+    let smaller = create(
+        &app,
+        &operator,
+        campaign(
+            "small welcome",
+            json!({"points": 20, "sponsorPartnerId": sponsor, "stackingGroup": "welcome"}),
+        ),
+    )
+    .await;
+    let ids: Vec<String> = [&double, &per_unit, &welcome, &smaller]
+        .iter()
+        .map(|c| {
+            c.data()["createCampaign"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+
+    let lines = json!([{"sku": "apple", "category": "fruit", "quantity": 3, "amount": "4.50"}]);
+    let first = earn(&app, &token, "camp-1", 100, "e-1", lines.clone()).await;
+    let result = first.data()["issuePoints"].clone();
+    let bonuses = result["bonuses"].as_array().unwrap().clone();
+    let got: Vec<(String, String, String)> = bonuses
+        .iter()
+        .map(|b| {
+            (
+                b["campaignId"].as_str().unwrap().to_owned(),
+                b["points"].as_str().unwrap().to_owned(),
+                b["sponsor"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (ids[0].clone(), "100".into(), shop.clone()),
+            (ids[1].clone(), "15".into(), shop.clone()),
+            (ids[2].clone(), "50".into(), sponsor.clone()),
+        ]
+    );
+    assert_eq!(result["balance"]["available"], "265");
+    // The bonus lots' issuers are the sponsors.
+    assert_eq!(
+        app.sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM lots WHERE issuer_partner_id = '{sponsor}'")).await,
+        50
+    );
+    let replay = earn(&app, &token, "camp-1", 100, "e-1", lines.clone()).await;
+    assert_eq!(replay.data()["issuePoints"]["replayed"], true);
+    assert_eq!(replay.data()["issuePoints"]["bonuses"], result["bonuses"]);
+
+    // A second earn: no welcome any more (not new), the smaller one of the group applies.
+    let second = earn(&app, &token, "camp-1", 10, "e-2", json!([])).await;
+    let second: Vec<String> = second.data()["issuePoints"]["bonuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["campaignId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(second, vec![ids[3].clone()]);
+
+    // Settlement: the sponsor's bonus issuance is on the statement.
+    let preview = app
+        .gql(
+            &operator,
+            "query($f: DateTime!, $t: DateTime!) { settlementPreview(from: $f, to: $t) { bonusIssuance { partner { id } points } } }",
+            json!({"f": (Utc::now() - Duration::days(1)).to_rfc3339(), "t": (Utc::now() + Duration::minutes(1)).to_rfc3339()}),
+        )
+        .await;
+    let mut lines: Vec<Value> = preview.data()["settlementPreview"]["bonusIssuance"]
+        .as_array()
+        .unwrap()
+        .clone();
+    lines.sort_by_key(|l| l["points"].as_str().unwrap().parse::<i64>().unwrap());
+    assert_eq!(
+        lines,
+        vec![
+            json!({"partner": {"id": sponsor}, "points": "70"}),
+            json!({"partner": {"id": shop}, "points": "115"}),
+        ]
+    );
+    let report = coalition_hub::services::verify::run(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_of_1000_ends_exactly_at_1000_under_200_concurrent_earns() {
+    let app = Arc::new(TestApp::new().await);
+    let shop = app.create_partner("camp-budget").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let created = create(
+        &app,
+        &token,
+        campaign("budget", json!({"points": 30, "budget": 1000})),
+    )
+    .await;
+    let id = created.data()["createCampaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let earns = (0..200).map(|i| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move {
+            earn(
+                &app,
+                &token,
+                &format!("b-{}", i % 50),
+                10,
+                &format!("k-{i}"),
+                json!([]),
+            )
+            .await
+        })
+    });
+    for answer in futures_util::future::join_all(earns).await {
+        answer.unwrap().data();
+    }
+    let given = app
+        .sql_count(&format!("SELECT coalesce(sum(points), 0)::bigint FROM journal_entries WHERE campaign_id = '{id}'"))
+        .await;
+    assert_eq!(given, 1000);
+    assert_eq!(
+        app.sql_count(&format!("SELECT awarded FROM campaigns WHERE id = '{id}'"))
+            .await,
+        1000
+    );
+    let report = coalition_hub::services::verify::run(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_cap_holds_under_concurrent_earns() {
+    let app = Arc::new(TestApp::new().await);
+    let shop = app.create_partner("camp-cap").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    create(
+        &app,
+        &token,
+        campaign("cap", json!({"points": 20, "memberCap": 50})),
+    )
+    .await
+    .data();
+    let earns = (0..20).map(|i| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(
+            async move { earn(&app, &token, "capped", 10, &format!("c-{i}"), json!([])).await },
+        )
+    });
+    for answer in futures_util::future::join_all(earns).await {
+        answer.unwrap().data();
+    }
+    assert_eq!(
+        app.sql_count(
+            "SELECT coalesce(sum(points), 0)::bigint FROM journal_entries WHERE kind = 'BONUS'"
+        )
+        .await,
+        50
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_pay_once_activated_and_birthdays_in_their_month() {
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-offer").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let (member, _) = app.enroll(&token, "o-1").await;
+    let member_token = app.member_token(&member);
+    let offer = create(
+        &app,
+        &token,
+        campaign(
+            "5x fuel",
+            json!({"multiplier": "5", "audience": "ACTIVATED"}),
+        ),
+    )
+    .await;
+    let offer_id = offer.data()["createCampaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let birthday = create(
+        &app,
+        &token,
+        campaign(
+            "birthday",
+            json!({"points": 100, "audience": "BIRTHDAY_MONTH", "memberCap": 100}),
+        ),
+    )
+    .await;
+    birthday.data();
+
+    let before = earn(&app, &token, "o-1", 10, "o-k1", json!([])).await;
+    assert_eq!(before.data()["issuePoints"]["bonuses"], json!([]));
+    let offers = app
+        .gql(
+            &member_token,
+            "{ me { offers { campaign { id name } activated } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        offers.data()["me"]["offers"],
+        json!([{"campaign": {"id": offer_id, "name": "5x fuel"}, "activated": false}])
+    );
+    app.gql(
+        &member_token,
+        "mutation($c: ID!) { activateOffer(campaignId: $c) { activated } }",
+        json!({"c": offer_id}),
+    )
+    .await
+    .data();
+    let month_day = Utc::now().date_naive().format("%m-%d").to_string();
+    let set = app
+        .gql(
+            &member_token,
+            "mutation($d: NaiveDate) { setBirthDate(birthDate: $d) }",
+            json!({"d": format!("1990-{month_day}")}),
+        )
+        .await;
+    set.data();
+    // A partner cannot read the birth date.
+    let peek = app
+        .gql(
+            &token,
+            "{ member(ref: {partnerCustomerId: \"o-1\"}) { birthDate } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(peek.code(), "FORBIDDEN");
+
+    let after = earn(&app, &token, "o-1", 10, "o-k2", json!([])).await;
+    let points: Vec<String> = after.data()["issuePoints"]["bonuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["points"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(points, vec!["40".to_owned(), "100".to_owned()]);
+    // The birthday gift once (its member cap), the offer every time.
+    let again = earn(&app, &token, "o-1", 10, "o-k3", json!([])).await;
+    assert_eq!(
+        again.data()["issuePoints"]["bonuses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
