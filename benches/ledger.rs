@@ -5,7 +5,9 @@
 //!    non-negative check, one transfer INSERT, two posting INSERTs, COMMIT) with C clients.
 //! 2. The hub: a real `hub serve` process on a seeded database, driven over HTTP by C
 //!    concurrent clients: issuePoints spread over 20 partners, over 2,000 partners, and
-//!    redeemPoints (`--rounds N` repeats the three, the two issue phases in turn first).
+//!    redeemPoints (`--rounds N` repeats the three, the two issue phases in turn first);
+//!    then, once, issuePoints with purchase lines while 50 campaigns are live, 10 of which
+//!    match every earn (each of those books a bonus entry and lot of its own).
 //!
 //! Within a phase the two take turns: the hub's `--seconds` are cut into `--slices`, with a
 //! pgbench run of the same length before each and after the last, so that each slice is
@@ -266,8 +268,56 @@ async fn seed(base: &str, args: &Args) -> Seeded {
 
 #[derive(Clone, Copy)]
 enum Scenario {
-    Issue { partners: usize },
+    Issue {
+        partners: usize,
+    },
     Redeem,
+    /// Earns with purchase lines at 20 partners while the campaigns of
+    /// [`seed_campaigns`] are live.
+    Campaigns,
+}
+
+/// Bonus entries booked so far (each earn of the campaign phase books 10).
+async fn bonus_entries(url: &str) -> u64 {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let count: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM journal_entries WHERE kind = 'BONUS'")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    count.n as u64
+}
+
+/// 50 live campaigns: 10 for every partner's earns that match every earn of the campaign
+/// phase (a line of category "fruit"; 1 bonus point each, sponsored by partners 1-10), and
+/// 40 for single partners that match none (a SKU never sold). No budgets: a budget is a row
+/// every matching earn locks, a choice a partner makes knowingly.
+async fn seed_campaigns(url: &str, partners: &[uuid::Uuid]) {
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let mut sql = String::new();
+    for i in 0..50 {
+        let (partner, condition) = if i < 10 {
+            ("NULL".to_owned(), "category")
+        } else {
+            (format!("'{}'", partners[i % 20]), "sku")
+        };
+        let value = if i < 10 { "fruit" } else { "never-sold" };
+        sql += &format!(
+            "INSERT INTO campaigns (id, name, partner_id, sponsor_partner_id, starts_at, ends_at,
+                 audience, {condition}, reward_kind, reward_points, created_at, updated_at)
+             VALUES (hub_uuid_v7(), 'bench {i}', {partner}, '{sponsor}', now() - interval '1 hour',
+                 now() + interval '1 day', 'EVERYONE', '{value}', 'FIXED', 1, now(), now());\n",
+            sponsor = partners[i % 10 + 1],
+        );
+    }
+    conn.batch_execute(&sql).await.unwrap();
 }
 
 const ISSUE: &str =
@@ -296,6 +346,13 @@ async fn drive(
             }
             Scenario::Redeem => (&tokens[(m + 1) % 20], json!({"query": REDEEM, "variables": {"i": {
                 "member": {"partnerCustomerId": format!("c{}", m + 1)}, "points": 1, "idempotencyKey": key}}})),
+            Scenario::Campaigns => {
+                let p = (next() % 20) as usize;
+                (&tokens[p], json!({"query": ISSUE, "variables": {"i": {
+                    "member": {"memberId": members[m]}, "points": 10, "idempotencyKey": key,
+                    "lines": [{"sku": "apple", "category": "fruit", "quantity": 2, "amount": "3.00"},
+                              {"sku": "bread", "category": "bakery", "quantity": 1, "amount": "2.50"}]}}}))
+            }
         };
         (token.clone(), serde_json::to_vec(&body).unwrap())
     })
@@ -373,6 +430,18 @@ async fn main() {
             figures.push(figured);
         }
     }
+    seed_campaigns(&seeded.url, &seeded.partners).await;
+    let name = "issuePoints with lines (10 of 50 campaigns match)";
+    let (measured, figured) = phase.run(Scenario::Campaigns, name).await;
+    let bonuses = bonus_entries(&seeded.url).await;
+    assert!(
+        bonuses >= 10 * measured.ops as u64,
+        "the campaign phase booked {bonuses} bonuses for {} earns",
+        measured.ops
+    );
+    eprintln!("campaign phase: {bonuses} bonus entries");
+    results.push(measured);
+    figures.push(figured);
     // The clean-up after the last phase (each phase's own vacuum is the one before it).
     let last_vacuum = settle(&seeded.url, "hub").await;
     drop(hub);
