@@ -11,6 +11,7 @@ DECLARE
     v_ord bigint;
     v_out jsonb := '[]'::jsonb;
 BEGIN
+    PERFORM hub_lock_budgets(p_ops);
     BEGIN
         v_done := hub_batch_sets(p_ops);
     EXCEPTION WHEN OTHERS THEN
@@ -40,6 +41,24 @@ BEGIN
         OR EXISTS (SELECT 1 FROM member_links l
                    WHERE l.partner_id = (p_op ->> 'partner_id')::uuid
                      AND l.member_id = (p_answer -> 'ok' ->> 'member_id')::uuid)));
+END $$;
+
+-- The campaigns with a budget that the batch's bonuses draw on, locked first and in one
+-- order: a batch takes them before any member or enrolment lock, so two batches never wait
+-- for each other across the two (hub_book_bonuses counts the budgets under these locks).
+CREATE OR REPLACE FUNCTION hub_lock_budgets(p_ops jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_ops) o
+                   WHERE jsonb_array_length(coalesce(o -> 'bonuses', '[]')) > 0) THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM campaigns c
+    WHERE c.budget IS NOT NULL
+      AND c.id IN (SELECT (b ->> 'campaign_id')::uuid
+                   FROM jsonb_array_elements(p_ops) o,
+                        jsonb_array_elements(coalesce(o -> 'bonuses', '[]')) b)
+    ORDER BY c.id
+    FOR UPDATE;
 END $$;
 
 -- One operation the set did not take: a subtransaction of its own (so that a refusal rolls

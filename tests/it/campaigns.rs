@@ -397,3 +397,57 @@ async fn offers_pay_once_activated_and_birthdays_in_their_month() {
         1
     );
 }
+
+/// A bonus to a member in debt repays the debt first, as any earn; the books stay whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bonus_repays_a_points_debt_first() {
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-debt").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let first = earn(&app, &token, "d-1", 100, "d-k1", json!([])).await;
+    let entry = first.data()["issuePoints"]["entryId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql(
+        &token,
+        "mutation { redeemPoints(input: {member: {partnerCustomerId: \"d-1\"}, points: 100, idempotencyKey: \"d-r\"}) { entryId } }",
+        json!({}),
+    )
+    .await
+    .data();
+    app.gql(
+        &token,
+        "mutation($e: ID!) { reverseEntry(input: {entryId: $e, idempotencyKey: \"d-x\"}) { balance { debt } } }",
+        json!({"e": entry}),
+    )
+    .await
+    .data();
+    create(&app, &token, campaign("two bonuses", json!({"points": 50})))
+        .await
+        .data();
+    create(&app, &token, campaign("another", json!({"points": 70})))
+        .await
+        .data();
+    let after = earn(&app, &token, "d-1", 10, "d-k2", json!([])).await;
+    let balance = &after.data()["issuePoints"]["balance"];
+    // debt 100: the earn repays 10, the bonuses 50 and 40; 30 points are left as a lot.
+    assert_eq!(balance["available"], "30");
+    let debt = app
+        .gql(
+            &token,
+            "{ member(ref: {partnerCustomerId: \"d-1\"}) { balance { debt } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(debt.data()["member"]["balance"]["debt"], "0");
+    assert_eq!(
+        app.sql_count("SELECT sum(debt_repaid)::bigint FROM journal_entries WHERE kind = 'BONUS'")
+            .await,
+        90
+    );
+    let report = coalition_hub::services::verify::run(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}

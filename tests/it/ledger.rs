@@ -1437,3 +1437,57 @@ async fn no_earn_books_more_than_the_per_entry_cap() {
     let verify = verify::run(&app.state.db).await.unwrap();
     assert!(verify.is_clean(), "{verify}");
 }
+
+/// A read never shows points that cannot be spent: points of a lot past its expiry leave
+/// the balance at once, before the expiry job runs (issue 23).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_past_their_expiry_leave_the_balance_before_the_expiry_job() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.ledger.expiry_interval = std::time::Duration::ZERO)
+        .spawn()
+        .await;
+    let partner = app.create_partner("due").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let (member, _) = app.enroll(&token, "due-1").await;
+    for (key, points) in [("keep", 100), ("due", 40)] {
+        app.gql(
+            &token,
+            &issue_query(),
+            json!({"input": {"member": {"partnerCustomerId": "due-1"}, "points": points, "idempotencyKey": key}}),
+        )
+        .await
+        .data();
+    }
+    // The 40-point lot passes its expiry; the job that expires lots does not run here.
+    app.sql_count(&format!(
+        "WITH u AS (UPDATE lots SET expires_at = now() - interval '1 minute' \
+         WHERE member_id = '{member}' AND points = 40 RETURNING 1) SELECT count(*) FROM u"
+    ))
+    .await;
+    let read = app
+        .gql(
+            &app.member_token(&member),
+            "{ me { balance { available } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(read.data()["me"]["balance"]["available"], "100");
+    let as_partner = app
+        .gql(
+            &token,
+            "{ member(ref: {partnerCustomerId: \"due-1\"}) { balance { available } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(as_partner.data()["member"]["balance"]["available"], "100");
+    // And what the read shows can be spent, to the last point.
+    let spent = app
+        .gql(
+            &token,
+            &redeem_query(),
+            json!({"input": {"member": {"partnerCustomerId": "due-1"}, "points": 100, "idempotencyKey": "all"}}),
+        )
+        .await;
+    assert_eq!(spent.data()["redeemPoints"]["balance"]["available"], "0");
+}

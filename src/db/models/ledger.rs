@@ -52,14 +52,26 @@ pub struct Hold {
     pub finalized_at: Option<DateTime<Utc>>,
 }
 
+/// The member's points as a read shows them. `available` leaves out the free points of
+/// lots already past their expiry that the expiry job has not yet expired (it runs every
+/// minute): a read never shows points that a redemption would refuse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = member_balances, check_for_backend(diesel::pg::Pg))]
 pub struct Balance {
+    #[diesel(
+        select_expression = diesel::dsl::sql::<diesel::sql_types::BigInt>(SPENDABLE),
+        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::BigInt>
+    )]
     pub available: i64,
     pub held: i64,
     pub debt: i64,
     pub lifetime_earned: i64,
 }
+
+/// `available` less the free points of past-due lots (the lots index serves it).
+const SPENDABLE: &str = "member_balances.available - coalesce((SELECT sum(l.remaining - l.reserved) \
+     FROM lots l WHERE l.member_id = member_balances.member_id AND l.remaining > l.reserved \
+     AND l.expires_at <= now()), 0)::bigint";
 
 /// Which entries to list, newest first.
 #[derive(Clone, Debug, Default)]
