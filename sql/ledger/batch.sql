@@ -11,7 +11,10 @@ DECLARE
     v_ord bigint;
     v_out jsonb := '[]'::jsonb;
 BEGIN
-    PERFORM hub_lock_budgets(p_ops);
+    -- (One jsonpath test: batches without bonuses, nearly all, pay nothing more.)
+    IF jsonb_path_exists(p_ops, '$[*].bonuses[0]') THEN
+        PERFORM hub_lock_budgets(p_ops);
+    END IF;
     BEGIN
         v_done := hub_batch_sets(p_ops);
     EXCEPTION WHEN OTHERS THEN
@@ -48,10 +51,6 @@ END $$;
 -- for each other across the two (hub_book_bonuses counts the budgets under these locks).
 CREATE OR REPLACE FUNCTION hub_lock_budgets(p_ops jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_ops) o
-                   WHERE jsonb_array_length(coalesce(o -> 'bonuses', '[]')) > 0) THEN
-        RETURN;
-    END IF;
     PERFORM 1 FROM campaigns c
     WHERE c.budget IS NOT NULL
       AND c.id IN (SELECT (b ->> 'campaign_id')::uuid
