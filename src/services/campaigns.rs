@@ -466,27 +466,33 @@ pub async fn activate(
     Ok(row)
 }
 
-/// The bonuses of an earn before caps: nothing to ask the database when no live campaign
-/// applies to the partner now; else the member's facts in one query.
-pub(crate) async fn bonuses(
+/// The live campaigns that may apply to an earn at the partner now, from the process's
+/// copy (no database round trip but once a second). Nearly always none: the earn then
+/// skips everything campaigns cost.
+pub(crate) async fn candidates(
     db: &DbPool,
     live: &LiveCampaigns,
+    partner_id: Uuid,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<Campaign>> {
+    let rules = live.get(db).await?;
+    Ok(rules
+        .iter()
+        .filter(|c| {
+            c.partner_id.is_none_or(|p| p == partner_id) && c.starts_at <= at && at < c.ends_at
+        })
+        .cloned()
+        .collect())
+}
+
+/// The bonuses of an earn among `candidates` (see [`candidates`]), before caps: the
+/// member's facts in one query, when an audience or condition needs them.
+pub(crate) async fn bonuses(
+    db: &DbPool,
+    candidates: &[Campaign],
     earn: &Earn,
     member: (Option<Uuid>, Option<String>, Option<String>),
 ) -> AppResult<Vec<Bonus>> {
-    let rules = live.get(db).await?;
-    let candidates: Vec<Campaign> = rules
-        .iter()
-        .filter(|c| {
-            c.partner_id.is_none_or(|p| p == earn.partner_id)
-                && c.starts_at <= earn.at
-                && earn.at < c.ends_at
-        })
-        .cloned()
-        .collect();
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
     let facts = if candidates
         .iter()
         .all(|c| c.audience == Audience::Everyone && c.condition.nth_purchase_in_month.is_none())
@@ -503,5 +509,5 @@ pub(crate) async fn bonuses(
             birth_month: row.birth_date.map(|d| chrono::Datelike::month(&d)),
         }
     };
-    Ok(evaluate(&candidates, earn, &facts))
+    Ok(evaluate(candidates, earn, &facts))
 }

@@ -221,14 +221,19 @@ pub async fn issue(
             .field(line.amount.normalized());
     }
     let fingerprint = fp.finish();
-    let earn = Earn {
-        partner_id,
-        at: now,
-        base_points: base_points(ledger, partner_id, points, purchase.as_ref()).await?,
-        purchase: purchase.as_ref().map(|(amount, _)| amount.clone()),
-        lines: input.lines,
+    let candidates = campaigns::candidates(&ledger.db, &ledger.campaigns, partner_id, now).await?;
+    let bonuses = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        let earn = Earn {
+            partner_id,
+            at: now,
+            base_points: base_points(ledger, partner_id, points, purchase.as_ref()).await?,
+            purchase: purchase.as_ref().map(|(amount, _)| amount.clone()),
+            lines: input.lines,
+        };
+        campaigns::bonuses(&ledger.db, &candidates, &earn, member.clone()).await?
     };
-    let bonuses = campaigns::bonuses(&ledger.db, &ledger.campaigns, &earn, member.clone()).await?;
     let (purchase_amount, purchase_currency) = purchase.unzip();
     let new_member_number = generate_member_number(&mut rand::rng());
     ledger

@@ -95,43 +95,33 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
         .find_map(|l| l.strip_prefix("Member "))
         .and_then(|l| l.split_whitespace().next())
         .unwrap();
-    let post = |token: &str, query: &str, variables: Value| {
-        client
+    let post = async |token: &str, query: &str, variables: Value| -> Value {
+        let response = client
             .post(&graphql_url)
             .bearer_auth(token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
     };
-    let code = post(
+    let made = post(
         first_member,
         "mutation { createPresenceCode { code } }",
         json!({}),
     )
-    .await
-    .unwrap()
-    .json::<Value>()
-    .await
-    .unwrap()["data"]["createPresenceCode"]["code"]
+    .await;
+    let code = made["data"]["createPresenceCode"]["code"]
         .as_str()
         .unwrap()
         .to_owned();
     let spend = "mutation($n: String!, $c: String) { redeemPoints(input: {member: {memberNumber: $n}, points: 100, idempotencyKey: \"spend-1\", presenceCode: $c}) { balance { available } } }";
-    let without = post(second_partner, spend, json!({"n": number, "c": null}))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let without = post(second_partner, spend, json!({"n": number, "c": null})).await;
     assert_eq!(
         without["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{without}"
     );
-    let spent = post(second_partner, spend, json!({"n": number, "c": code}))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let spent = post(second_partner, spend, json!({"n": number, "c": code})).await;
     assert_eq!(
         spent["data"]["redeemPoints"]["balance"]["available"], "400",
         "{spent}"
