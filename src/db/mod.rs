@@ -183,3 +183,45 @@ pub async fn ping(pool: &DbPool) -> bool {
         Err(_) => false,
     }
 }
+
+/// A request's reads: resolvers that read at the same time share one pool connection, and
+/// their queries are pipelined on it (tokio-postgres writes whatever is queued at once): a
+/// member's home screen, whose fields read side by side, costs one checkout instead of one
+/// per field. The connection goes back to the pool as soon as no read holds it, so a
+/// request never holds it while it waits for another (a DataLoader's), and cannot starve
+/// the pool. Never used for writes: money moves on the ledger's own connections.
+pub struct Reads {
+    pool: DbPool,
+    shared: tokio::sync::Mutex<std::sync::Weak<DbConn>>,
+}
+
+/// One read's hold on the shared connection.
+pub struct ReadConn(Arc<DbConn>);
+
+impl Deref for ReadConn {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.0
+    }
+}
+
+impl Reads {
+    pub fn new(pool: DbPool) -> Self {
+        Reads {
+            pool,
+            shared: tokio::sync::Mutex::new(std::sync::Weak::new()),
+        }
+    }
+
+    /// The connection the request's reads in flight share, or a new one from the pool.
+    pub async fn conn(&self) -> Result<ReadConn, deadpool::managed::PoolError<PoolError>> {
+        let mut shared = self.shared.lock().await;
+        if let Some(conn) = shared.upgrade() {
+            return Ok(ReadConn(conn));
+        }
+        let conn = Arc::new(self.pool.get().await?);
+        *shared = Arc::downgrade(&conn);
+        Ok(ReadConn(conn))
+    }
+}

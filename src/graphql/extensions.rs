@@ -160,18 +160,21 @@ impl Extension for AliasLimit {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > self.max_aliases {
-            return Err(ServerError::new(
-                format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    self.max_aliases
-                ),
-                None,
-            ));
-        }
+        check_aliases(&document, self.max_aliases)?;
         Ok(document)
     }
+}
+
+/// The alias limit's refusal, for the websocket's extension and the HTTP handler alike.
+pub(crate) fn check_aliases(document: &ExecutableDocument, max_aliases: usize) -> ServerResult<()> {
+    let aliases = count_aliases(document);
+    if aliases > max_aliases {
+        return Err(ServerError::new(
+            format!("the query uses {aliases} aliases; at most {max_aliases} are allowed"),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// Aliases as executed: a fragment counts once per spread, so a fragment of aliases spread

@@ -66,7 +66,7 @@ impl Loader<Uuid> for MemberLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> LoadResult<MemberRow> {
-        let rows = Member::find_many_with_balance(&mut *conn(&self.0).await?, keys)
+        let rows = Member::find_many_with_balance(&*conn(&self.0).await?, keys)
             .await
             .map_err(db_error)?;
         Ok(rows

@@ -17,7 +17,7 @@ pub(crate) mod types;
 
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
-use crate::{app::AppState, auth::Principal, config::Limits, error::AppError};
+use crate::{app::AppState, auth::Principal, config::Limits, db::Reads, error::AppError};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -57,17 +57,29 @@ fn builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, live::LiveSubscrip
     .limit_directives(limits.max_directives)
     .limit_recursive_depth(32)
     .disable_suggestions()
-    .extension(extensions::ErrorCodes)
-    .extension(extensions::WebsocketGate)
-    .extension(extensions::AliasLimit {
-        max_aliases: limits.max_aliases,
-    })
 }
 
+/// The schema `/graphql` serves over HTTP. It has no extensions: with any, async-graphql
+/// runs every field's resolution through the extension chain (a type lookup and a boxed
+/// future per extension and field: about a third of the hub's CPU on a page of entries).
+/// The HTTP handler does their work once per request instead (`http::graphql::execute`).
 pub fn schema(state: AppState) -> HubSchema {
     let limits = state.config.limits.clone();
     let builder = loaders::register(builder(&limits), &state.db);
     builder.data(state).finish()
+}
+
+/// The schema the websocket serves: the same types behind the websocket's gate, with the
+/// alias limit and the error-code mapping as extensions (subscriptions resolve few fields).
+pub fn websocket_schema(state: AppState) -> HubSchema {
+    let limits = state.config.limits.clone();
+    let builder = builder(&limits)
+        .extension(extensions::ErrorCodes)
+        .extension(extensions::WebsocketGate)
+        .extension(extensions::AliasLimit {
+            max_aliases: limits.max_aliases,
+        });
+    loaders::register(builder, &state.db).data(state).finish()
 }
 
 /// The SDL, without any state: what `hub schema` prints and `schema.graphql` holds.
@@ -78,6 +90,8 @@ pub fn sdl() -> String {
 pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn principal(&self) -> Result<&Principal, AppError>;
+    /// The request's shared read connection ([`Reads`]); HTTP requests have one.
+    fn reads(&self) -> Result<&Reads, AppError>;
 }
 
 impl ContextExt for Context<'_> {
@@ -88,5 +102,10 @@ impl ContextExt for Context<'_> {
     fn principal(&self) -> Result<&Principal, AppError> {
         self.data_opt::<Principal>()
             .ok_or(AppError::Unauthenticated("no token"))
+    }
+
+    fn reads(&self) -> Result<&Reads, AppError> {
+        self.data_opt::<Reads>()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a read outside an HTTP request")))
     }
 }

@@ -28,7 +28,7 @@ use super::HttpState;
 use crate::{
     auth::Principal,
     error::AppError,
-    graphql::extensions::{WebsocketSession, selects_introspection},
+    graphql::extensions::{WebsocketSession, check_aliases, selects_introspection},
 };
 
 /// A response with errors only (no `data`), for requests refused before execution.
@@ -172,7 +172,7 @@ fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtoc
             let (expires_tx, expires_rx) = tokio::sync::oneshot::channel::<i64>();
             let (held_tx, held_rx) = tokio::sync::oneshot::channel::<HeldConnection>();
             let init_http = http.clone();
-            let serve = GraphQLWebSocket::new(socket, http.schema.clone(), protocol)
+            let serve = GraphQLWebSocket::new(socket, http.websocket_schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let (principal, valid_until, held) = admit(&init_http, &payload).await?;
                     let _ = expires_tx.send(valid_until);
@@ -326,7 +326,13 @@ async fn execute(
                 AppError::forbidden("introspection is available to the coalition operator only"),
             );
         }
-        Ok(document) => operation_type(document, operation_name.as_deref()),
+        Ok(document) => {
+            if let Err(mut error) = check_aliases(document, http.app.config.limits.max_aliases) {
+                AppError::finalize(&mut error);
+                return Json(async_graphql::Response::from_errors(vec![error])).into_response();
+            }
+            operation_type(document, operation_name.as_deref())
+        }
         Err(error) => {
             let mut error = error;
             AppError::finalize(&mut error);
@@ -360,7 +366,9 @@ async fn execute(
         role = ?principal.role(),
         principal = %principal.subject(),
     );
-    let request = request.data(principal);
+    let request = request
+        .data(principal)
+        .data(crate::db::Reads::new(http.app.db.clone()));
     let schema = http.schema.clone();
     let started = Instant::now();
     // Spawned so that a mutation is never cancelled half way when the client disconnects:
@@ -369,7 +377,10 @@ async fn execute(
     let _abort_guard = AbortOnDrop((!is_mutation).then(|| task.abort_handle()));
     let timeout = http.app.config.limits.request_timeout;
     let response = match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(response)) => response,
+        Ok(Ok(mut response)) => {
+            response.errors.iter_mut().for_each(AppError::finalize);
+            response
+        }
         Ok(Err(join_error)) => {
             let error = AppError::internal(anyhow::anyhow!("resolver task failed: {join_error}"));
             tracing::error!(error = ?error, "request failed");

@@ -30,6 +30,7 @@ pub(crate) struct HttpState(Arc<Shared>);
 pub(crate) struct Shared {
     pub app: AppState,
     pub schema: HubSchema,
+    pub websocket_schema: HubSchema,
     pub metrics: Arc<metrics::Metrics>,
     pub documents: Arc<documents::DocumentCache>,
     pub oauth: oauth::Guards,
@@ -52,6 +53,7 @@ pub(crate) fn router(app: AppState) -> Router {
         oauth,
         websockets: Arc::default(),
         schema: crate::graphql::schema(app.clone()),
+        websocket_schema: crate::graphql::websocket_schema(app.clone()),
         app,
         metrics: Arc::new(metrics::Metrics::default()),
         documents: Arc::default(),

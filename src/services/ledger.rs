@@ -17,6 +17,7 @@ use crate::{
     auth::{Principal, Scope},
     config::LedgerConfig,
     db::{
+        Reads,
         ledger::{self as sql, database_error},
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
@@ -678,15 +679,14 @@ pub fn visible_filter(principal: &Principal, mut filter: EntryFilter) -> AppResu
 }
 
 pub async fn entries(
-    ledger: &Ledger,
+    reads: &Reads,
     principal: &Principal,
     filter: EntryFilter,
     before: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<JournalEntry>> {
     let filter = visible_filter(principal, filter)?;
-    let mut conn = ledger.db.get().await?;
-    Ok(JournalEntry::page(&mut conn, &filter, before, limit).await?)
+    Ok(JournalEntry::page(&*reads.conn().await?, &filter, before, limit).await?)
 }
 
 pub async fn balance(ledger: &Ledger, member_id: Uuid) -> AppResult<Balance> {
@@ -695,7 +695,7 @@ pub async fn balance(ledger: &Ledger, member_id: Uuid) -> AppResult<Balance> {
 }
 
 pub async fn expiring(
-    ledger: &Ledger,
+    reads: &Reads,
     member_id: Uuid,
     within_days: i64,
 ) -> AppResult<Vec<(chrono::NaiveDate, i64)>> {
@@ -703,9 +703,8 @@ pub async fn expiring(
         return Err(AppError::bad_input("withinDays must be between 1 and 3660"));
     }
     let now = Utc::now();
-    let mut conn = ledger.db.get().await?;
-    let rows =
-        Balance::expiring(&mut conn, member_id, now, now + Duration::days(within_days)).await?;
+    let until = now + Duration::days(within_days);
+    let rows = Balance::expiring(&*reads.conn().await?, member_id, now, until).await?;
     Ok(rows.into_iter().map(|r| (r.date, r.points)).collect())
 }
 

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::db::DbPool;
+use crate::db::{DbPool, Reads};
 use crate::{
     auth::Principal,
     db::models::tiers::TierRow,
@@ -58,12 +58,11 @@ pub(crate) struct MemberTier {
 }
 
 pub(crate) async fn of_member(
-    db: &DbPool,
+    reads: &Reads,
     member_id: Uuid,
     member_since: NaiveDate,
 ) -> AppResult<MemberTier> {
-    let mut conn = db.get().await?;
-    let (levels, earns) = TierRow::all_with_earn_days(&mut conn, member_id).await?;
+    let (levels, earns) = TierRow::all_with_earn_days(&*reads.conn().await?, member_id).await?;
     let levels: Vec<TierLevel> = levels.into_iter().map(level).collect();
     let today = Utc::now().date_naive();
     let status = tiers::tier_status(&levels, &earns, member_since, today);

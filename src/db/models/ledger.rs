@@ -170,7 +170,7 @@ impl JournalEntry {
     /// A page of entries, newest first (ids are UUIDv7: id order is time order), strictly
     /// before the entry `before`.
     pub async fn page(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         filter: &EntryFilter,
         before: Option<Uuid>,
         limit: i64,
@@ -199,7 +199,7 @@ impl JournalEntry {
         if let Some(id) = before {
             query = query.filter(e::id.lt(id));
         }
-        query.load(conn).await
+        query.load(&mut conn).await
     }
 
     /// Points of this entry already reversed.
@@ -249,7 +249,7 @@ impl Balance {
 
     /// Free points of lots expiring before `until`, by UTC date.
     pub async fn expiring(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         member_id: Uuid,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
@@ -262,7 +262,7 @@ impl Balance {
         .bind::<diesel::sql_types::Uuid, _>(member_id)
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(until))
-        .load(conn)
+        .load(&mut conn)
         .await
     }
 }

@@ -52,14 +52,14 @@ impl Member {
     /// Members by id (`id = ANY($1)`), each with its balance row when it has one: one query
     /// for a page of members and their points.
     pub async fn find_many_with_balance(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         ids: &[Uuid],
     ) -> QueryResult<Vec<(Member, Option<Balance>)>> {
         members::table
             .left_join(member_balances::table.on(member_balances::member_id.eq(members::id)))
             .filter(members::id.eq_any(ids))
             .select((Member::as_select(), Option::<Balance>::as_select()))
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 

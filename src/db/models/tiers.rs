@@ -46,7 +46,7 @@ struct LevelOrEarnDay {
 impl TierRow {
     /// The levels, lowest first, and the member's [`earn_days`], in one round trip.
     pub async fn all_with_earn_days(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         member_id: Uuid,
     ) -> QueryResult<(Vec<TierRow>, Vec<(NaiveDate, i64)>)> {
         let rows: Vec<LevelOrEarnDay> = prepared(diesel::sql_query(
@@ -57,7 +57,7 @@ impl TierRow {
              ORDER BY part, min_points, day",
         )
         .bind::<diesel::sql_types::Uuid, _>(member_id))
-        .load(conn)
+        .load(&mut conn)
         .await?;
         let mut levels = Vec::new();
         let mut days = Vec::new();

@@ -147,7 +147,7 @@ pub(crate) async fn entry_connection(
     let state = ctx.state();
     let page = Page::new(first, after, state.config.limits.max_page_size)?;
     let rows = ledger::entries(
-        &state.ledger,
+        ctx.reads()?,
         ctx.principal()?,
         filter,
         page.after.map(|c| c.id),

@@ -130,8 +130,7 @@ impl MemberNode {
         #[graphql(default = 30)] within_days: i32,
     ) -> Result<Vec<ExpiringPoints>> {
         self.require_points_visible(ctx).await?;
-        let rows =
-            ledger::expiring(&ctx.state().ledger, self.member.id, i64::from(within_days)).await?;
+        let rows = ledger::expiring(ctx.reads()?, self.member.id, i64::from(within_days)).await?;
         Ok(rows
             .into_iter()
             .map(|(date, points)| ExpiringPoints {
@@ -162,7 +161,7 @@ impl MemberNode {
     async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
         self.require_points_visible(ctx).await?;
         let tier = tiers::of_member(
-            &ctx.state().db,
+            ctx.reads()?,
             self.member.id,
             self.member.created_at.date_naive(),
         )
