@@ -48,6 +48,7 @@ BEGIN
     SELECT * INTO v_balance FROM member_balances WHERE member_id = v_orig.member_id;
     IF v_orig.kind = 'ISSUE' THEN
         PERFORM hub_reverse_issue(v_orig, v_balance, v_entry, v_points, p_reference, p_now);
+        PERFORM hub_reverse_bonuses(v_orig, v_done + v_points, p_reference, p_now);
     ELSE
         PERFORM hub_reverse_redemption(v_orig, v_balance, v_entry, v_points, p_reference, p_now);
     END IF;
@@ -70,7 +71,9 @@ BEGIN
     UPDATE member_balances
     SET available = available - v_from_available,
         debt = debt + p_points - v_from_available,
-        lifetime_earned = greatest(lifetime_earned - p_points, 0),
+        -- a bonus never counted as earned (tiers count purchases), nor does its reversal
+        lifetime_earned = CASE WHEN p_orig.kind = 'ISSUE' THEN greatest(lifetime_earned - p_points, 0)
+                               ELSE lifetime_earned END,
         updated_at = p_now
     WHERE member_id = p_orig.member_id;
     INSERT INTO journal_entries (id, kind, member_id, partner_id, points, reverses_entry_id, reference, created_at)
@@ -80,6 +83,32 @@ BEGIN
     UNION ALL
     SELECT p_entry, pa.issuance_account, p_points FROM partner_accounts pa WHERE pa.partner_id = p_orig.partner_id;
     PERFORM hub_take_from_lots(p_orig.member_id, p_entry, v_from_available, 'CLAWBACK', NULL, p_now, p_orig.id);
+END $$;
+
+-- The campaign bonuses of the earn p_orig follow its reversal: once p_reversed of its
+-- points are reversed in all, each bonus is reversed to the same share, rounded down (all
+-- of it when the whole earn is). Each bonus's reversal is an entry of its own against the
+-- bonus's sponsor, taken from the bonus's lot first, a debt for what was already spent.
+CREATE OR REPLACE FUNCTION hub_reverse_bonuses(
+    p_orig journal_entries, p_reversed bigint, p_reference text, p_now timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_bonus record;
+    v_balance member_balances%ROWTYPE;
+BEGIN
+    FOR v_bonus IN
+        SELECT b AS entry,
+               (div(b.points::numeric * p_reversed, p_orig.points)
+                 - coalesce((SELECT sum(r.points) FROM journal_entries r WHERE r.reverses_entry_id = b.id), 0)
+               )::bigint AS owed
+        FROM journal_entries b
+        WHERE b.related_entry_id = p_orig.id AND b.kind = 'BONUS'
+        ORDER BY b.id
+    LOOP
+        CONTINUE WHEN v_bonus.owed <= 0;
+        SELECT * INTO v_balance FROM member_balances WHERE member_id = p_orig.member_id;
+        PERFORM hub_reverse_issue(v_bonus.entry, v_balance, hub_uuid_v7(), v_bonus.owed, p_reference, p_now);
+    END LOOP;
 END $$;
 
 -- A refund of p_points of the redemption (or capture) p_orig (member locked, p_balance its

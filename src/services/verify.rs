@@ -124,7 +124,9 @@ const CHECKS: &[(&str, &str)] = &[
         "lifetime earned = earns - clawbacks",
         "SELECT count(*) FROM member_balances b
           LEFT JOIN (SELECT member_id, sum(CASE kind WHEN 'ISSUE' THEN points ELSE -points END) AS s
-                     FROM journal_entries WHERE kind IN ('ISSUE', 'REVERSE_ISSUE') GROUP BY member_id) e
+                     FROM journal_entries e WHERE kind = 'ISSUE' OR (kind = 'REVERSE_ISSUE' AND EXISTS
+                       (SELECT 1 FROM journal_entries o WHERE o.id = e.reverses_entry_id AND o.kind = 'ISSUE'))
+                     GROUP BY member_id) e
             ON e.member_id = b.member_id
           WHERE b.lifetime_earned <> coalesce(e.s, 0)",
     ),

@@ -451,3 +451,81 @@ async fn a_bonus_repays_a_points_debt_first() {
         .unwrap();
     assert!(report.is_clean(), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reversing_an_earn_reverses_its_bonuses_in_proportion() {
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-refund").await;
+    let sponsor = app.create_partner("camp-refund-sponsor").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let operator = app.operator_token();
+    create(&app, &token, campaign("double", json!({"multiplier": "2"})))
+        .await
+        .data();
+    create(
+        &app,
+        &operator,
+        campaign(
+            "sponsored",
+            json!({"points": 50, "sponsorPartnerId": sponsor}),
+        ),
+    )
+    .await
+    .data();
+    let first = earn(&app, &token, "r-1", 100, "r-k1", json!([])).await;
+    let result = &first.data()["issuePoints"];
+    assert_eq!(result["balance"]["available"], "250");
+    let entry = result["entryId"].as_str().unwrap().to_owned();
+    const REVERSE: &str = "mutation($e: ID!, $p: Int, $k: String!) { reverseEntry(input: {entryId: $e, points: $p, idempotencyKey: $k}) { balance { available debt } } }";
+
+    // 40 of the earn's 100 points: the bonuses follow, 40 of 100 and 20 of 50.
+    let part = app
+        .gql(&token, REVERSE, json!({"e": entry, "p": 40, "k": "r-x1"}))
+        .await;
+    assert_eq!(
+        part.data()["reverseEntry"]["balance"],
+        json!({"available": "150", "debt": "0"})
+    );
+    // Tiers count purchases: 60 points (100 earned, 40 refunded), no bonus.
+    let tier = app
+        .gql(
+            &token,
+            "{ member(ref: {partnerCustomerId: \"r-1\"}) { tier { qualifyingPoints } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(tier.data()["member"]["tier"]["qualifyingPoints"], "60");
+    // The rest: nothing is left, and no debt.
+    let rest = app
+        .gql(&token, REVERSE, json!({"e": entry, "p": null, "k": "r-x2"}))
+        .await;
+    assert_eq!(
+        rest.data()["reverseEntry"]["balance"],
+        json!({"available": "0", "debt": "0"})
+    );
+    // Each sponsor takes back its own bonus: the sponsor's issuance nets to zero.
+    let sponsor_reversed = app
+        .sql_count(&format!(
+            "SELECT sum(points)::bigint FROM journal_entries \
+             WHERE kind = 'REVERSE_ISSUE' AND partner_id = '{sponsor}'"
+        ))
+        .await;
+    assert_eq!(sponsor_reversed, 50);
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT sum(points)::bigint FROM settlement_records WHERE issuer_partner_id = '{sponsor}' \
+             AND kind IN ('BONUS_ISSUE', 'ISSUE_REVERSAL')"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count("SELECT coalesce(sum(remaining), 0)::bigint FROM lots")
+            .await,
+        0
+    );
+    let report = coalition_hub::services::verify::run(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}
