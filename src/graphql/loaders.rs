@@ -18,6 +18,7 @@ use async_graphql::{
     Context,
     dataloader::{DataLoader, Loader},
 };
+use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::{
@@ -26,6 +27,7 @@ use crate::{
         models::{
             Member, MemberLink, Partner,
             ledger::{Balance, Hold, JournalEntry},
+            tiers::TierRow,
         },
     },
     error::{AppError, AppResult},
@@ -167,7 +169,95 @@ impl Loader<Uuid> for MemberLinksLoader {
     }
 }
 
-fn loader<T: Loader<Uuid>>(loader: T) -> DataLoader<T> {
+/// Free points expiring by UTC date, per (member, days ahead), as of the batch's time.
+pub(crate) struct ExpiringLoader(DbPool);
+
+impl Loader<(Uuid, i64)> for ExpiringLoader {
+    type Value = Vec<(NaiveDate, i64)>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, i64)],
+    ) -> Result<HashMap<(Uuid, i64), Self::Value>, Arc<AppError>> {
+        let rows = Balance::expiring(&*conn(&self.0).await?, keys, Utc::now())
+            .await
+            .map_err(db_error)?;
+        let mut by_key: HashMap<_, Vec<_>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            by_key
+                .entry((row.member_id, row.within_days))
+                .or_default()
+                .push((row.date, row.points));
+        }
+        Ok(by_key)
+    }
+}
+
+/// What a member's tier is computed from: the levels and the member's earn days.
+#[derive(Clone)]
+pub(crate) struct TierInputs {
+    pub levels: Arc<Vec<TierRow>>,
+    pub earn_days: Vec<(NaiveDate, i64)>,
+}
+
+pub(crate) struct TierLoader(DbPool);
+
+impl Loader<Uuid> for TierLoader {
+    type Value = TierInputs;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> LoadResult<TierInputs> {
+        let (levels, mut days) = TierRow::all_with_earn_days(&*conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        let levels = Arc::new(levels);
+        Ok(keys
+            .iter()
+            .map(|member| {
+                let earn_days = days.remove(member).unwrap_or_default();
+                let levels = levels.clone();
+                (*member, TierInputs { levels, earn_days })
+            })
+            .collect())
+    }
+}
+
+/// The first page of a member's history, per (member, rows): the home screens of many
+/// members in one statement.
+pub(crate) struct LatestEntriesLoader(DbPool);
+
+impl Loader<(Uuid, i64)> for LatestEntriesLoader {
+    type Value = Vec<JournalEntry>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, i64)],
+    ) -> Result<HashMap<(Uuid, i64), Self::Value>, Arc<AppError>> {
+        let rows = JournalEntry::latest_of_members(&*conn(&self.0).await?, keys)
+            .await
+            .map_err(db_error)?;
+        let mut by_member: HashMap<Uuid, Vec<JournalEntry>> = HashMap::new();
+        for row in rows {
+            by_member.entry(row.member_id).or_default().push(row);
+        }
+        Ok(keys
+            .iter()
+            .map(|&(member, n)| {
+                let rows = by_member.get(&member).map_or(&[][..], |r| &r[..]);
+                let take = usize::try_from(n).unwrap_or(0).min(rows.len());
+                ((member, n), rows[..take].to_vec())
+            })
+            .collect())
+    }
+}
+
+fn loader<K, T>(loader: T) -> DataLoader<T>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
     DataLoader::new(loader, tokio::spawn).delay(DELAY)
 }
 
@@ -184,6 +274,9 @@ pub(crate) fn register<Q, M, S>(
         .data(loader(ReversedPointsLoader(db.clone())))
         .data(loader(EntryMemberNumberLoader(db.clone())))
         .data(loader(MemberLinksLoader(db.clone())))
+        .data(loader(ExpiringLoader(db.clone())))
+        .data(loader(TierLoader(db.clone())))
+        .data(loader(LatestEntriesLoader(db.clone())))
 }
 
 async fn load<T: Loader<Uuid, Error = Arc<AppError>>>(
@@ -194,6 +287,41 @@ async fn load<T: Loader<Uuid, Error = Arc<AppError>>>(
         .load_one(id)
         .await
         .map_err(load_error)
+}
+
+/// Free points of the member expiring within `days` days, by date.
+pub(crate) async fn expiring(
+    ctx: &Context<'_>,
+    member: Uuid,
+    days: i64,
+) -> AppResult<Vec<(NaiveDate, i64)>> {
+    let loaded = ctx
+        .data_unchecked::<DataLoader<ExpiringLoader>>()
+        .load_one((member, days))
+        .await
+        .map_err(load_error)?;
+    Ok(loaded.unwrap_or_default())
+}
+
+/// The levels and the member's earn days, for its tier.
+pub(crate) async fn tier_inputs(ctx: &Context<'_>, member: Uuid) -> AppResult<TierInputs> {
+    load::<TierLoader>(ctx, member)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no tier inputs loaded")))
+}
+
+/// The member's latest `n` entries, newest first.
+pub(crate) async fn latest_entries(
+    ctx: &Context<'_>,
+    member: Uuid,
+    n: i64,
+) -> AppResult<Vec<JournalEntry>> {
+    let loaded = ctx
+        .data_unchecked::<DataLoader<LatestEntriesLoader>>()
+        .load_one((member, n))
+        .await
+        .map_err(load_error)?;
+    Ok(loaded.unwrap_or_default())
 }
 
 /// A member by id; `NOT_FOUND` when there is none.

@@ -694,18 +694,12 @@ pub async fn balance(ledger: &Ledger, member_id: Uuid) -> AppResult<Balance> {
     Ok(Balance::of(&mut conn, member_id).await?)
 }
 
-pub async fn expiring(
-    reads: &Reads,
-    member_id: Uuid,
-    within_days: i64,
-) -> AppResult<Vec<(chrono::NaiveDate, i64)>> {
+/// How far ahead `expiringPoints` may look (the expiring DataLoader then reads it).
+pub fn check_within_days(within_days: i32) -> AppResult<i64> {
     if !(1..=3660).contains(&within_days) {
         return Err(AppError::bad_input("withinDays must be between 1 and 3660"));
     }
-    let now = Utc::now();
-    let until = now + Duration::days(within_days);
-    let rows = Balance::expiring(&*reads.conn().await?, member_id, now, until).await?;
-    Ok(rows.into_iter().map(|r| (r.date, r.points)).collect())
+    Ok(i64::from(within_days))
 }
 
 pub async fn reversed_points(ledger: &Ledger, entry_id: Uuid) -> AppResult<i64> {

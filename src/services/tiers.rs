@@ -2,9 +2,8 @@
 //! from the ledger (domain::tiers holds the rule).
 
 use chrono::{NaiveDate, Utc};
-use uuid::Uuid;
 
-use crate::db::{DbPool, Reads};
+use crate::db::DbPool;
 use crate::{
     auth::Principal,
     db::models::tiers::TierRow,
@@ -57,18 +56,19 @@ pub(crate) struct MemberTier {
     pub today: NaiveDate,
 }
 
-pub(crate) async fn of_member(
-    reads: &Reads,
-    member_id: Uuid,
+/// From the levels and the member's earn days as `TierRow::all_with_earn_days` reads them
+/// (through the tier DataLoader, many members at once).
+pub(crate) fn member_tier(
+    levels: &[TierRow],
+    earns: &[(NaiveDate, i64)],
     member_since: NaiveDate,
-) -> AppResult<MemberTier> {
-    let (levels, earns) = TierRow::all_with_earn_days(&*reads.conn().await?, member_id).await?;
-    let levels: Vec<TierLevel> = levels.into_iter().map(level).collect();
+) -> MemberTier {
+    let levels: Vec<TierLevel> = levels.iter().cloned().map(level).collect();
     let today = Utc::now().date_naive();
-    let status = tiers::tier_status(&levels, &earns, member_since, today);
-    Ok(MemberTier {
+    let status = tiers::tier_status(&levels, earns, member_since, today);
+    MemberTier {
         levels,
         status,
         today,
-    })
+    }
 }

@@ -212,3 +212,48 @@ async fn an_earn_by_card_number_is_one_round_trip_with_or_without_the_balance_sh
         );
     }
 }
+
+/// Home screens read many members at once (the DataLoaders batch concurrent requests
+/// together): each member still sees its own entries, expiring points and tier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_home_screens_each_show_their_own_member() {
+    let app = quiet_app().await;
+    let partner = app.create_partner("homes").await;
+    let token = app.partner_token(&partner, ALL_SCOPES);
+    let mut members = Vec::new();
+    for i in 1..=12_i64 {
+        let customer = format!("homes-{i}");
+        let (member_id, _) = app.enroll(&token, &customer).await;
+        for k in 0..i {
+            issue(&app, &token, &customer, 10 * i, &format!("homes-{i}-{k}")).await;
+        }
+        members.push((i, app.member_token(&member_id)));
+    }
+    const MINE: &str = "{ me { expiringPoints(withinDays: 3660) { points } \
+        tier { qualifyingPoints } transactions(first: 20) { nodes { points } } } }";
+    for _round in 0..5 {
+        let answers = join_all(members.iter().map(|(i, member_token)| {
+            let app = &app;
+            async move { (*i, app.gql(member_token, MINE, json!({})).await) }
+        }))
+        .await;
+        for (i, answer) in answers {
+            let me = &answer.data()["me"];
+            let nodes = me["transactions"]["nodes"].as_array().unwrap();
+            let points: Vec<String> = nodes
+                .iter()
+                .map(|n| n["points"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(points, vec![(10 * i).to_string(); i as usize], "member {i}");
+            let expiring: i64 = me["expiringPoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["points"].as_str().unwrap().parse::<i64>().unwrap())
+                .sum();
+            assert_eq!(expiring, 10 * i * i, "member {i}");
+            let qualifying = &me["tier"]["qualifyingPoints"];
+            assert_eq!(qualifying, &json!((10 * i * i).to_string()), "member {i}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::{
     prelude::*,
-    sql_types::{BigInt, Date, Timestamptz},
+    sql_types::{Array, BigInt, Date, Timestamptz},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::db::prepared::prepared;
 use crate::db::schema::{holds, journal_entries, member_balances, members};
 
-#[derive(Clone, Debug, Queryable, Selectable)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = journal_entries, check_for_backend(diesel::pg::Pg))]
 pub struct JournalEntry {
     pub id: Uuid,
@@ -84,8 +84,24 @@ pub struct EntryFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl EntryFilter {
+    /// The member, when the filter is all of one member's entries and nothing else.
+    pub fn only_member(&self) -> Option<Uuid> {
+        let nothing_else = self.partner_id.is_none()
+            && self.kinds.is_none()
+            && self.from.is_none()
+            && self.to.is_none();
+        self.member_id.filter(|_| nothing_else)
+    }
+}
+
+/// Free points expiring on a UTC date, for one (member, days ahead) of a batch.
 #[derive(QueryableByName, Debug, PartialEq, Eq)]
 pub struct ExpiringRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub member_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    pub within_days: i64,
     #[diesel(sql_type = Date)]
     pub date: chrono::NaiveDate,
     #[diesel(sql_type = BigInt)]
@@ -93,6 +109,30 @@ pub struct ExpiringRow {
 }
 
 impl JournalEntry {
+    /// The latest `n` entries of each (member, n) asked, newest first within a member: the
+    /// first page of many members' histories in one statement. A member asked with two
+    /// sizes gets the larger.
+    pub async fn latest_of_members(
+        mut conn: &AsyncPgConnection,
+        asked: &[(Uuid, i64)],
+    ) -> QueryResult<Vec<JournalEntry>> {
+        let (members, sizes): (Vec<Uuid>, Vec<i64>) = asked.iter().copied().unzip();
+        prepared(
+            diesel::sql_query(
+                "SELECT e.* FROM (SELECT member_id, max(n) AS n \
+                              FROM unnest($1::uuid[], $2::bigint[]) AS k (member_id, n) \
+                              GROUP BY member_id) k \
+             CROSS JOIN LATERAL (SELECT * FROM journal_entries j WHERE j.member_id = k.member_id \
+                                 ORDER BY j.id DESC LIMIT k.n) e \
+             ORDER BY e.member_id, e.id DESC",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(members)
+            .bind::<Array<BigInt>, _>(sizes),
+        )
+        .load(&mut conn)
+        .await
+    }
+
     /// The campaign bonuses booked with an earn, in the order booked (by campaign).
     pub async fn bonuses_of(
         conn: &mut AsyncPgConnection,
@@ -247,21 +287,29 @@ impl Balance {
             .await
     }
 
-    /// Free points of lots expiring before `until`, by UTC date.
+    /// Free points of lots expiring within the next `days` days of `now`, by UTC date, for
+    /// each (member, days) asked: the batch of many members' home screens in one statement.
     pub async fn expiring(
         mut conn: &AsyncPgConnection,
-        member_id: Uuid,
+        asked: &[(Uuid, i64)],
         now: DateTime<Utc>,
-        until: DateTime<Utc>,
     ) -> QueryResult<Vec<ExpiringRow>> {
+        // Each pair once: a pair given twice would count its lots twice.
+        let mut asked = asked.to_vec();
+        asked.sort_unstable();
+        asked.dedup();
+        let (members, days): (Vec<Uuid>, Vec<i64>) = asked.into_iter().unzip();
         prepared(diesel::sql_query(
-            "SELECT (expires_at AT TIME ZONE 'UTC')::date AS date, sum(remaining - reserved)::bigint AS points \
-             FROM lots WHERE member_id = $1 AND remaining > reserved AND expires_at > $2 AND expires_at <= $3 \
-             GROUP BY 1 ORDER BY 1",
+            "SELECT k.member_id, k.within_days, (l.expires_at AT TIME ZONE 'UTC')::date AS date, \
+                    sum(l.remaining - l.reserved)::bigint AS points \
+             FROM unnest($1::uuid[], $2::bigint[]) AS k (member_id, within_days) \
+             JOIN lots l ON l.member_id = k.member_id AND l.remaining > l.reserved \
+              AND l.expires_at > $3 AND l.expires_at <= $3 + k.within_days * interval '1 day' \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         )
-        .bind::<diesel::sql_types::Uuid, _>(member_id)
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(until))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(members)
+        .bind::<Array<BigInt>, _>(days)
+        .bind::<Timestamptz, _>(now))
         .load(&mut conn)
         .await
     }

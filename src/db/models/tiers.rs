@@ -1,11 +1,13 @@
 //! Tier levels and the ledger's tier-qualifying earns.
 
 use bigdecimal::BigDecimal;
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::{
     QueryableByName,
     prelude::*,
-    sql_types::{BigInt, Date, Nullable, Numeric, Text},
+    sql_types::{Array, BigInt, Date, Nullable, Numeric, Text},
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -28,7 +30,7 @@ struct EarnDay {
     points: i64,
 }
 
-/// A row of [`TierRow::all_with_earn_days`]: a level or an earn day.
+/// A row of [`TierRow::all_with_earn_days`]: a level, or a member's earn day.
 #[derive(QueryableByName)]
 struct LevelOrEarnDay {
     #[diesel(sql_type = Nullable<Text>)]
@@ -37,30 +39,36 @@ struct LevelOrEarnDay {
     min_points: Option<i64>,
     #[diesel(sql_type = Nullable<Numeric>)]
     earn_multiplier: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    member_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Date>)]
     day: Option<NaiveDate>,
     #[diesel(sql_type = Nullable<BigInt>)]
     points: Option<i64>,
 }
 
+/// Each member's tier-qualifying points by day (`hub_tier_earn_days`).
+pub type EarnDays = HashMap<Uuid, Vec<(NaiveDate, i64)>>;
+
 impl TierRow {
-    /// The levels, lowest first, and the member's [`earn_days`], in one round trip.
+    /// The levels, lowest first, and each member's [`earn_days`], in one round trip.
     pub async fn all_with_earn_days(
         mut conn: &AsyncPgConnection,
-        member_id: Uuid,
-    ) -> QueryResult<(Vec<TierRow>, Vec<(NaiveDate, i64)>)> {
+        members: &[Uuid],
+    ) -> QueryResult<(Vec<TierRow>, EarnDays)> {
         let rows: Vec<LevelOrEarnDay> = prepared(diesel::sql_query(
-            "SELECT name, min_points, earn_multiplier, NULL::date AS day, NULL::bigint AS points, \
-                    0 AS part FROM tiers \
+            "SELECT name, min_points, earn_multiplier, NULL::uuid AS member_id, NULL::date AS day, \
+                    NULL::bigint AS points, 0 AS part FROM tiers \
              UNION ALL \
-             SELECT NULL, NULL, NULL, day, points, 1 FROM hub_tier_earn_days($1) \
-             ORDER BY part, min_points, day",
+             SELECT NULL, NULL, NULL, m.id, d.day, d.points, 1 \
+             FROM unnest($1::uuid[]) AS m (id), hub_tier_earn_days(m.id) d \
+             ORDER BY part, min_points, member_id, day",
         )
-        .bind::<diesel::sql_types::Uuid, _>(member_id))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(members))
         .load(&mut conn)
         .await?;
         let mut levels = Vec::new();
-        let mut days = Vec::new();
+        let mut days = EarnDays::new();
         for row in rows {
             match row {
                 LevelOrEarnDay {
@@ -74,10 +82,11 @@ impl TierRow {
                     earn_multiplier,
                 }),
                 LevelOrEarnDay {
+                    member_id: Some(member),
                     day: Some(day),
                     points: Some(points),
                     ..
-                } => days.push((day, points)),
+                } => days.entry(member).or_default().push((day, points)),
                 _ => {}
             }
         }

@@ -146,14 +146,18 @@ pub(crate) async fn entry_connection(
 ) -> Result<Connection<String, LedgerEntryNode>> {
     let state = ctx.state();
     let page = Page::new(first, after, state.config.limits.max_page_size)?;
-    let rows = ledger::entries(
-        ctx.reads()?,
-        ctx.principal()?,
-        filter,
-        page.after.map(|c| c.id),
-        page.limit(),
-    )
-    .await?;
+    let filter = ledger::visible_filter(ctx.principal()?, filter)?;
+    // A member's first page (the home screen's) goes through the DataLoader, which reads
+    // the first pages of concurrent requests together; other pages read on their own.
+    let rows = match filter.only_member() {
+        Some(member) if page.after.is_none() => {
+            loaders::latest_entries(ctx, member, page.limit()).await?
+        }
+        _ => {
+            let before = page.after.map(|c| c.id);
+            ledger::entries(ctx.reads()?, ctx.principal()?, filter, before, page.limit()).await?
+        }
+    };
     // The page's members and partners, each in one batch, when the query asks for them
     // (a DataLoader batches by timing alone, which a busy machine can split).
     let look = ctx.look_ahead();

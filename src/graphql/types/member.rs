@@ -130,7 +130,8 @@ impl MemberNode {
         #[graphql(default = 30)] within_days: i32,
     ) -> Result<Vec<ExpiringPoints>> {
         self.require_points_visible(ctx).await?;
-        let rows = ledger::expiring(ctx.reads()?, self.member.id, i64::from(within_days)).await?;
+        let days = ledger::check_within_days(within_days)?;
+        let rows = loaders::expiring(ctx, self.member.id, days).await?;
         Ok(rows
             .into_iter()
             .map(|(date, points)| ExpiringPoints {
@@ -160,12 +161,12 @@ impl MemberNode {
     /// needed for the next. Visible to whoever may see the member's points.
     async fn tier(&self, ctx: &Context<'_>) -> Result<Option<MemberTierView>> {
         self.require_points_visible(ctx).await?;
-        let tier = tiers::of_member(
-            ctx.reads()?,
-            self.member.id,
+        let inputs = loaders::tier_inputs(ctx, self.member.id).await?;
+        let tier = tiers::member_tier(
+            &inputs.levels,
+            &inputs.earn_days,
             self.member.created_at.date_naive(),
-        )
-        .await?;
+        );
         Ok((!tier.levels.is_empty()).then_some(MemberTierView(tier)))
     }
     /// Family links and requests (the member itself and the operator only).
