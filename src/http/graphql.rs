@@ -317,44 +317,10 @@ async fn execute(
         Err(e) => return refuse_for(e),
     };
     let may_introspect = principal.is_operator() && http.app.config.operator_introspection;
-    let operation_name = request.operation_name.clone();
-    http.documents.prepare(&mut request);
-    let kind = match request.parsed_query() {
-        Ok(document) if !may_introspect && selects_introspection(document) => {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                AppError::forbidden("introspection is available to the coalition operator only"),
-            );
-        }
-        Ok(document) => {
-            if let Err(mut error) = check_aliases(document, http.app.config.limits.max_aliases) {
-                AppError::finalize(&mut error);
-                return Json(async_graphql::Response::from_errors(vec![error])).into_response();
-            }
-            operation_type(document, operation_name.as_deref())
-        }
-        Err(error) => {
-            let mut error = error;
-            AppError::finalize(&mut error);
-            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": [error] }))).into_response();
-        }
+    let is_mutation = match check_document(&http, &mut request, may_introspect, over_get) {
+        Ok(is_mutation) => is_mutation,
+        Err(refused) => return *refused,
     };
-    match kind {
-        Some(OperationType::Mutation) if over_get => {
-            return refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                AppError::bad_input("mutations must be sent with POST"),
-            );
-        }
-        Some(OperationType::Subscription) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                AppError::bad_input("subscriptions use the graphql-transport-ws websocket"),
-            );
-        }
-        _ => {}
-    }
-    let is_mutation = kind == Some(OperationType::Mutation);
     let kind_label = if is_mutation { "mutation" } else { "query" };
     if !may_introspect {
         request = request.disable_introspection();
@@ -369,43 +335,130 @@ async fn execute(
     let request = request
         .data(principal)
         .data(crate::db::Reads::new(http.app.db.clone()));
-    let schema = http.schema.clone();
     let started = Instant::now();
-    // Spawned so that a mutation is never cancelled half way when the client disconnects:
-    // it commits or rolls back on its own. Queries are aborted instead.
+    match run(&http, request, is_mutation, span).await {
+        Ok(response) => answer(&http, response, kind_label, started),
+        Err(failure) => {
+            http.metrics
+                .record(kind_label, failure.outcome(), started.elapsed());
+            failure.into_response(is_mutation)
+        }
+    }
+}
+
+/// Parses the request's document (kept parsed for the schema) and applies what is checked
+/// once per request: introspection, the alias limit, and which operations go where.
+/// Answers whether it is a mutation, or the refusal to send.
+fn check_document(
+    http: &HttpState,
+    request: &mut async_graphql::Request,
+    may_introspect: bool,
+    over_get: bool,
+) -> Result<bool, Box<Response>> {
+    let operation_name = request.operation_name.clone();
+    http.documents.prepare(request);
+    let document = match request.parsed_query() {
+        Ok(document) => document,
+        Err(error) => {
+            let mut error = error;
+            AppError::finalize(&mut error);
+            let body = Json(json!({ "errors": [error] }));
+            return Err(Box::new((StatusCode::BAD_REQUEST, body).into_response()));
+        }
+    };
+    if !may_introspect && selects_introspection(document) {
+        return Err(Box::new(refuse(
+            StatusCode::FORBIDDEN,
+            AppError::forbidden("introspection is available to the coalition operator only"),
+        )));
+    }
+    if let Err(mut error) = check_aliases(document, http.app.config.limits.max_aliases) {
+        AppError::finalize(&mut error);
+        let body = Json(async_graphql::Response::from_errors(vec![error]));
+        return Err(Box::new(body.into_response()));
+    }
+    match operation_type(document, operation_name.as_deref()) {
+        Some(OperationType::Mutation) if over_get => Err(Box::new(refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::bad_input("mutations must be sent with POST"),
+        ))),
+        Some(OperationType::Subscription) => Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            AppError::bad_input("subscriptions use the graphql-transport-ws websocket"),
+        ))),
+        kind => Ok(kind == Some(OperationType::Mutation)),
+    }
+}
+
+/// Why a request has no GraphQL response.
+enum RunFailure {
+    Crashed(AppError),
+    TimedOut,
+}
+
+impl RunFailure {
+    fn outcome(&self) -> &'static str {
+        match self {
+            RunFailure::Crashed(error) => error.code(),
+            RunFailure::TimedOut => "TIMEOUT",
+        }
+    }
+
+    fn into_response(self, is_mutation: bool) -> Response {
+        match self {
+            RunFailure::Crashed(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, error),
+            RunFailure::TimedOut => {
+                let message = if is_mutation {
+                    "the mutation is still running; retry with the same idempotency key to get its result"
+                } else {
+                    "the request took too long"
+                };
+                let mut error = AppError::internal(anyhow::anyhow!("timeout")).to_server_error();
+                error.message = message.into();
+                let body = Json(json!({ "errors": [error] }));
+                (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+            }
+        }
+    }
+}
+
+/// Runs the request within the request timeout, its errors mapped to their codes.
+/// Spawned so that a mutation is never cancelled half way when the client disconnects: it
+/// commits or rolls back on its own. Queries are aborted instead.
+async fn run(
+    http: &HttpState,
+    request: async_graphql::Request,
+    is_mutation: bool,
+    span: tracing::Span,
+) -> Result<async_graphql::Response, RunFailure> {
+    let schema = http.schema.clone();
     let task = tokio::spawn(async move { schema.execute(request).await }.instrument(span));
     let _abort_guard = AbortOnDrop((!is_mutation).then(|| task.abort_handle()));
     let timeout = http.app.config.limits.request_timeout;
-    let response = match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout(timeout, task).await {
         Ok(Ok(mut response)) => {
             response.errors.iter_mut().for_each(AppError::finalize);
-            response
+            Ok(response)
         }
         Ok(Err(join_error)) => {
             let error = AppError::internal(anyhow::anyhow!("resolver task failed: {join_error}"));
             tracing::error!(error = ?error, "request failed");
-            http.metrics
-                .record(kind_label, error.code(), started.elapsed());
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, error);
+            Err(RunFailure::Crashed(error))
         }
         Err(_) => {
-            http.metrics
-                .record(kind_label, "TIMEOUT", started.elapsed());
-            let message = if is_mutation {
-                "the mutation is still running; retry with the same idempotency key to get its result"
-            } else {
-                "the request took too long"
-            };
             tracing::warn!(?timeout, "request timed out");
-            let mut error = AppError::internal(anyhow::anyhow!("timeout")).to_server_error();
-            error.message = message.into();
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "errors": [error] })),
-            )
-                .into_response();
+            Err(RunFailure::TimedOut)
         }
-    };
+    }
+}
+
+/// The HTTP answer for a GraphQL response, with its outcome in the metrics.
+fn answer(
+    http: &HttpState,
+    response: async_graphql::Response,
+    kind_label: &'static str,
+    started: Instant,
+) -> Response {
     let outcome = response
         .errors
         .first()
