@@ -262,86 +262,136 @@ pub struct StatementInput<'a> {
     pub names: &'a BTreeMap<Uuid, String>,
 }
 
+/// A period's records summed per statement line, before rounding.
+#[derive(Default)]
+struct Sums {
+    pairs: BTreeMap<(Uuid, Uuid), (i64, BigDecimal)>,
+    fees: BTreeMap<Uuid, (i64, BigDecimal)>,
+    internal: BTreeMap<Uuid, i64>,
+    breakage: BTreeMap<Uuid, i64>,
+    repaid: BTreeMap<Uuid, i64>,
+    bonus: BTreeMap<Uuid, i64>,
+}
+
+impl Sums {
+    fn of(totals: Totals) -> AppResult<Sums> {
+        let mut sums = Sums::default();
+        for ((kind, issuer, redeemer), (points, money)) in totals.by_key {
+            sums.add(kind, issuer, redeemer, points, money)?;
+        }
+        Ok(sums)
+    }
+
+    fn add(
+        &mut self,
+        kind: RecordKind,
+        issuer: Uuid,
+        redeemer: Option<Uuid>,
+        points: i64,
+        money: BigDecimal,
+    ) -> AppResult<()> {
+        let zero = || (0, BigDecimal::from(0));
+        match (kind, redeemer) {
+            (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r)) if r == issuer => {
+                add_checked(self.internal.entry(issuer).or_default(), points)
+            }
+            (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r)) => {
+                let slot = self.pairs.entry((issuer, r)).or_insert_with(zero);
+                slot.1 += money;
+                add_checked(&mut slot.0, points)
+            }
+            (RecordKind::Issue | RecordKind::IssueReversal | RecordKind::BonusIssue, _) => {
+                if kind == RecordKind::BonusIssue {
+                    add_checked(self.bonus.entry(issuer).or_default(), points)?;
+                }
+                let slot = self.fees.entry(issuer).or_insert_with(zero);
+                slot.1 += money;
+                add_checked(&mut slot.0, points)
+            }
+            (RecordKind::Expiry, _) => {
+                add_checked(self.breakage.entry(issuer).or_default(), points)
+            }
+            (RecordKind::DebtRepayment, _) => {
+                add_checked(self.repaid.entry(issuer).or_default(), points)
+            }
+            (RecordKind::Redemption | RecordKind::RedemptionReversal, None) => {
+                Err(AppError::internal(anyhow::anyhow!(
+                    "redemption record without a redeeming partner"
+                )))
+            }
+        }
+    }
+}
+
+/// Non-zero lines of points per partner.
+fn points_lines(map: BTreeMap<Uuid, i64>) -> Vec<PointsLine> {
+    map.into_iter()
+        .filter(|(_, points)| *points != 0)
+        .map(|(partner, points)| PointsLine { partner, points })
+        .collect()
+}
+
+/// Pairs and fees rounded to minor units; lines of nothing left out.
+fn money_lines(
+    sums_pairs: BTreeMap<(Uuid, Uuid), (i64, BigDecimal)>,
+    fees: BTreeMap<Uuid, (i64, BigDecimal)>,
+    minor: u32,
+) -> AppResult<(Vec<PairLine>, Vec<FeeLine>)> {
+    let mut lines = Vec::new();
+    for ((issuer, redeemer), (points, money)) in sums_pairs {
+        let amount_minor = to_minor(&money, minor)?;
+        if points != 0 || amount_minor != 0 {
+            lines.push(PairLine {
+                issuer,
+                redeemer,
+                points,
+                amount_minor,
+            });
+        }
+    }
+    let mut issuance_fees = Vec::new();
+    for (partner, (points, money)) in fees {
+        let amount_minor = to_minor(&money, minor)?;
+        if points != 0 || amount_minor != 0 {
+            issuance_fees.push(FeeLine {
+                partner,
+                points,
+                amount_minor,
+            });
+        }
+    }
+    Ok((lines, issuance_fees))
+}
+
+/// Every party the statement mentions, with its name as of now.
+fn named_parties<'a>(
+    mut mentioned: BTreeSet<Party>,
+    points_lines: impl Iterator<Item = &'a PointsLine>,
+    names: &BTreeMap<Uuid, String>,
+) -> Vec<PartyName> {
+    mentioned.extend(points_lines.map(|l| Party::Partner(l.partner)));
+    mentioned
+        .into_iter()
+        .map(|party| PartyName {
+            party,
+            name: match party {
+                Party::Hub => "Coalition hub".to_owned(),
+                Party::Partner(id) => names.get(&id).cloned().unwrap_or_default(),
+            },
+        })
+        .collect()
+}
+
 impl Statement {
     pub fn build(input: StatementInput<'_>) -> AppResult<Statement> {
         let minor = minor_units(input.currency);
-        let mut pairs: BTreeMap<(Uuid, Uuid), (i64, BigDecimal)> = BTreeMap::new();
-        let mut fees: BTreeMap<Uuid, (i64, BigDecimal)> = BTreeMap::new();
-        let mut internal: BTreeMap<Uuid, i64> = BTreeMap::new();
-        let mut breakage: BTreeMap<Uuid, i64> = BTreeMap::new();
-        let mut repaid: BTreeMap<Uuid, i64> = BTreeMap::new();
-        let mut bonus: BTreeMap<Uuid, i64> = BTreeMap::new();
-        for ((kind, issuer, redeemer), (points, money)) in input.totals.by_key {
-            match (kind, redeemer) {
-                (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r))
-                    if r == issuer =>
-                {
-                    add_checked(internal.entry(issuer).or_default(), points)?;
-                }
-                (RecordKind::Redemption | RecordKind::RedemptionReversal, Some(r)) => {
-                    let slot = pairs
-                        .entry((issuer, r))
-                        .or_insert_with(|| (0, BigDecimal::from(0)));
-                    add_checked(&mut slot.0, points)?;
-                    slot.1 += money;
-                }
-                (RecordKind::Issue | RecordKind::IssueReversal | RecordKind::BonusIssue, _) => {
-                    if kind == RecordKind::BonusIssue {
-                        add_checked(bonus.entry(issuer).or_default(), points)?;
-                    }
-                    let slot = fees
-                        .entry(issuer)
-                        .or_insert_with(|| (0, BigDecimal::from(0)));
-                    add_checked(&mut slot.0, points)?;
-                    slot.1 += money;
-                }
-                (RecordKind::Expiry, _) => {
-                    add_checked(breakage.entry(issuer).or_default(), points)?
-                }
-                (RecordKind::DebtRepayment, _) => {
-                    add_checked(repaid.entry(issuer).or_default(), points)?
-                }
-                (RecordKind::Redemption | RecordKind::RedemptionReversal, None) => {
-                    return Err(AppError::internal(anyhow::anyhow!(
-                        "redemption record without a redeeming partner"
-                    )));
-                }
-            }
-        }
-
-        let mut lines = Vec::new();
-        for ((issuer, redeemer), (points, money)) in pairs {
-            let amount_minor = to_minor(&money, minor)?;
-            if points != 0 || amount_minor != 0 {
-                lines.push(PairLine {
-                    issuer,
-                    redeemer,
-                    points,
-                    amount_minor,
-                });
-            }
-        }
-        let mut issuance_fees = Vec::new();
-        for (partner, (points, money)) in fees {
-            let amount_minor = to_minor(&money, minor)?;
-            if points != 0 || amount_minor != 0 {
-                issuance_fees.push(FeeLine {
-                    partner,
-                    points,
-                    amount_minor,
-                });
-            }
-        }
-        let points_lines = |map: BTreeMap<Uuid, i64>| -> Vec<PointsLine> {
-            map.into_iter()
-                .filter(|(_, points)| *points != 0)
-                .map(|(partner, points)| PointsLine { partner, points })
-                .collect()
-        };
-        let internal_redemptions = points_lines(internal);
-        let breakage = points_lines(breakage);
-        let debt_repayments = points_lines(repaid);
-        let bonus_issuance = points_lines(bonus);
+        let record_count = input.totals.records;
+        let sums = Sums::of(input.totals)?;
+        let (lines, issuance_fees) = money_lines(sums.pairs, sums.fees, minor)?;
+        let internal_redemptions = points_lines(sums.internal);
+        let breakage = points_lines(sums.breakage);
+        let debt_repayments = points_lines(sums.repaid);
+        let bonus_issuance = points_lines(sums.bonus);
 
         let obligations = lines
             .iter()
@@ -359,33 +409,21 @@ impl Statement {
             );
         let positions = positions(obligations)?;
         let transfers = payment_plan(&positions);
-
-        let mut mentioned: BTreeSet<Party> = positions.iter().map(|p| p.party).collect();
-        mentioned.extend(
+        let parties = named_parties(
+            positions.iter().map(|p| p.party).collect(),
             internal_redemptions
                 .iter()
                 .chain(&breakage)
                 .chain(&debt_repayments)
-                .chain(&bonus_issuance)
-                .map(|l| Party::Partner(l.partner)),
+                .chain(&bonus_issuance),
+            input.names,
         );
-        let parties = mentioned
-            .into_iter()
-            .map(|party| PartyName {
-                party,
-                name: match party {
-                    Party::Hub => "Coalition hub".to_owned(),
-                    Party::Partner(id) => input.names.get(&id).cloned().unwrap_or_default(),
-                },
-            })
-            .collect();
-
         Ok(Statement {
             currency: input.currency.to_owned(),
             minor_units: minor,
             period_start: input.period_start,
             period_end: input.period_end,
-            record_count: input.totals.records,
+            record_count,
             parties,
             lines,
             internal_redemptions,
