@@ -382,6 +382,33 @@ fn named_parties<'a>(
         .collect()
 }
 
+/// One row of a statement's CSV: amounts are amount, gross payable, gross receivable, net.
+struct CsvRow {
+    section: &'static str,
+    from: Option<Party>,
+    to: Option<Party>,
+    points: Option<i64>,
+    amounts: [Option<i64>; 4],
+}
+
+impl CsvRow {
+    fn new(
+        section: &'static str,
+        from: Option<Party>,
+        to: Option<Party>,
+        points: Option<i64>,
+        amounts: [Option<i64>; 4],
+    ) -> CsvRow {
+        CsvRow {
+            section,
+            from,
+            to,
+            points,
+            amounts,
+        }
+    }
+}
+
 impl Statement {
     pub fn build(input: StatementInput<'_>) -> AppResult<Statement> {
         let minor = minor_units(input.currency);
@@ -535,109 +562,90 @@ impl Statement {
             "section,from_id,from_name,to_id,to_name,points,amount,gross_payable,gross_receivable,net,currency\n",
         );
         let money = |minor: i64| format_minor(minor, self.minor_units);
-        let mut row = |section: &str,
-                       from: Option<Party>,
-                       to: Option<Party>,
-                       points: Option<i64>,
-                       amounts: [Option<i64>; 4]| {
-            let party = |p: Option<Party>| match p {
-                Some(p) => (p.to_string(), csv_field(self.name_of(p))),
-                None => (String::new(), String::new()),
-            };
-            let (from_id, from_name) = party(from);
-            let (to_id, to_name) = party(to);
-            let amounts = amounts.map(|a| a.map(money).unwrap_or_default());
-            out.push_str(&format!(
-                "{section},{from_id},{from_name},{to_id},{to_name},{},{},{},{},{},{}\n",
-                points.map(|p| p.to_string()).unwrap_or_default(),
-                amounts[0],
-                amounts[1],
-                amounts[2],
-                amounts[3],
-                self.currency,
-            ));
+        let party = |p: Option<Party>| match p {
+            Some(p) => (p.to_string(), csv_field(self.name_of(p))),
+            None => (String::new(), String::new()),
         };
+        for row in self.csv_rows() {
+            let (from_id, from_name) = party(row.from);
+            let (to_id, to_name) = party(row.to);
+            let [amount, payable, receivable, net] =
+                row.amounts.map(|a| a.map(money).unwrap_or_default());
+            let points = row.points.map(|p| p.to_string()).unwrap_or_default();
+            out.push_str(&format!(
+                "{},{from_id},{from_name},{to_id},{to_name},{points},{amount},{payable},{receivable},{net},{}\n",
+                row.section, self.currency,
+            ));
+        }
+        out
+    }
+
+    /// The CSV's rows, section by section, in the statement's order.
+    fn csv_rows(&self) -> Vec<CsvRow> {
+        let partner = |id| Some(Party::Partner(id));
+        let amount = |minor| [Some(minor), None, None, None];
+        let mut rows = Vec::new();
         for l in &self.lines {
-            let (from, to) = (Party::Partner(l.issuer), Party::Partner(l.redeemer));
-            row(
+            rows.push(CsvRow::new(
                 "REDEMPTION",
-                Some(from),
-                Some(to),
+                partner(l.issuer),
+                partner(l.redeemer),
                 Some(l.points),
-                [Some(l.amount_minor), None, None, None],
-            );
+                amount(l.amount_minor),
+            ));
         }
         for l in &self.internal_redemptions {
-            let p = Party::Partner(l.partner);
-            row(
+            rows.push(CsvRow::new(
                 "INTERNAL_REDEMPTION",
-                Some(p),
-                Some(p),
+                partner(l.partner),
+                partner(l.partner),
                 Some(l.points),
                 [None; 4],
-            );
+            ));
         }
         for f in &self.issuance_fees {
-            let from = Party::Partner(f.partner);
-            row(
+            rows.push(CsvRow::new(
                 "ISSUANCE_FEE",
-                Some(from),
+                partner(f.partner),
                 Some(Party::Hub),
                 Some(f.points),
-                [Some(f.amount_minor), None, None, None],
-            );
+                amount(f.amount_minor),
+            ));
         }
-        for l in &self.breakage {
-            row(
-                "BREAKAGE",
-                Some(Party::Partner(l.partner)),
-                None,
-                Some(l.points),
-                [None; 4],
-            );
-        }
-        for l in &self.debt_repayments {
-            row(
-                "DEBT_REPAYMENT",
-                Some(Party::Partner(l.partner)),
-                None,
-                Some(l.points),
-                [None; 4],
-            );
-        }
-        for l in &self.bonus_issuance {
-            row(
-                "BONUS_ISSUE",
-                Some(Party::Partner(l.partner)),
-                None,
-                Some(l.points),
-                [None; 4],
-            );
+        for (section, lines) in [
+            ("BREAKAGE", &self.breakage),
+            ("DEBT_REPAYMENT", &self.debt_repayments),
+            ("BONUS_ISSUE", &self.bonus_issuance),
+        ] {
+            for l in lines {
+                rows.push(CsvRow::new(
+                    section,
+                    partner(l.partner),
+                    None,
+                    Some(l.points),
+                    [None; 4],
+                ));
+            }
         }
         for p in &self.positions {
-            row(
-                "POSITION",
-                Some(p.party),
+            let amounts = [
                 None,
-                None,
-                [
-                    None,
-                    Some(p.gross_payable),
-                    Some(p.gross_receivable),
-                    Some(p.net),
-                ],
-            );
+                Some(p.gross_payable),
+                Some(p.gross_receivable),
+                Some(p.net),
+            ];
+            rows.push(CsvRow::new("POSITION", Some(p.party), None, None, amounts));
         }
         for t in &self.transfers {
-            row(
+            rows.push(CsvRow::new(
                 "TRANSFER",
                 Some(t.from),
                 Some(t.to),
                 None,
-                [Some(t.amount_minor), None, None, None],
-            );
+                amount(t.amount_minor),
+            ));
         }
-        out
+        rows
     }
 }
 
@@ -847,6 +855,45 @@ mod tests {
         assert_eq!(net[&Party::Partner(partner(2))], 200);
         assert_eq!(net[&Party::Hub], 50);
         assert_eq!(s.transfers.len(), 2);
+    }
+
+    #[test]
+    fn the_csv_has_one_row_per_line_section_by_section() {
+        let s = build(vec![
+            row(RecordKind::Redemption, 1, Some(1), 50, "5"),
+            row(RecordKind::Redemption, 1, Some(2), 30, "3"),
+            row(RecordKind::Issue, 1, None, 100, "0.5"),
+            row(RecordKind::BonusIssue, 2, None, 20, "0.1"),
+            row(RecordKind::Expiry, 2, None, 7, "0"),
+            row(RecordKind::DebtRepayment, 1, None, 4, "0"),
+        ]);
+        let csv = s.to_csv();
+        let sections: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(
+            sections,
+            [
+                "REDEMPTION",
+                "INTERNAL_REDEMPTION",
+                "ISSUANCE_FEE",
+                "ISSUANCE_FEE",
+                "BREAKAGE",
+                "DEBT_REPAYMENT",
+                "BONUS_ISSUE",
+                "POSITION",
+                "POSITION",
+                "POSITION",
+                "TRANSFER",
+                "TRANSFER",
+            ]
+        );
+        let (one, two) = (partner(1), partner(2));
+        assert!(csv.contains(&format!("\nREDEMPTION,{one},,{two},,30,3.00,,,,EUR\n")));
+        assert!(csv.contains(&format!("\nBONUS_ISSUE,{two},,,,20,,,,,EUR\n")));
+        assert!(csv.contains(&format!("\nPOSITION,{one},,,,,,3.50,0.00,-3.50,EUR\n")));
     }
 
     #[test]
