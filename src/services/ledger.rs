@@ -185,88 +185,125 @@ pub async fn issue(
     input: IssueInput,
 ) -> AppResult<Outcome> {
     let partner_id = principal.acting_partner(Scope::PointsIssue, input.partner_id)?;
-    validate_key(&input.idempotency_key)?;
-    validate_reference(input.reference.as_deref())?;
     let member = member_args(&input.member)?;
+    let earn = CheckedEarn::of(partner_id, &member, &input)?;
     let now = Utc::now();
     let expires_at = lot_expiry(now, input.expires_at, ledger.config.points_lifetime)?;
-    let mut fp = Fingerprint::new("issuePoints");
-    fp.field(partner_id);
-    fingerprint_member(&mut fp, &member);
-    let (points, purchase) = match input.amount {
-        Amount::Points(points) => {
-            fp.field("points").field(validate_points(points)?);
-            (Some(points), None)
-        }
-        Amount::Purchase { amount, currency } => {
-            validate_purchase(&amount, &currency)?;
-            fp.field("purchase")
-                .field(amount.normalized())
-                .field(&currency);
-            (None, Some((amount, currency)))
-        }
-    };
-    let referral_code = input
-        .referral_code
-        .as_deref()
-        .map(normalize_referral_code)
-        .transpose()?;
-    fp.optional(input.reference.as_deref())
-        .optional(input.expires_at.map(|t| t.timestamp_micros()))
-        .optional(referral_code.as_deref());
-    validate_lines(&input.lines)?;
-    for line in &input.lines {
-        fp.field(&line.sku)
-            .optional(line.category.as_deref())
-            .field(line.quantity)
-            .field(line.amount.normalized());
-    }
-    let fingerprint = fp.finish();
-    let candidates = campaigns::candidates(&ledger.db, &ledger.campaigns, partner_id, now).await?;
-    let bonuses = if candidates.is_empty() {
-        Vec::new()
-    } else {
-        let earn = Earn {
-            partner_id,
-            at: now,
-            base_points: base_points(ledger, partner_id, points, purchase.as_ref()).await?,
-            purchase: purchase.as_ref().map(|(amount, _)| amount.clone()),
-            lines: input.lines,
-        };
-        campaigns::bonuses(&ledger.db, &candidates, &earn, member.clone()).await?
-    };
-    let (purchase_amount, purchase_currency) = purchase.unzip();
+    let bonuses = earn_bonuses(ledger, partner_id, now, &earn, input.lines, &member).await?;
+    let (purchase_amount, purchase_currency) = earn.purchase.unzip();
     let new_member_number = generate_member_number(&mut rand::rng());
-    ledger
-        .batcher
-        .submit(BatchOp {
-            new_member_id: Some(Uuid::now_v7()),
-            new_member_number: Some(new_member_number),
+    let op = BatchOp {
+        new_member_id: Some(Uuid::now_v7()),
+        new_member_number: Some(new_member_number),
+        points: earn.points,
+        purchase_amount: purchase_amount.map(|a| a.normalized().to_plain_string()),
+        purchase_currency,
+        expires_at: Some(expires_at),
+        referral_code: earn.referral_code,
+        reward_expires_at: Some(now + ledger.config.points_lifetime),
+        bonuses,
+        ..BatchOp::new(
+            "issue",
+            principal,
+            input.idempotency_key,
+            &earn.fingerprint,
+            partner_id,
+            member,
+            input.reference,
+            now,
+        )
+    };
+    ledger.batcher.submit(op).await
+}
+
+/// An earn's input, checked, with the fingerprint its idempotency key is bound to.
+struct CheckedEarn {
+    points: Option<i64>,
+    purchase: Option<(BigDecimal, String)>,
+    referral_code: Option<String>,
+    fingerprint: Vec<u8>,
+}
+
+impl CheckedEarn {
+    fn of(partner_id: Uuid, member: &MemberArgs, input: &IssueInput) -> AppResult<CheckedEarn> {
+        validate_key(&input.idempotency_key)?;
+        validate_reference(input.reference.as_deref())?;
+        validate_lines(&input.lines)?;
+        let mut fp = Fingerprint::new("issuePoints");
+        fp.field(partner_id);
+        fingerprint_member(&mut fp, member);
+        let (points, purchase) = match &input.amount {
+            Amount::Points(points) => {
+                fp.field("points").field(validate_points(*points)?);
+                (Some(*points), None)
+            }
+            Amount::Purchase { amount, currency } => {
+                validate_purchase(amount, currency)?;
+                fp.field("purchase")
+                    .field(amount.normalized())
+                    .field(currency);
+                (None, Some((amount.clone(), currency.clone())))
+            }
+        };
+        let referral_code = input
+            .referral_code
+            .as_deref()
+            .map(normalize_referral_code)
+            .transpose()?;
+        fp.optional(input.reference.as_deref())
+            .optional(input.expires_at.map(|t| t.timestamp_micros()))
+            .optional(referral_code.as_deref());
+        for line in &input.lines {
+            fp.field(&line.sku)
+                .optional(line.category.as_deref())
+                .field(line.quantity)
+                .field(line.amount.normalized());
+        }
+        Ok(CheckedEarn {
             points,
-            purchase_amount: purchase_amount.map(|a| a.normalized().to_plain_string()),
-            purchase_currency,
-            expires_at: Some(expires_at),
+            purchase,
             referral_code,
-            reward_expires_at: Some(now + ledger.config.points_lifetime),
-            bonuses: bonuses
-                .iter()
-                .map(|b| BonusArg {
-                    campaign_id: b.campaign_id,
-                    points: b.points,
-                })
-                .collect(),
-            ..BatchOp::new(
-                "issue",
-                principal,
-                input.idempotency_key,
-                &fingerprint,
-                partner_id,
-                member,
-                input.reference,
-                now,
-            )
+            fingerprint: fp.finish(),
         })
-        .await
+    }
+}
+
+/// The campaign bonuses the earn qualifies for (none, without reading anything, when no
+/// campaign of the partner is live).
+async fn earn_bonuses(
+    ledger: &Ledger,
+    partner_id: Uuid,
+    now: DateTime<Utc>,
+    checked: &CheckedEarn,
+    lines: Vec<Line>,
+    member: &MemberArgs,
+) -> AppResult<Vec<BonusArg>> {
+    let candidates = campaigns::candidates(&ledger.db, &ledger.campaigns, partner_id, now).await?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let base_points = base_points(
+        ledger,
+        partner_id,
+        checked.points,
+        checked.purchase.as_ref(),
+    )
+    .await?;
+    let earn = Earn {
+        partner_id,
+        at: now,
+        base_points,
+        purchase: checked.purchase.as_ref().map(|(amount, _)| amount.clone()),
+        lines,
+    };
+    let bonuses = campaigns::bonuses(&ledger.db, &candidates, &earn, member.clone()).await?;
+    Ok(bonuses
+        .iter()
+        .map(|b| BonusArg {
+            campaign_id: b.campaign_id,
+            points: b.points,
+        })
+        .collect())
 }
 
 /// An earn's points before campaign bonuses (and before the tier multiplier): given, or
