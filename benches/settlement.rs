@@ -139,7 +139,7 @@ async fn main() {
     let cutoff = Utc::now();
     let t = Instant::now();
     let view = settlement::close(
-        &state.db,
+        &state.settlement,
         &state.config.currency,
         &operator,
         cutoff,
@@ -159,7 +159,7 @@ async fn main() {
     let (rss_after, peak) = memory_mib();
     let t = Instant::now();
     let again = settlement::close(
-        &state.db,
+        &state.settlement,
         &state.config.currency,
         &operator,
         cutoff,

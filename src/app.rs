@@ -14,6 +14,8 @@ use crate::{
         leaderboards::Leaderboards,
         ledger::Ledger,
         live::{LiveBalances, Publisher},
+        members::Members,
+        settlement::Settlement,
     },
 };
 
@@ -30,6 +32,8 @@ pub struct AppState {
     pub ledger: Ledger,
     pub leaderboards: Leaderboards,
     pub ambassadors: Ambassadors,
+    pub members: Members,
+    pub settlement: Settlement,
     /// `balanceChanged` subscriptions served by this process.
     pub live: Arc<LiveBalances>,
 }
@@ -83,11 +87,19 @@ impl AppState {
             publisher,
             points_lifetime: config.ledger.points_lifetime,
         };
+        let keys = Arc::new(keys);
+        let members = Members {
+            db: db.clone(),
+            keys: keys.clone(),
+        };
+        let settlement = Settlement { db: db.clone() };
         Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
-            keys: Arc::new(keys),
+            keys,
+            members,
+            settlement,
             partners,
             ledger,
             leaderboards,

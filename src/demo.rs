@@ -92,7 +92,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
     let mut demo_members = Vec::new();
     for (i, customer) in ["FM-1001", "FM-1002", "FM-1003"].into_iter().enumerate() {
         let enrolment = members::enroll(
-            &state.db,
+            &state.members,
             &operator,
             Some(fresh_mart),
             Some(customer.into()),

@@ -303,7 +303,7 @@ async fn settle(cutoff: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let state = AppState::new(Config::from_env(true)?)?;
     let started = std::time::Instant::now();
     let view = settlement::close(
-        &state.db,
+        &state.settlement,
         &state.config.currency,
         &cli_operator(),
         cutoff,
@@ -427,7 +427,7 @@ async fn settlement_command(command: SettlementCommand) -> anyhow::Result<()> {
     let state = AppState::new(Config::from_env(true)?)?;
     match command {
         SettlementCommand::List => {
-            let views = settlement::statements(&state.db, &cli_operator(), None, 1000)
+            let views = settlement::statements(&state.settlement, &cli_operator(), None, 1000)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("id,period_start,period_end,records,content_hash");
@@ -451,7 +451,7 @@ async fn settlement_command(command: SettlementCommand) -> anyhow::Result<()> {
                 },
                 None => cli_operator(),
             };
-            let view = settlement::statement(&state.db, &principal, id)
+            let view = settlement::statement(&state.settlement, &principal, id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {

@@ -25,7 +25,7 @@ pub(crate) async fn csv(
     let Ok(id) = id.parse() else {
         return refuse_for(AppError::NotFound("settlement statement"));
     };
-    match settlement::statement(&http.app.db, &principal, id).await {
+    match settlement::statement(&http.app.settlement, &principal, id).await {
         Ok(view) => {
             let mut response = view.statement.to_csv().into_response();
             let headers = response.headers_mut();

@@ -1,5 +1,7 @@
 //! Enrolment, partner links, lookups with the visibility rules of DESIGN.md, member tokens.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -38,6 +40,13 @@ pub struct Enrolment {
     pub referral_attached: bool,
 }
 
+/// The members service's handle: the pool, and the keys member tokens are signed with.
+#[derive(Clone)]
+pub struct Members {
+    pub(crate) db: DbPool,
+    pub(crate) keys: Arc<KeySet>,
+}
+
 /// The scope a partner needs to enrol and link members: it is part of earning.
 const ENROL_SCOPE: Scope = Scope::PointsIssue;
 
@@ -45,12 +54,13 @@ const ENROL_SCOPE: Scope = Scope::PointsIssue;
 /// customer id that is already linked returns that member (a till may retry). An
 /// ambassador's referral code is attached in the same transaction.
 pub async fn enroll(
-    db: &DbPool,
+    members: &Members,
     principal: &Principal,
     partner_id: Option<Uuid>,
     customer_id: Option<String>,
     referral_code: Option<String>,
 ) -> AppResult<Enrolment> {
+    let db = &members.db;
     let partner_id = match (principal, partner_id, &customer_id) {
         (Principal::Operator { .. }, None, None) => None,
         _ => Some(principal.acting_partner(ENROL_SCOPE, partner_id)?),
@@ -166,13 +176,14 @@ async fn ensure_partner_exists(conn: &mut AsyncPgConnection, partner_id: Uuid) -
 /// partner's customer id. A partner needs the member: its presence code or its consent
 /// (services::consents). Linking the same pair again is a no-op.
 pub async fn link(
-    db: &DbPool,
+    members: &Members,
     principal: &Principal,
     partner_id: Option<Uuid>,
     member: MemberRef,
     customer_id: String,
     presence_code: Option<String>,
 ) -> AppResult<Member> {
+    let db = &members.db;
     let partner_id = principal.acting_partner(ENROL_SCOPE, partner_id)?;
     validate_customer_id(&customer_id)?;
     let code = presence_code
@@ -305,17 +316,23 @@ async fn lookup(conn: &mut AsyncPgConnection, member: &MemberRef) -> AppResult<O
     })
 }
 
-pub async fn get(db: &DbPool, principal: &Principal, member: &MemberRef) -> AppResult<Member> {
+pub async fn get(
+    members: &Members,
+    principal: &Principal,
+    member: &MemberRef,
+) -> AppResult<Member> {
+    let db = &members.db;
     let mut conn = db.get().await?;
     find_visible(&mut conn, principal, member).await
 }
 
 /// A member's birth date: the member itself and the operator only.
 pub async fn birth_date(
-    db: &DbPool,
+    members: &Members,
     principal: &Principal,
     member_id: Uuid,
 ) -> AppResult<Option<chrono::NaiveDate>> {
+    let db = &members.db;
     own_or_operator(principal, member_id)?;
     let mut conn = db.get().await?;
     Ok(crate::db::models::member::birth_date(&mut conn, member_id).await?)
@@ -323,11 +340,12 @@ pub async fn birth_date(
 
 /// Sets (or, with none, clears) a member's birth date: the member itself, or the operator.
 pub async fn set_birth_date(
-    db: &DbPool,
+    members: &Members,
     principal: &Principal,
     member_id: Uuid,
     date: Option<chrono::NaiveDate>,
 ) -> AppResult<Option<chrono::NaiveDate>> {
+    let db = &members.db;
     own_or_operator(principal, member_id)?;
     let today = Utc::now().date_naive();
     if date.is_some_and(|d| d > today || d < today - chrono::Duration::days(150 * 366)) {
@@ -350,33 +368,16 @@ fn own_or_operator(principal: &Principal, member_id: Uuid) -> AppResult<()> {
     }
 }
 
-/// The calling partner's customer id for a member, if linked.
-pub async fn customer_id_for(
-    db: &DbPool,
-    partner_id: Uuid,
-    member_id: Uuid,
-) -> AppResult<Option<String>> {
-    let mut conn = db.get().await?;
-    Ok(MemberLink::find(&mut conn, member_id, partner_id)
-        .await?
-        .map(|link| link.partner_customer_id))
-}
-
-pub async fn links(db: &DbPool, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
-    let mut conn = db.get().await?;
-    Ok(MemberLink::for_member(&mut conn, member_id).await?)
-}
-
 /// A short-lived member token, minted by a partner's backend (scope `members:token`) for one
 /// of its linked members that is present (its code) or consented, or by an operator.
 pub async fn issue_member_token(
-    db: &DbPool,
-    keys: &KeySet,
+    members: &Members,
     principal: &Principal,
     member: &MemberRef,
     presence_code: Option<String>,
     ttl: std::time::Duration,
 ) -> AppResult<(Member, MintedToken)> {
+    let (db, keys) = (&members.db, &*members.keys);
     let partner_id = match principal {
         Principal::Operator { .. } => None,
         _ => Some(principal.require_partner_scope(Scope::MembersToken)?),

@@ -41,13 +41,20 @@ pub struct RatesInput {
     pub effective_from: Option<DateTime<Utc>>,
 }
 
+/// The settlement service's handle.
+#[derive(Clone)]
+pub struct Settlement {
+    pub(crate) db: DbPool,
+}
+
 /// Operator: a new rate card for a partner, from `effective_from` on. Closed periods are
 /// final, so a rate may not start before the last cut-off.
 pub async fn set_rates(
-    db: &DbPool,
+    settlement: &Settlement,
     principal: &Principal,
     input: RatesInput,
 ) -> AppResult<PartnerRate> {
+    let db = &settlement.db;
     principal.require_operator()?;
     validate_rate(&input.redemption_value, "redemptionValue")?;
     validate_rate(&input.issuance_fee, "issuanceFee")?;
@@ -89,10 +96,11 @@ pub async fn set_rates(
 
 /// A partner's rate history, latest first: the operator's and the partner's own view.
 pub async fn rate_history(
-    db: &DbPool,
+    settlement: &Settlement,
     principal: &Principal,
     partner_id: Uuid,
 ) -> AppResult<Vec<PartnerRate>> {
+    let db = &settlement.db;
     match principal {
         Principal::Operator { .. } => {}
         Principal::Partner {
@@ -135,7 +143,12 @@ fn view_of(principal: &Principal, period: Period) -> AppResult<StatementView> {
     })
 }
 
-pub async fn statement(db: &DbPool, principal: &Principal, id: Uuid) -> AppResult<StatementView> {
+pub async fn statement(
+    settlement: &Settlement,
+    principal: &Principal,
+    id: Uuid,
+) -> AppResult<StatementView> {
+    let db = &settlement.db;
     principal.records_partner(Scope::SettlementRead)?;
     let mut conn = db.get().await?;
     let period = Period::find(&mut conn, id)
@@ -146,11 +159,12 @@ pub async fn statement(db: &DbPool, principal: &Principal, id: Uuid) -> AppResul
 
 /// Closed statements, newest first.
 pub async fn statements(
-    db: &DbPool,
+    settlement: &Settlement,
     principal: &Principal,
     before: Option<DateTime<Utc>>,
     limit: i64,
 ) -> AppResult<Vec<StatementView>> {
+    let db = &settlement.db;
     principal.records_partner(Scope::SettlementRead)?;
     let mut conn = db.get().await?;
     Period::page(&mut conn, before, limit)
@@ -166,12 +180,13 @@ const PARTNER_PREVIEW_SPAN: chrono::Duration = chrono::Duration::days(93);
 const PARTNER_PREVIEW_TIMEOUT: &str = "SET LOCAL statement_timeout = '5s'";
 
 pub async fn preview(
-    db: &DbPool,
+    settlement: &Settlement,
     currency: &str,
     principal: &Principal,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> AppResult<StatementView> {
+    let db = &settlement.db;
     principal.records_partner(Scope::SettlementRead)?;
     if from >= to {
         return Err(AppError::bad_input("from must be before to"));
@@ -216,12 +231,13 @@ pub struct CloseProgress {
 /// same cut-off returns the statement already closed; a cut-off before the last close is
 /// refused.
 pub async fn close(
-    db: &DbPool,
+    settlement: &Settlement,
     currency: &str,
     principal: &Principal,
     cutoff: DateTime<Utc>,
     progress: &mut (dyn FnMut(CloseProgress) + Send),
 ) -> AppResult<StatementView> {
+    let db = &settlement.db;
     principal.require_operator()?;
     // PostgreSQL keeps microseconds: the cut-off is compared as it will be stored.
     let cutoff = DateTime::from_timestamp_micros(cutoff.timestamp_micros()).unwrap_or(cutoff);

@@ -570,11 +570,11 @@ fn random_histories_keep_every_invariant() {
             let mut world = World { app, partners, member_ids: vec![], balances: vec![ModelBalance::default(); MEMBERS], holds: vec![], entries: vec![], keys: HashMap::new() };
             // Every member consents to and is linked to every partner under "M<i>".
             for m in 0..MEMBERS {
-                let enrolled = members::enroll(&world.app.state.db, &principal(&world, 0), None, Some(format!("M{m}")), None).await.unwrap();
+                let enrolled = members::enroll(&world.app.state.members, &principal(&world, 0), None, Some(format!("M{m}")), None).await.unwrap();
                 let as_member = Principal::Member { member_id: enrolled.member.id };
                 for p in 1..PARTNERS {
                     consents::grant(&world.app.state.db, &as_member, world.partners[p]).await.unwrap();
-                    members::link(&world.app.state.db, &principal(&world, p), None, MemberRef::Id(enrolled.member.id), format!("M{m}"), None).await.unwrap();
+                    members::link(&world.app.state.members, &principal(&world, p), None, MemberRef::Id(enrolled.member.id), format!("M{m}"), None).await.unwrap();
                 }
                 world.member_ids.push(enrolled.member.id);
             }

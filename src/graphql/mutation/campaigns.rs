@@ -75,7 +75,7 @@ impl CampaignMutation {
             }
         };
         Ok(crate::services::members::set_birth_date(
-            &ctx.state().db,
+            &ctx.state().members,
             principal,
             member_id,
             birth_date,

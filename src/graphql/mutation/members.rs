@@ -30,7 +30,7 @@ impl MemberMutation {
             .map(|id| parse_id(id, "partnerId"))
             .transpose()?;
         let enrolment = members::enroll(
-            &ctx.state().db,
+            &ctx.state().members,
             ctx.principal()?,
             partner_id,
             input.partner_customer_id,
@@ -53,7 +53,7 @@ impl MemberMutation {
             .map(|id| parse_id(id, "partnerId"))
             .transpose()?;
         let member = members::link(
-            &ctx.state().db,
+            &ctx.state().members,
             ctx.principal()?,
             partner_id,
             input.member.to_ref()?,
@@ -88,8 +88,7 @@ impl MemberMutation {
             }
         };
         let (member, minted) = members::issue_member_token(
-            &state.db,
-            &state.keys,
+            &state.members,
             ctx.principal()?,
             &input.member.to_ref()?,
             input.presence_code,

@@ -24,7 +24,7 @@ impl SettlementMutation {
     ) -> Result<PartnerRates> {
         let partner_id = parse_id(&input.partner_id, "partnerId")?;
         let row = settlement::set_rates(
-            &ctx.state().db,
+            &ctx.state().settlement,
             ctx.principal()?,
             RatesInput {
                 partner_id,
@@ -45,7 +45,7 @@ impl SettlementMutation {
         cutoff: DateTime<Utc>,
     ) -> Result<SettlementStatement> {
         let view = settlement::close(
-            &ctx.state().db,
+            &ctx.state().settlement,
             &ctx.state().config.currency,
             ctx.principal()?,
             cutoff,

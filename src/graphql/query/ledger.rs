@@ -38,7 +38,8 @@ impl LedgerQuery {
             None => None,
             Some(reference) => {
                 let member =
-                    members::get(&ctx.state().db, ctx.principal()?, &reference.to_ref()?).await?;
+                    members::get(&ctx.state().members, ctx.principal()?, &reference.to_ref()?)
+                        .await?;
                 Some(member.id)
             }
         };

@@ -27,7 +27,7 @@ impl SettlementQuery {
         let state = ctx.state();
         let page = Page::new(first, after, state.config.limits.max_page_size)?;
         let views = settlement::statements(
-            &state.db,
+            &state.settlement,
             ctx.principal()?,
             page.after.map(|c| c.at),
             page.limit(),
@@ -48,7 +48,7 @@ impl SettlementQuery {
 
     async fn settlement_statement(&self, ctx: &Context<'_>, id: ID) -> Result<SettlementStatement> {
         let id = parse_id(&id, "id")?;
-        let view = settlement::statement(&ctx.state().db, ctx.principal()?, id).await?;
+        let view = settlement::statement(&ctx.state().settlement, ctx.principal()?, id).await?;
         Ok(SettlementStatement::new(view))
     }
 
@@ -60,7 +60,7 @@ impl SettlementQuery {
         to: DateTime<Utc>,
     ) -> Result<SettlementStatement> {
         let view = settlement::preview(
-            &ctx.state().db,
+            &ctx.state().settlement,
             &ctx.state().config.currency,
             ctx.principal()?,
             from,
@@ -73,7 +73,8 @@ impl SettlementQuery {
     /// A partner's rate cards, latest first (operator, or the partner itself).
     async fn partner_rates(&self, ctx: &Context<'_>, partner_id: ID) -> Result<Vec<PartnerRates>> {
         let partner_id = parse_id(&partner_id, "partnerId")?;
-        let rows = settlement::rate_history(&ctx.state().db, ctx.principal()?, partner_id).await?;
+        let rows =
+            settlement::rate_history(&ctx.state().settlement, ctx.principal()?, partner_id).await?;
         Ok(rows.into_iter().map(PartnerRates::from).collect())
     }
 }

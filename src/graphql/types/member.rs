@@ -188,10 +188,12 @@ impl MemberNode {
     }
     /// The member's birth date (the member itself and the operator only).
     async fn birth_date(&self, ctx: &Context<'_>) -> Result<Option<chrono::NaiveDate>> {
-        Ok(
-            crate::services::members::birth_date(&ctx.state().db, ctx.principal()?, self.member.id)
-                .await?,
+        Ok(crate::services::members::birth_date(
+            &ctx.state().members,
+            ctx.principal()?,
+            self.member.id,
         )
+        .await?)
     }
     /// Campaigns the member may switch on before shopping, and whether it has (the member
     /// itself only).

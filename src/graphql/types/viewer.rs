@@ -36,7 +36,7 @@ impl Viewer {
         match ctx.principal()? {
             principal @ Principal::Member { member_id } => {
                 let member = members::get(
-                    &ctx.state().db,
+                    &ctx.state().members,
                     principal,
                     &members::MemberRef::Id(*member_id),
                 )
