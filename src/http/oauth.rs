@@ -105,42 +105,10 @@ pub(crate) async fn token(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send grant_type, client_id and client_secret as application/x-www-form-urlencoded",
-        );
+    let (client_id, client_secret, scope) = match token_request(&headers, form) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only client_credentials is supported",
-        );
-    }
-    let (client_id, client_secret) = match (
-        basic_credentials(&headers),
-        form.client_id,
-        form.client_secret,
-    ) {
-        (Some(basic), None, None) => basic,
-        (None, Some(id), Some(secret)) => (id, secret),
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "give the client credentials once: in the body or by HTTP Basic",
-            );
-        }
-    };
-    if client_id.len() > 128 || client_secret.len() > 256 {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        );
-    }
     if let Err(wait) = http.oauth.admit(&client_id, address) {
         tracing::info!(%client_id, %address, "token request refused: too many attempts");
         return rate_limited(wait);
@@ -151,47 +119,102 @@ pub(crate) async fn token(
         return rate_limited(Duration::from_secs(1));
     };
     let ttl = http.app.config.jwt.partner_token_ttl;
+    let scope = scope.as_deref().filter(|s| !s.trim().is_empty());
     let result = exchange(
         &http.app.db,
         &http.app.keys,
         ttl,
         &client_id,
         &client_secret,
-        form.scope.as_deref().filter(|s| !s.trim().is_empty()),
+        scope,
     )
     .await;
     match result {
         Ok((minted, scopes)) => {
             tracing::info!(%client_id, "partner token issued");
-            let mut response = Json(json!({
+            let body = json!({
                 "access_token": minted.token,
                 "token_type": "Bearer",
                 "expires_in": ttl.as_secs(),
                 "scope": scopes.to_string(),
-            }))
-            .into_response();
+            });
+            let mut response = Json(body).into_response();
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(ExchangeError::InvalidClient) => {
-            tracing::info!(%client_id, "client authentication failed");
-            oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "unknown client or wrong secret",
-            )
+        Err(refused) => {
+            if matches!(refused, ExchangeError::InvalidClient) {
+                tracing::info!(%client_id, "client authentication failed");
+            }
+            exchange_refusal(refused)
         }
-        Err(ExchangeError::PartnerSuspended) => oauth_error(
+    }
+}
+
+/// The client id, secret and scope a token request carries, or the OAuth error to answer.
+/// Overlong credentials are an unknown client: nothing is looked up for them.
+fn token_request(
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<(String, String, Option<String>), Box<Response>> {
+    let Ok(Form(form)) = form else {
+        return Err(Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send grant_type, client_id and client_secret as application/x-www-form-urlencoded",
+        )));
+    };
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return Err(Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+        )));
+    }
+    let (client_id, client_secret) = match (
+        basic_credentials(headers),
+        form.client_id,
+        form.client_secret,
+    ) {
+        (Some(basic), None, None) => basic,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Err(Box::new(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "give the client credentials once: in the body or by HTTP Basic",
+            )));
+        }
+    };
+    if client_id.len() > 128 || client_secret.len() > 256 {
+        return Err(Box::new(unknown_client()));
+    }
+    Ok((client_id, client_secret, form.scope))
+}
+
+fn unknown_client() -> Response {
+    oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "unknown client or wrong secret",
+    )
+}
+
+/// The OAuth error for a refused exchange (RFC 6749 section 5.2).
+fn exchange_refusal(refused: ExchangeError) -> Response {
+    match refused {
+        ExchangeError::InvalidClient => unknown_client(),
+        ExchangeError::PartnerSuspended => oauth_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             "the partner is suspended",
         ),
-        Err(ExchangeError::InvalidScope(why)) => {
+        ExchangeError::InvalidScope(why) => {
             oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &why)
         }
-        Err(ExchangeError::Internal) => oauth_error(
+        ExchangeError::Internal => oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "try again later",
