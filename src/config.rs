@@ -272,7 +272,6 @@ impl Config {
                 "HUB_JWT_KEYS is not set: give the hub its JWT keys (see docs/OPERATIONS.md, \"Configuration\")"
             ),
         };
-        let defaults = Limits::default();
         let db_pool_size: usize = parse_var("HUB_DB_POOL_SIZE", 10)?;
         let config = Config {
             database_url: var("DATABASE_URL")
@@ -287,59 +286,10 @@ impl Config {
             leaderboard_relay_interval: millis("HUB_LEADERBOARD_RELAY_INTERVAL_MS", 200)?,
             partner_cache_ttl: millis("HUB_PARTNER_CACHE_TTL_MS", 30_000)?,
             currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
-            jwt: JwtConfig {
-                issuer: var("HUB_JWT_ISSUER").unwrap_or_else(|| "coalition-hub".into()),
-                audience: var("HUB_JWT_AUDIENCE").unwrap_or_else(|| "coalition-hub-api".into()),
-                keys,
-                leeway: secs("HUB_JWT_LEEWAY_SECS", 30)?,
-                partner_token_ttl: secs("HUB_PARTNER_TOKEN_TTL_SECS", 3600)?,
-                member_token_ttl: secs("HUB_MEMBER_TOKEN_TTL_SECS", 900)?,
-                operator_token_ttl: secs("HUB_OPERATOR_TOKEN_TTL_SECS", 3600)?,
-                max_lifetime: MaxLifetime {
-                    operator: secs("HUB_OPERATOR_TOKEN_MAX_LIFETIME_SECS", 12 * 3600)?,
-                    partner: secs("HUB_PARTNER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
-                    member: secs("HUB_MEMBER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
-                },
-            },
-            oauth: OAuthLimits {
-                per_client_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_CLIENT", 20)?,
-                per_address_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_ADDRESS", 60)?,
-                concurrent_verifications: parse_var("HUB_OAUTH_CONCURRENT_VERIFICATIONS", 4)?,
-            },
-            limits: Limits {
-                max_body_bytes: parse_var("HUB_MAX_BODY_BYTES", defaults.max_body_bytes)?,
-                max_depth: parse_var("HUB_MAX_DEPTH", defaults.max_depth)?,
-                max_complexity: parse_var("HUB_MAX_COMPLEXITY", defaults.max_complexity)?,
-                max_aliases: parse_var("HUB_MAX_ALIASES", defaults.max_aliases)?,
-                max_directives: parse_var("HUB_MAX_DIRECTIVES", defaults.max_directives)?,
-                request_timeout: millis(
-                    "HUB_REQUEST_TIMEOUT_MS",
-                    defaults.request_timeout.as_millis() as u64,
-                )?,
-                max_page_size: parse_var("HUB_MAX_PAGE_SIZE", defaults.max_page_size)?,
-            },
-            ledger: LedgerConfig {
-                points_lifetime: chrono::Duration::days(parse_var(
-                    "HUB_POINTS_LIFETIME_DAYS",
-                    730,
-                )?),
-                hold_ttl: chrono::Duration::seconds(parse_var("HUB_HOLD_TTL_SECS", 900)?),
-                max_hold_ttl: chrono::Duration::seconds(parse_var(
-                    "HUB_MAX_HOLD_TTL_SECS",
-                    604_800,
-                )?),
-                expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
-                // Busy workers keep their connections: by default they leave one for reads.
-                batch_workers: parse_var(
-                    "HUB_LEDGER_BATCH_WORKERS",
-                    6.min(db_pool_size.saturating_sub(1)).max(1),
-                )?,
-                batch_linger: Duration::from_micros(parse_var("HUB_LEDGER_BATCH_LINGER_US", 500)?),
-                queue_capacity: parse_var("HUB_LEDGER_QUEUE_CAPACITY", 1024)?,
-                donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
-                transfer_daily_limit: parse_var("HUB_TRANSFER_DAILY_LIMIT", 5_000)?,
-                transfer_daily_count: parse_var("HUB_TRANSFER_DAILY_COUNT", 5)?,
-            },
+            jwt: JwtConfig::from_env(keys)?,
+            oauth: OAuthLimits::from_env()?,
+            limits: Limits::from_env()?,
+            ledger: LedgerConfig::from_env(db_pool_size)?,
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,
         };
@@ -375,6 +325,74 @@ fn parse_keys(raw: &str) -> anyhow::Result<Vec<KeySpec>> {
         None => raw.to_owned(),
     };
     serde_json::from_str(&json).context("HUB_JWT_KEYS must be a JSON array of keys")
+}
+
+impl JwtConfig {
+    fn from_env(keys: Vec<KeySpec>) -> anyhow::Result<JwtConfig> {
+        Ok(JwtConfig {
+            issuer: var("HUB_JWT_ISSUER").unwrap_or_else(|| "coalition-hub".into()),
+            audience: var("HUB_JWT_AUDIENCE").unwrap_or_else(|| "coalition-hub-api".into()),
+            keys,
+            leeway: secs("HUB_JWT_LEEWAY_SECS", 30)?,
+            partner_token_ttl: secs("HUB_PARTNER_TOKEN_TTL_SECS", 3600)?,
+            member_token_ttl: secs("HUB_MEMBER_TOKEN_TTL_SECS", 900)?,
+            operator_token_ttl: secs("HUB_OPERATOR_TOKEN_TTL_SECS", 3600)?,
+            max_lifetime: MaxLifetime {
+                operator: secs("HUB_OPERATOR_TOKEN_MAX_LIFETIME_SECS", 12 * 3600)?,
+                partner: secs("HUB_PARTNER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
+                member: secs("HUB_MEMBER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
+            },
+        })
+    }
+}
+
+impl OAuthLimits {
+    fn from_env() -> anyhow::Result<OAuthLimits> {
+        Ok(OAuthLimits {
+            per_client_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_CLIENT", 20)?,
+            per_address_per_minute: parse_var("HUB_OAUTH_ATTEMPTS_PER_ADDRESS", 60)?,
+            concurrent_verifications: parse_var("HUB_OAUTH_CONCURRENT_VERIFICATIONS", 4)?,
+        })
+    }
+}
+
+impl Limits {
+    fn from_env() -> anyhow::Result<Limits> {
+        let defaults = Limits::default();
+        Ok(Limits {
+            max_body_bytes: parse_var("HUB_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            max_depth: parse_var("HUB_MAX_DEPTH", defaults.max_depth)?,
+            max_complexity: parse_var("HUB_MAX_COMPLEXITY", defaults.max_complexity)?,
+            max_aliases: parse_var("HUB_MAX_ALIASES", defaults.max_aliases)?,
+            max_directives: parse_var("HUB_MAX_DIRECTIVES", defaults.max_directives)?,
+            request_timeout: millis(
+                "HUB_REQUEST_TIMEOUT_MS",
+                defaults.request_timeout.as_millis() as u64,
+            )?,
+            max_page_size: parse_var("HUB_MAX_PAGE_SIZE", defaults.max_page_size)?,
+        })
+    }
+}
+
+impl LedgerConfig {
+    fn from_env(db_pool_size: usize) -> anyhow::Result<LedgerConfig> {
+        Ok(LedgerConfig {
+            points_lifetime: chrono::Duration::days(parse_var("HUB_POINTS_LIFETIME_DAYS", 730)?),
+            hold_ttl: chrono::Duration::seconds(parse_var("HUB_HOLD_TTL_SECS", 900)?),
+            max_hold_ttl: chrono::Duration::seconds(parse_var("HUB_MAX_HOLD_TTL_SECS", 604_800)?),
+            expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
+            // Busy workers keep their connections: by default they leave one for reads.
+            batch_workers: parse_var(
+                "HUB_LEDGER_BATCH_WORKERS",
+                6.min(db_pool_size.saturating_sub(1)).max(1),
+            )?,
+            batch_linger: Duration::from_micros(parse_var("HUB_LEDGER_BATCH_LINGER_US", 500)?),
+            queue_capacity: parse_var("HUB_LEDGER_QUEUE_CAPACITY", 1024)?,
+            donation_daily_limit: parse_var("HUB_DONATION_DAILY_LIMIT", 10_000)?,
+            transfer_daily_limit: parse_var("HUB_TRANSFER_DAILY_LIMIT", 5_000)?,
+            transfer_daily_count: parse_var("HUB_TRANSFER_DAILY_COUNT", 5)?,
+        })
+    }
 }
 
 #[cfg(test)]
