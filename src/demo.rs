@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
+use uuid::Uuid;
 
 use crate::{
     app::AppState,
@@ -49,83 +50,13 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
     let operator = operator();
     let mut demo_partners = Vec::new();
     for (slug, name, category, rate) in PARTNERS {
-        let existing = {
-            let mut conn = state.db.get().await?;
-            Partner::find_by_slug(&mut conn, slug).await?
-        };
-        let partner = match existing {
-            Some(p) => p,
-            None => {
-                partners::create(
-                    &state.db,
-                    &operator,
-                    &state.config.currency,
-                    partners::NewPartner {
-                        name: name.into(),
-                        slug: slug.into(),
-                        category,
-                        currency: None,
-                        earn_rate: BigDecimal::from_str(rate).expect("demo rates parse"),
-                        accepts_redemptions: true,
-                    },
-                )
-                .await?
-            }
-        };
-        let all_scopes: Vec<String> = Scopes::all().to_vec();
-        let created = credentials::create(&state.db, &operator, partner.id, &all_scopes).await?;
-        let token = state.keys.mint(TokenRequest {
-            principal: Principal::Partner {
-                partner_id: partner.id,
-                scopes: Scopes::all(),
-            },
-            ttl: state.config.jwt.partner_token_ttl,
-        })?;
-        demo_partners.push(DemoPartner {
-            partner,
-            client_id: created.credential.client_id,
-            client_secret: created.client_secret,
-            token: token.token,
-        });
+        demo_partners.push(seed_partner(state, &operator, slug, name, category, rate).await?);
     }
     let fresh_mart = demo_partners[0].partner.id;
     let mut demo_members = Vec::new();
     for (i, customer) in ["FM-1001", "FM-1002", "FM-1003"].into_iter().enumerate() {
-        let enrolment = members::enroll(
-            &state.members,
-            &operator,
-            Some(fresh_mart),
-            Some(customer.into()),
-            None,
-        )
-        .await?;
-        // Some points to look at; the fixed key makes a second seeding a replay.
-        ledger::issue(
-            &state.ledger,
-            &operator,
-            ledger::IssueInput {
-                partner_id: Some(fresh_mart),
-                member: MemberRef::Id(enrolment.member.id),
-                amount: ledger::Amount::Points(500 * (i as i64 + 1)),
-                idempotency_key: format!("demo-welcome-{customer}"),
-                reference: Some("welcome bonus".into()),
-                expires_at: None,
-                referral_code: None,
-                lines: Vec::new(),
-            },
-        )
-        .await?;
-        let token = state.keys.mint(TokenRequest {
-            principal: Principal::Member {
-                member_id: enrolment.member.id,
-            },
-            ttl: state.config.jwt.member_token_ttl,
-        })?;
-        demo_members.push((
-            customer.to_owned(),
-            enrolment.member.member_number,
-            token.token,
-        ));
+        let points = 500 * (i as i64 + 1);
+        demo_members.push(seed_member(state, &operator, fresh_mart, customer, points).await?);
     }
     seed_ambassadors(state, &operator, fresh_mart).await?;
     let operator_token = state
@@ -140,6 +71,90 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
         partners: demo_partners,
         members: demo_members,
     })
+}
+
+/// A demo partner (made once, found by its slug after), with new credentials and a token.
+async fn seed_partner(
+    state: &AppState,
+    operator: &Principal,
+    slug: &str,
+    name: &str,
+    category: PartnerCategory,
+    rate: &str,
+) -> AppResult<DemoPartner> {
+    let existing = {
+        let mut conn = state.db.get().await?;
+        Partner::find_by_slug(&mut conn, slug).await?
+    };
+    let new_partner = partners::NewPartner {
+        name: name.into(),
+        slug: slug.into(),
+        category,
+        currency: None,
+        earn_rate: BigDecimal::from_str(rate).expect("demo rates parse"),
+        accepts_redemptions: true,
+    };
+    let partner = match existing {
+        Some(p) => p,
+        None => partners::create(&state.db, operator, &state.config.currency, new_partner).await?,
+    };
+    let all_scopes: Vec<String> = Scopes::all().to_vec();
+    let created = credentials::create(&state.db, operator, partner.id, &all_scopes).await?;
+    let token = state.keys.mint(TokenRequest {
+        principal: Principal::Partner {
+            partner_id: partner.id,
+            scopes: Scopes::all(),
+        },
+        ttl: state.config.jwt.partner_token_ttl,
+    })?;
+    Ok(DemoPartner {
+        partner,
+        client_id: created.credential.client_id,
+        client_secret: created.client_secret,
+        token: token.token,
+    })
+}
+
+/// A demo member enrolled at Fresh Mart with some points, and its token: (customer id,
+/// card number, token).
+async fn seed_member(
+    state: &AppState,
+    operator: &Principal,
+    fresh_mart: Uuid,
+    customer: &str,
+    points: i64,
+) -> AppResult<(String, String, String)> {
+    let enrolment = members::enroll(
+        &state.members,
+        operator,
+        Some(fresh_mart),
+        Some(customer.into()),
+        None,
+    )
+    .await?;
+    // Some points to look at; the fixed key makes a second seeding a replay.
+    let welcome = ledger::IssueInput {
+        partner_id: Some(fresh_mart),
+        member: MemberRef::Id(enrolment.member.id),
+        amount: ledger::Amount::Points(points),
+        idempotency_key: format!("demo-welcome-{customer}"),
+        reference: Some("welcome bonus".into()),
+        expires_at: None,
+        referral_code: None,
+        lines: Vec::new(),
+    };
+    ledger::issue(&state.ledger, operator, welcome).await?;
+    let token = state.keys.mint(TokenRequest {
+        principal: Principal::Member {
+            member_id: enrolment.member.id,
+        },
+        ttl: state.config.jwt.member_token_ttl,
+    })?;
+    Ok((
+        customer.to_owned(),
+        enrolment.member.member_number,
+        token.token,
+    ))
 }
 
 /// The first two demo members are coalition-wide ambassadors with some activity at Fresh
