@@ -154,42 +154,8 @@ async fn main() -> anyhow::Result<()> {
             kid,
             if_missing,
         } => keygen(&dir, &kid, if_missing),
-        Command_::Expire => {
-            let state = AppState::new(Config::from_env(true)?)?;
-            let run = expiry::run(
-                &state.db,
-                Some(&state.ledger.publisher),
-                chrono::Utc::now(),
-                |p| {
-                    eprintln!(
-                        "expire: {} holds released, {} members, {} points expired so far",
-                        p.holds_released, p.members_expired, p.points_expired
-                    );
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
-            state.ledger.publisher.flush().await;
-            println!(
-                "expired: {} holds released, {} points of {} members",
-                run.holds_released, run.points_expired, run.members_expired
-            );
-            Ok(())
-        }
-        Command_::Verify => {
-            let state = AppState::new(Config::from_env(true)?)?;
-            let report = verify::run(&state.db)
-                .await
-                .map_err(|e| anyhow::anyhow!("verify could not run: {e:?}"))?;
-            print!("{report}");
-            if report.is_clean() {
-                println!("all {} invariants hold", report.checks.len());
-                Ok(())
-            } else {
-                println!("INVARIANTS VIOLATED");
-                std::process::exit(1);
-            }
-        }
+        Command_::Expire => expire().await,
+        Command_::Verify => verify_command().await,
         Command_::Settle { cutoff } => settle(cutoff).await,
         Command_::Settlement { command } => settlement_command(command).await,
         Command_::Leaderboards { command } => leaderboards_command(command).await,
@@ -200,41 +166,91 @@ async fn main() -> anyhow::Result<()> {
             scope,
             subject,
             ttl,
-        } => {
-            // Never the committed development key by default: a token minted with it is
-            // worth nothing outside `dev` (which prints its own tokens).
-            let config = Config::from_env(false)?;
-            let keys = coalition_hub::auth::KeySet::from_config(&config.jwt)?;
-            let (principal, default_ttl) = match role {
-                RoleArg::Operator => (
-                    Principal::Operator { subject },
-                    config.jwt.operator_token_ttl,
-                ),
-                RoleArg::Partner => (
-                    Principal::Partner {
-                        partner_id: partner.context("--partner is required for partner tokens")?,
-                        scopes: match scope {
-                            Some(text) => Scopes::parse_strict(&text)?,
-                            None => Scopes::all(),
-                        },
-                    },
-                    config.jwt.partner_token_ttl,
-                ),
-                RoleArg::Member => (
-                    Principal::Member {
-                        member_id: member.context("--member is required for member tokens")?,
-                    },
-                    config.jwt.member_token_ttl,
-                ),
-            };
-            let minted = keys.mint(TokenRequest {
-                principal,
-                ttl: ttl.map(Duration::from_secs).unwrap_or(default_ttl),
-            })?;
-            println!("{}", minted.token);
-            Ok(())
-        }
+        } => token(role, partner, member, scope, subject, ttl),
     }
+}
+
+/// `hub expire`: expiry and hold release now, with progress.
+async fn expire() -> anyhow::Result<()> {
+    let state = AppState::new(Config::from_env(true)?)?;
+    let run = expiry::run(
+        &state.db,
+        Some(&state.ledger.publisher),
+        chrono::Utc::now(),
+        |p| {
+            eprintln!(
+                "expire: {} holds released, {} members, {} points expired so far",
+                p.holds_released, p.members_expired, p.points_expired
+            );
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
+    state.ledger.publisher.flush().await;
+    println!(
+        "expired: {} holds released, {} points of {} members",
+        run.holds_released, run.points_expired, run.members_expired
+    );
+    Ok(())
+}
+
+/// `hub verify`: the ledger's invariants; exits 1 when one is violated.
+async fn verify_command() -> anyhow::Result<()> {
+    let state = AppState::new(Config::from_env(true)?)?;
+    let report = verify::run(&state.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("verify could not run: {e:?}"))?;
+    print!("{report}");
+    if report.is_clean() {
+        println!("all {} invariants hold", report.checks.len());
+        Ok(())
+    } else {
+        println!("INVARIANTS VIOLATED");
+        std::process::exit(1);
+    }
+}
+
+/// `hub token`: mints a token with the configured keys.
+fn token(
+    role: RoleArg,
+    partner: Option<Uuid>,
+    member: Option<Uuid>,
+    scope: Option<String>,
+    subject: String,
+    ttl: Option<u64>,
+) -> anyhow::Result<()> {
+    // Never the committed development key by default: a token minted with it is
+    // worth nothing outside `dev` (which prints its own tokens).
+    let config = Config::from_env(false)?;
+    let keys = coalition_hub::auth::KeySet::from_config(&config.jwt)?;
+    let (principal, default_ttl) = match role {
+        RoleArg::Operator => (
+            Principal::Operator { subject },
+            config.jwt.operator_token_ttl,
+        ),
+        RoleArg::Partner => (
+            Principal::Partner {
+                partner_id: partner.context("--partner is required for partner tokens")?,
+                scopes: match scope {
+                    Some(text) => Scopes::parse_strict(&text)?,
+                    None => Scopes::all(),
+                },
+            },
+            config.jwt.partner_token_ttl,
+        ),
+        RoleArg::Member => (
+            Principal::Member {
+                member_id: member.context("--member is required for member tokens")?,
+            },
+            config.jwt.member_token_ttl,
+        ),
+    };
+    let minted = keys.mint(TokenRequest {
+        principal,
+        ttl: ttl.map(Duration::from_secs).unwrap_or(default_ttl),
+    })?;
+    println!("{}", minted.token);
+    Ok(())
 }
 
 fn keygen(dir: &std::path::Path, kid: &str, if_missing: bool) -> anyhow::Result<()> {
