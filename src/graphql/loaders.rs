@@ -279,12 +279,13 @@ pub(crate) fn register<Q, M, S>(
         .data(loader(LatestEntriesLoader(db.clone())))
 }
 
-async fn load<T: Loader<Uuid, Error = Arc<AppError>>>(
-    ctx: &Context<'_>,
-    id: Uuid,
-) -> AppResult<Option<T::Value>> {
+async fn load<T, K>(ctx: &Context<'_>, key: K) -> AppResult<Option<T::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K, Error = Arc<AppError>>,
+{
     ctx.data_unchecked::<DataLoader<T>>()
-        .load_one(id)
+        .load_one(key)
         .await
         .map_err(load_error)
 }
@@ -295,17 +296,13 @@ pub(crate) async fn expiring(
     member: Uuid,
     days: i64,
 ) -> AppResult<Vec<(NaiveDate, i64)>> {
-    let loaded = ctx
-        .data_unchecked::<DataLoader<ExpiringLoader>>()
-        .load_one((member, days))
-        .await
-        .map_err(load_error)?;
+    let loaded = load::<ExpiringLoader, _>(ctx, (member, days)).await?;
     Ok(loaded.unwrap_or_default())
 }
 
 /// The levels and the member's earn days, for its tier.
 pub(crate) async fn tier_inputs(ctx: &Context<'_>, member: Uuid) -> AppResult<TierInputs> {
-    load::<TierLoader>(ctx, member)
+    load::<TierLoader, _>(ctx, member)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no tier inputs loaded")))
 }
@@ -316,23 +313,19 @@ pub(crate) async fn latest_entries(
     member: Uuid,
     n: i64,
 ) -> AppResult<Vec<JournalEntry>> {
-    let loaded = ctx
-        .data_unchecked::<DataLoader<LatestEntriesLoader>>()
-        .load_one((member, n))
-        .await
-        .map_err(load_error)?;
+    let loaded = load::<LatestEntriesLoader, _>(ctx, (member, n)).await?;
     Ok(loaded.unwrap_or_default())
 }
 
 /// A member by id; `NOT_FOUND` when there is none.
 pub(crate) async fn member(ctx: &Context<'_>, id: Uuid) -> AppResult<MemberRow> {
-    load::<MemberLoader>(ctx, id)
+    load::<MemberLoader, _>(ctx, id)
         .await?
         .ok_or(AppError::NotFound("member"))
 }
 
 pub(crate) async fn partner(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Partner>> {
-    load::<PartnerLoader>(ctx, id).await
+    load::<PartnerLoader, _>(ctx, id).await
 }
 
 async fn load_many<T: Loader<Uuid, Error = Arc<AppError>>>(
@@ -375,15 +368,15 @@ pub(crate) async fn members(
 }
 
 pub(crate) async fn entry(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<JournalEntry>> {
-    load::<EntryLoader>(ctx, id).await
+    load::<EntryLoader, _>(ctx, id).await
 }
 
 pub(crate) async fn hold(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<Hold>> {
-    load::<HoldLoader>(ctx, id).await
+    load::<HoldLoader, _>(ctx, id).await
 }
 
 pub(crate) async fn reversed_points(ctx: &Context<'_>, entry_id: Uuid) -> AppResult<i64> {
-    Ok(load::<ReversedPointsLoader>(ctx, entry_id)
+    Ok(load::<ReversedPointsLoader, _>(ctx, entry_id)
         .await?
         .unwrap_or(0))
 }
@@ -392,12 +385,12 @@ pub(crate) async fn member_number_of_entry(
     ctx: &Context<'_>,
     entry_id: Uuid,
 ) -> AppResult<Option<String>> {
-    load::<EntryMemberNumberLoader>(ctx, entry_id).await
+    load::<EntryMemberNumberLoader, _>(ctx, entry_id).await
 }
 
 /// A member's partner links, oldest first.
 pub(crate) async fn member_links(ctx: &Context<'_>, member_id: Uuid) -> AppResult<Vec<MemberLink>> {
-    Ok(load::<MemberLinksLoader>(ctx, member_id)
+    Ok(load::<MemberLinksLoader, _>(ctx, member_id)
         .await?
         .unwrap_or_default())
 }
