@@ -17,7 +17,7 @@ pub(crate) mod types;
 
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
-use crate::{app::AppState, auth::Principal, config::Limits, db::Reads, error::AppError};
+use crate::{app::AppState, auth::Principal, config::Limits, error::AppError};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -90,8 +90,6 @@ pub fn sdl() -> String {
 pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn principal(&self) -> Result<&Principal, AppError>;
-    /// The request's shared read connection ([`Reads`]); HTTP requests have one.
-    fn reads(&self) -> Result<&Reads, AppError>;
 }
 
 impl ContextExt for Context<'_> {
@@ -102,10 +100,5 @@ impl ContextExt for Context<'_> {
     fn principal(&self) -> Result<&Principal, AppError> {
         self.data_opt::<Principal>()
             .ok_or(AppError::Unauthenticated("no token"))
-    }
-
-    fn reads(&self) -> Result<&Reads, AppError> {
-        self.data_opt::<Reads>()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a read outside an HTTP request")))
     }
 }

@@ -332,9 +332,7 @@ async fn execute(
         role = ?principal.role(),
         principal = %principal.subject(),
     );
-    let request = request
-        .data(principal)
-        .data(crate::db::Reads::new(http.app.db.clone()));
+    let request = request.data(principal);
     let started = Instant::now();
     match run(&http, request, is_mutation, span).await {
         Ok(response) => answer(&http, response, kind_label, started),

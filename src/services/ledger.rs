@@ -17,7 +17,6 @@ use crate::{
     auth::{Principal, Scope},
     config::LedgerConfig,
     db::{
-        Reads,
         ledger::{self as sql, database_error},
         models::ledger::{Balance, EntryFilter, Hold, JournalEntry},
     },
@@ -716,14 +715,15 @@ pub fn visible_filter(principal: &Principal, mut filter: EntryFilter) -> AppResu
 }
 
 pub async fn entries(
-    reads: &Reads,
+    ledger: &Ledger,
     principal: &Principal,
     filter: EntryFilter,
     before: Option<Uuid>,
     limit: i64,
 ) -> AppResult<Vec<JournalEntry>> {
     let filter = visible_filter(principal, filter)?;
-    Ok(JournalEntry::page(&*reads.conn().await?, &filter, before, limit).await?)
+    let conn = ledger.db.get().await?;
+    Ok(JournalEntry::page(&conn, &filter, before, limit).await?)
 }
 
 pub async fn balance(ledger: &Ledger, member_id: Uuid) -> AppResult<Balance> {

@@ -155,7 +155,14 @@ pub(crate) async fn entry_connection(
         }
         _ => {
             let before = page.after.map(|c| c.id);
-            ledger::entries(ctx.reads()?, ctx.principal()?, filter, before, page.limit()).await?
+            ledger::entries(
+                &state.ledger,
+                ctx.principal()?,
+                filter,
+                before,
+                page.limit(),
+            )
+            .await?
         }
     };
     // The page's members and partners, each in one batch, when the query asks for them
