@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `hub expire`: expiry and hold release now, with progress.
+/// `hub expire`: hold release, pending release and expiry now, with progress.
 async fn expire() -> anyhow::Result<()> {
     let state = AppState::new(Config::from_env(true)?)?;
     let run = expiry::run(
@@ -179,8 +179,8 @@ async fn expire() -> anyhow::Result<()> {
         chrono::Utc::now(),
         |p| {
             eprintln!(
-                "expire: {} holds released, {} members, {} points expired so far",
-                p.holds_released, p.members_expired, p.points_expired
+                "expire: {} holds released, {} pending points released, {} members, {} points expired so far",
+                p.holds_released, p.points_released, p.members_expired, p.points_expired
             );
         },
     )
@@ -188,8 +188,12 @@ async fn expire() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("expiry failed: {e:?}"))?;
     state.ledger.publisher.flush().await;
     println!(
-        "expired: {} holds released, {} points of {} members",
-        run.holds_released, run.points_expired, run.members_expired
+        "expired: {} holds released, {} pending points of {} members released, {} points of {} members expired",
+        run.holds_released,
+        run.points_released,
+        run.members_released,
+        run.points_expired,
+        run.members_expired
     );
     Ok(())
 }

@@ -25,6 +25,7 @@ DECLARE
     v_entries uuid[];
     v_repaid bigint[];
     v_debt bigint;
+    v_available_at timestamptz;
 BEGIN
     PERFORM 1 FROM campaigns c
     WHERE c.id IN (SELECT (b ->> 'campaign_id')::uuid FROM jsonb_array_elements(p_bonuses) b)
@@ -49,6 +50,17 @@ BEGIN
         RETURN;
     END IF;
     PERFORM hub_count_bonuses(p_member, v_campaigns, v_points);
+    -- The bonuses of a pending earn are pending with it (ledger/pending.sql).
+    SELECT available_at INTO v_available_at FROM journal_entries WHERE id = p_earn;
+    IF v_available_at IS NOT NULL THEN
+        INSERT INTO journal_entries (id, kind, member_id, partner_id, points, related_entry_id,
+                                     campaign_id, available_at, created_at)
+        SELECT u.entry, 'BONUS', p_member, u.sponsor, u.points, p_earn, u.campaign, v_available_at, p_now
+        FROM unnest(v_entries, v_sponsors, v_points, v_campaigns) u (entry, sponsor, points, campaign);
+        PERFORM hub_book_pending(u.entry, p_member, u.sponsor, u.points, v_available_at, p_expires_at, p_now)
+        FROM unnest(v_entries, v_sponsors, v_points) u (entry, sponsor, points);
+        RETURN;
+    END IF;
     -- A points debt is repaid first, bonus by bonus in campaign order (as hub_credit_member
     -- repays it from their sum).
     SELECT debt INTO v_debt FROM member_balances WHERE member_id = p_member;

@@ -1,7 +1,8 @@
 -- Group commit by sets: the plain operations of a ledger_batch call, booked together, one
 -- statement per table for all of them. Plain: an earn, or a redemption under the member's
 -- standing consent (no presence code to use up), by a known member who owes nothing, with
--- enough points, no lot past due, no referral to convert, no tier
+-- enough points, no lot past due, no pending points due for release, no return window at
+-- the earn's partner, no referral to convert, no tier
 -- multiplier, a key not seen before, and no other operation on that member or key in the
 -- batch, no campaign bonus. What they write is exactly what ledger_issue and ledger_redeem write (the
 -- differential test tests/it/ledger_batch.rs books random batches both ways). Every other
@@ -138,8 +139,9 @@ BEGIN
               AND EXISTS (SELECT 1 FROM member_consents c
                           WHERE c.member_id = n.member_id AND c.partner_id = n.partner_id)
               AND f.expires_at > n.now
+              AND NOT coalesce(b.next_available_at <= n.now, false)
           WHEN 'issue' THEN
-              NOT p.applies_tier_multiplier AND n.referral_code IS NULL AND NOT n.with_bonuses
+              p.return_window_days = 0 AND NOT p.applies_tier_multiplier AND n.referral_code IS NULL AND NOT n.with_bonuses
               AND CASE WHEN n.purchase_amount IS NULL THEN n.points > 0
                        ELSE n.purchase_currency = p.currency
                             AND floor(n.purchase_amount * p.earn_rate)
@@ -175,11 +177,11 @@ BEGIN
         FROM unnest(p_rows) r
         WHERE b.member_id = r.member_id AND b.debt = 0
           AND (r.op = 'issue' OR b.available >= r.points)
-        RETURNING r.ord, r.entry_id, b.member_id, b.available, b.held, b.debt, b.lifetime_earned
+        RETURNING r.ord, r.entry_id, b.member_id, b.available, b.held, b.debt, b.lifetime_earned, b.pending
     )
     SELECT count(*), jsonb_object_agg(c.ord::text, jsonb_build_object('ok', to_jsonb(ROW(
                c.entry_id, NULL, c.member_id, c.available, c.held, c.debt, c.lifetime_earned,
-               false)::hub_result)))
+               false, c.pending)::hub_result)))
     INTO v_count, v_done
     FROM changed c;
     IF v_count <> cardinality(p_rows) THEN

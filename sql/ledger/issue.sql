@@ -1,7 +1,8 @@
 -- Earn: points issued by the partner to a member (enrolled now when the partner names an
 -- unknown customer), by points or by purchase at the partner's earn rate, times the
 -- member's tier multiplier where the partner applies it. A debt is repaid first; the rest
--- becomes a lot.
+-- becomes a lot. At a partner with a return window the points are pending instead until
+-- the window ends (ledger/pending.sql).
 --
 -- A booking step, not an answer: called inside ledger_batch's subtransaction for the
 -- operation (hub_batch_one), which turns its refusals into answers; it returns the
@@ -50,6 +51,10 @@ BEGIN
             v_multiplier := NULL;
         END IF;
     END IF;
+    IF v_partner.return_window_days > 0 THEN
+        RETURN hub_issue_pending(v_entry, v_partner, v_member, v_points, p_purchase_amount,
+                                 p_purchase_currency, v_multiplier, p_expires_at, p_reference, p_now);
+    END IF;
     -- A member without debt: the UPDATE locks the row, and re-checks `debt = 0` on the
     -- latest version if a concurrent transaction changed it first.
     UPDATE member_balances
@@ -79,5 +84,32 @@ BEGIN
     END IF;
     -- Nothing below the UPDATE changes the balance: it is the balance after this entry.
     RETURN (v_entry, NULL, v_member, v_balance.available, v_balance.held, v_balance.debt,
-            v_balance.lifetime_earned, false)::hub_result;
+            v_balance.lifetime_earned, false, v_balance.pending)::hub_result;
+END $$;
+
+-- The earn at a partner with a return window: booked pending until the window ends (no
+-- debt repaid, nothing earned for tiers until then). Points that would expire within the
+-- window are refused.
+CREATE OR REPLACE FUNCTION hub_issue_pending(
+    p_entry uuid, p_partner partners, p_member_id uuid, p_points bigint,
+    p_purchase_amount numeric, p_purchase_currency text, p_multiplier numeric,
+    p_expires_at timestamptz, p_reference text, p_now timestamptz)
+RETURNS hub_result LANGUAGE plpgsql AS $$
+DECLARE
+    v_available_at timestamptz := p_now + make_interval(days => p_partner.return_window_days);
+BEGIN
+    IF p_expires_at <= v_available_at THEN
+        PERFORM hub_refuse('BAD_USER_INPUT', jsonb_build_object('message', format(
+            'expiresAt must be after this partner''s %s-day return window ends', p_partner.return_window_days)));
+    END IF;
+    PERFORM hub_lock_member(p_member_id);
+    INSERT INTO journal_entries (id, kind, member_id, partner_id, points, reference,
+                                 purchase_amount, purchase_currency, earn_rate, tier_multiplier,
+                                 available_at, created_at)
+    VALUES (p_entry, 'ISSUE', p_member_id, p_partner.id, p_points, p_reference,
+            p_purchase_amount, CASE WHEN p_purchase_amount IS NOT NULL THEN p_purchase_currency END,
+            CASE WHEN p_purchase_amount IS NOT NULL THEN p_partner.earn_rate END, p_multiplier,
+            v_available_at, p_now);
+    PERFORM hub_book_pending(p_entry, p_member_id, p_partner.id, p_points, v_available_at, p_expires_at, p_now);
+    RETURN hub_result_for(p_entry, false);
 END $$;

@@ -29,14 +29,17 @@ BEGIN
     RETURN p_points - v_left;
 END $$;
 
--- Expires the member's past-due lot points into breakage (member locked by the caller).
--- Returns the points expired; writes one EXPIRY entry when there were any.
+-- Brings the member's lots up to date before a spend (member locked by the caller): pending
+-- points whose return window has ended are released (ledger/pending.sql), then past-due lot
+-- points expire into breakage. Returns the points expired; writes one EXPIRY entry when
+-- there were any.
 CREATE OR REPLACE FUNCTION hub_expire_member_lots(p_member_id uuid, p_now timestamptz)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     v_total bigint;
     v_entry uuid;
 BEGIN
+    PERFORM hub_release_member_pending(p_member_id, p_now);
     SELECT coalesce(sum(remaining - reserved), 0) INTO v_total FROM lots
     WHERE member_id = p_member_id AND remaining > reserved AND expires_at <= p_now;
     IF v_total = 0 THEN

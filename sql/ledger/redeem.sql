@@ -58,5 +58,5 @@ BEGIN
     PERFORM hub_require_presence(p_partner_id, v_member, p_presence_code, p_now);
     v_balance := hub_redeem_points(v_member, p_partner_id, p_points, p_reference, v_entry, p_now);
     RETURN (v_entry, NULL, v_member, v_balance.available, v_balance.held, v_balance.debt,
-            v_balance.lifetime_earned, false)::hub_result;
+            v_balance.lifetime_earned, false, v_balance.pending)::hub_result;
 END $$;

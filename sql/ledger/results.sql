@@ -9,8 +9,8 @@ DECLARE
 BEGIN
     SELECT e.id, e.hold_id, e.member_id INTO v.entry_id, v.hold_id, v.member_id
     FROM journal_entries e WHERE e.id = p_entry_id;
-    SELECT b.available, b.held, b.debt, b.lifetime_earned
-    INTO v.available, v.held, v.debt, v.lifetime_earned
+    SELECT b.available, b.held, b.debt, b.lifetime_earned, b.pending
+    INTO v.available, v.held, v.debt, v.lifetime_earned, v.pending
     FROM member_balances b WHERE b.member_id = v.member_id;
     v.replayed := p_replayed;
     RETURN v;
@@ -22,8 +22,8 @@ DECLARE
 BEGIN
     SELECT e.id, e.member_id, e.points INTO v.entry_id, v.member_id, v.points
     FROM journal_entries e WHERE e.id = p_entry_id;
-    SELECT b.available, b.held, b.debt, b.lifetime_earned
-    INTO v.available, v.held, v.debt, v.lifetime_earned
+    SELECT b.available, b.held, b.debt, b.lifetime_earned, b.pending
+    INTO v.available, v.held, v.debt, v.lifetime_earned, v.pending
     FROM member_balances b WHERE b.member_id = v.member_id;
     RETURN v;
 END $$;

@@ -60,7 +60,7 @@ END $$;
 
 -- A clawback of p_points of the earn p_orig (member locked, p_balance its balance): taken
 -- from what is available, the rest becomes a debt; the points leave the original lot
--- first, then the other lots first-expiring-first.
+-- first, then the other lots first-expiring-first. (Pending points are cancelled instead.)
 CREATE OR REPLACE FUNCTION hub_reverse_issue(
     p_orig journal_entries, p_balance member_balances, p_entry uuid, p_points bigint,
     p_reference text, p_now timestamptz)
@@ -68,6 +68,12 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     v_from_available bigint := least(p_balance.available, p_points);
 BEGIN
+    -- Inside its return window, the earn's points are still pending: they are cancelled
+    -- there, and no debt is left.
+    IF p_orig.available_at IS NOT NULL
+       AND hub_cancel_pending(p_orig, p_entry, p_points, p_reference, p_now) THEN
+        RETURN;
+    END IF;
     UPDATE member_balances
     SET available = available - v_from_available,
         debt = debt + p_points - v_from_available,

@@ -2,23 +2,27 @@
 
 -- Issues and campaign bonuses, the part of either that repaid a debt (the hub's fee), and
 -- issue reversals: per statement, so that a set's earns are attributed by one INSERT.
+-- Pending points (ledger/pending.sql) count when released: an earn or bonus booked pending
+-- is attributed by its RELEASE entry, and a reversal that cancelled pending points is not
+-- attributed at all (nothing had been).
 CREATE OR REPLACE FUNCTION hub_attribute_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO settlement_records (kind, entry_id, issuer_partner_id, points, occurred_at)
-    SELECT 'ISSUE', e.id, e.partner_id, e.points, e.created_at FROM new_entries e WHERE e.kind = 'ISSUE'
+    SELECT CASE e.kind WHEN 'BONUS' THEN 'BONUS_ISSUE' ELSE 'ISSUE' END,
+           e.id, e.partner_id, e.points, e.created_at
+    FROM new_entries e WHERE e.kind IN ('ISSUE', 'BONUS') AND e.available_at IS NULL
     UNION ALL
     SELECT 'DEBT_REPAYMENT', e.id, e.partner_id, e.debt_repaid, e.created_at FROM new_entries e
-    WHERE e.kind = 'ISSUE' AND e.debt_repaid > 0
+    WHERE e.kind IN ('ISSUE', 'BONUS', 'RELEASE') AND e.debt_repaid > 0
     UNION ALL
     SELECT 'ISSUE_REVERSAL', e.id, e.partner_id, -e.points, e.created_at FROM new_entries e
-    WHERE e.kind = 'REVERSE_ISSUE'
+    WHERE e.kind = 'REVERSE_ISSUE' AND e.available_at IS NULL
     UNION ALL
-    -- a campaign's bonus: its sponsor issued it (campaigns/award.sql)
-    SELECT 'BONUS_ISSUE', e.id, e.partner_id, e.points, e.created_at FROM new_entries e
-    WHERE e.kind = 'BONUS'
-    UNION ALL
-    SELECT 'DEBT_REPAYMENT', e.id, e.partner_id, e.debt_repaid, e.created_at FROM new_entries e
-    WHERE e.kind = 'BONUS' AND e.debt_repaid > 0;
+    -- a released earn or bonus (a bonus's sponsor issued it: campaigns/award.sql)
+    SELECT CASE o.kind WHEN 'BONUS' THEN 'BONUS_ISSUE' ELSE 'ISSUE' END,
+           e.id, e.partner_id, e.points, e.created_at
+    FROM new_entries e JOIN journal_entries o ON o.id = e.related_entry_id
+    WHERE e.kind = 'RELEASE';
     RETURN NULL;
 END $$;
 

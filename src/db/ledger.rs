@@ -60,6 +60,11 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    /// One element per member whose due pending points were released.
+    fn ledger_release_pending(now: Timestamptz, limit: Integer) -> Jsonb;
+}
+
+diesel::define_sql_function! {
     /// One element per member whose past-due points expired.
     fn ledger_expire_lots(now: Timestamptz, limit: Integer) -> Jsonb;
 }

@@ -170,6 +170,7 @@ diesel::table! {
         tier_multiplier -> Nullable<Numeric>,
         related_entry_id -> Nullable<Uuid>,
         campaign_id -> Nullable<Uuid>,
+        available_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -224,6 +225,9 @@ diesel::table! {
         debt -> Int8,
         lifetime_earned -> Int8,
         updated_at -> Timestamptz,
+        pending -> Int8,
+        pending_account -> Nullable<Int8>,
+        next_available_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -308,6 +312,22 @@ diesel::table! {
         referral_score -> Int8,
         referral_reward_points -> Int8,
         applies_tier_multiplier -> Bool,
+        return_window_days -> Int4,
+    }
+}
+
+diesel::table! {
+    pending_lots (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        issuer_partner_id -> Uuid,
+        points -> Int8,
+        remaining -> Int8,
+        earned_at -> Timestamptz,
+        available_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+        released_entry_id -> Nullable<Uuid>,
     }
 }
 
@@ -451,6 +471,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_credentials,
     partner_rates,
     partners,
+    pending_lots,
     postings,
     presence_codes,
     referral_codes,

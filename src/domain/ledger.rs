@@ -144,6 +144,9 @@ pub struct Booked {
     pub held: i64,
     pub debt: i64,
     pub lifetime_earned: i64,
+    /// Earned, not yet spendable (a return window); absent from answers of old servers.
+    #[serde(default)]
+    pub pending: i64,
     pub replayed: bool,
     /// An earn that converted a referral: the ambassador's reward.
     #[serde(default)]

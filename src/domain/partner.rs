@@ -105,9 +105,32 @@ pub(crate) fn validate_earn_rate(rate: &BigDecimal) -> AppResult<()> {
     Ok(())
 }
 
+/// The longest return window a partner may have.
+pub(crate) const MAX_RETURN_WINDOW_DAYS: i32 = 90;
+
+/// Days earned points stay pending: 0 (none) to 90.
+pub(crate) fn validate_return_window(days: i32) -> AppResult<()> {
+    if !(0..=MAX_RETURN_WINDOW_DAYS).contains(&days) {
+        return Err(AppError::bad_input(format!(
+            "returnWindowDays must be between 0 and {MAX_RETURN_WINDOW_DAYS}"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_windows_run_from_none_to_ninety_days() {
+        for days in [0, 1, 30, 90] {
+            assert!(validate_return_window(days).is_ok(), "{days}");
+        }
+        for days in [-1, 91, i32::MAX] {
+            assert!(validate_return_window(days).is_err(), "{days}");
+        }
+    }
 
     #[test]
     fn slugs() {

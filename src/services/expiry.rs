@@ -1,4 +1,5 @@
-//! Expiry: past-due lot points become breakage, past-due holds are released. Runs inside
+//! Expiry: past-due holds are released, pending points whose return window has ended become
+//! available, past-due lot points become breakage. Runs inside
 //! `serve` on an interval and as `hub expire`. Idempotent and safe on several hub processes
 //! at once (the SQL functions skip members another process holds and re-check under lock).
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 use crate::{
     db::{
         DbPool,
-        ledger::{ledger_expire_holds, ledger_expire_lots},
+        ledger::{ledger_expire_holds, ledger_expire_lots, ledger_release_pending},
         models::ledger::Balance,
     },
     domain::ledger::LedgerAnswer,
@@ -24,6 +25,8 @@ const BATCH: i32 = 500;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExpiryRun {
     pub holds_released: u64,
+    pub members_released: u64,
+    pub points_released: i64,
     pub members_expired: u64,
     pub points_expired: i64,
 }
@@ -39,6 +42,7 @@ struct Expired {
     held: i64,
     debt: i64,
     lifetime_earned: i64,
+    pending: i64,
 }
 
 fn outcome(row: &Expired) -> Outcome {
@@ -51,6 +55,7 @@ fn outcome(row: &Expired) -> Outcome {
             held: row.held,
             debt: row.debt,
             lifetime_earned: row.lifetime_earned,
+            pending: row.pending,
         },
         replayed: false,
         partner_linked: None,
@@ -87,6 +92,21 @@ pub async fn run(
         progress(&total);
     }
     loop {
+        let answer: Value = diesel::select(ledger_release_pending(now, BATCH))
+            .get_result(&mut conn)
+            .await?;
+        let released = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
+        if released.is_empty() {
+            break;
+        }
+        publish(&released);
+        total.members_released += released.len() as u64;
+        total.points_released = released.iter().fold(total.points_released, |sum, row| {
+            sum.saturating_add(row.points)
+        });
+        progress(&total);
+    }
+    loop {
         let answer: Value = diesel::select(ledger_expire_lots(now, BATCH))
             .get_result(&mut conn)
             .await?;
@@ -120,6 +140,7 @@ pub fn spawn(ledger: &Ledger) -> Option<tokio::task::JoinHandle<()>> {
             match run(&db, Some(&publisher), Utc::now(), |_| {}).await {
                 Ok(run) if run != ExpiryRun::default() => tracing::info!(
                     holds = run.holds_released,
+                    released = run.points_released,
                     members = run.members_expired,
                     points = run.points_expired,
                     "expiry"

@@ -35,6 +35,9 @@ pub struct BalanceEvent {
     pub held: i64,
     pub debt: i64,
     pub lifetime_earned: i64,
+    /// Earned, not yet spendable (a return window).
+    #[serde(default)]
+    pub pending: i64,
 }
 
 impl BalanceEvent {
@@ -46,6 +49,7 @@ impl BalanceEvent {
             held: outcome.balance.held,
             debt: outcome.balance.debt,
             lifetime_earned: outcome.balance.lifetime_earned,
+            pending: outcome.balance.pending,
         }
     }
 
@@ -55,6 +59,7 @@ impl BalanceEvent {
             held: self.held,
             debt: self.debt,
             lifetime_earned: self.lifetime_earned,
+            pending: self.pending,
         }
     }
 }
@@ -305,6 +310,7 @@ mod tests {
             held: 0,
             debt: 0,
             lifetime_earned: n,
+            pending: 0,
         }
     }
 

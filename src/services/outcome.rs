@@ -30,6 +30,7 @@ impl From<&Booked> for Outcome {
                 held: booked.held,
                 debt: booked.debt,
                 lifetime_earned: booked.lifetime_earned,
+                pending: booked.pending,
             },
             replayed: booked.replayed,
             partner_linked: booked.linked,

@@ -37,6 +37,7 @@ pub(crate) struct PartnerUpdate {
     pub referral_score: Option<i64>,
     pub referral_reward_points: Option<i64>,
     pub applies_tier_multiplier: Option<bool>,
+    pub return_window_days: Option<i32>,
 }
 
 pub(crate) async fn create(
@@ -72,6 +73,7 @@ pub(crate) async fn create(
         referral_score: DEFAULT_REFERRAL_SCORE,
         referral_reward_points: 0,
         applies_tier_multiplier: false,
+        return_window_days: 0,
     };
     let mut conn = db.get().await?;
     Partner::insert(&mut conn, &row).await.map_err(|e| {
@@ -105,6 +107,9 @@ pub(crate) async fn update(
     if let Some(points) = input.referral_reward_points.filter(|p| *p != 0) {
         validate_points(points)?;
     }
+    if let Some(days) = input.return_window_days {
+        partner::validate_return_window(days)?;
+    }
     let changes = PartnerChanges {
         name,
         category: input.category.map(|c| c.as_str().to_owned()),
@@ -115,6 +120,7 @@ pub(crate) async fn update(
         referral_score: input.referral_score,
         referral_reward_points: input.referral_reward_points,
         applies_tier_multiplier: input.applies_tier_multiplier,
+        return_window_days: input.return_window_days,
     };
     let mut conn = db.get().await?;
     let updated = Partner::update(&mut conn, id, &changes)

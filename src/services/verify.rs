@@ -61,6 +61,26 @@ const CHECKS: &[(&str, &str)] = &[
           WHERE coalesce(l.free, 0) <> b.available OR coalesce(l.reserved, 0) <> b.held",
     ),
     (
+        "pending points = the pending account's postings = the open pending lots (and the earliest window's end)",
+        "SELECT count(*) FROM member_balances b
+          LEFT JOIN (SELECT account_id, sum(amount) AS s FROM postings GROUP BY account_id) p ON p.account_id = b.pending_account
+          LEFT JOIN (SELECT member_id, sum(remaining) AS s, min(available_at) AS next FROM pending_lots
+                     WHERE closed_at IS NULL GROUP BY member_id) l ON l.member_id = b.member_id
+          WHERE coalesce(p.s, 0) <> b.pending OR coalesce(l.s, 0) <> b.pending
+             OR b.next_available_at IS DISTINCT FROM l.next",
+    ),
+    (
+        "every pending lot is its entry's (an earn or bonus booked pending), and every release is its lot's",
+        "SELECT (SELECT count(*) FROM pending_lots l WHERE NOT EXISTS (SELECT 1 FROM journal_entries e
+                   WHERE e.id = l.id AND e.kind IN ('ISSUE', 'BONUS') AND e.member_id = l.member_id
+                     AND e.partner_id = l.issuer_partner_id AND e.points = l.points AND e.available_at = l.available_at))
+              + (SELECT count(*) FROM pending_lots l WHERE l.released_entry_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM journal_entries r WHERE r.id = l.released_entry_id AND r.kind = 'RELEASE'
+                     AND r.related_entry_id = l.id AND r.points = l.remaining))
+              + (SELECT count(*) FROM journal_entries r WHERE r.kind = 'RELEASE' AND NOT EXISTS (
+                   SELECT 1 FROM pending_lots l WHERE l.released_entry_id = r.id))",
+    ),
+    (
         "a member in debt has no free lot points",
         "SELECT count(*) FROM member_balances b
           WHERE b.debt > 0 AND EXISTS (SELECT 1 FROM lots l WHERE l.member_id = b.member_id AND l.remaining > l.reserved)",
@@ -121,26 +141,30 @@ const CHECKS: &[(&str, &str)] = &[
           WHERE r.s > CASE WHEN o.kind = 'CAPTURE' THEN h.captured_points ELSE o.points END",
     ),
     (
-        "lifetime earned = earns - clawbacks",
+        "lifetime earned = earns made available - clawbacks",
         "SELECT count(*) FROM member_balances b
-          LEFT JOIN (SELECT member_id, sum(CASE kind WHEN 'ISSUE' THEN points ELSE -points END) AS s
-                     FROM journal_entries e WHERE kind = 'ISSUE' OR (kind = 'REVERSE_ISSUE' AND EXISTS
-                       (SELECT 1 FROM journal_entries o WHERE o.id = e.reverses_entry_id AND o.kind = 'ISSUE'))
+          LEFT JOIN (SELECT member_id, sum(CASE kind WHEN 'REVERSE_ISSUE' THEN -points ELSE points END) AS s
+                     FROM journal_entries e
+                     WHERE e.available_at IS NULL
+                       AND (kind = 'ISSUE' OR (kind IN ('REVERSE_ISSUE', 'RELEASE') AND EXISTS
+                         (SELECT 1 FROM journal_entries o
+                          WHERE o.id = coalesce(e.reverses_entry_id, e.related_entry_id) AND o.kind = 'ISSUE')))
                      GROUP BY member_id) e
             ON e.member_id = b.member_id
           WHERE b.lifetime_earned <> coalesce(e.s, 0)",
     ),
     (
-        "settlement records match the journal (every slice, issue, bonus and reversal attributed once)",
+        "settlement records match the journal (every slice, issue, bonus, release and reversal attributed once)",
         "SELECT count(*) FROM (
             SELECT entry_id, sum(points) AS s FROM lot_consumptions c
             WHERE kind IN ('REDEEM', 'CAPTURE', 'RESTORE', 'EXPIRY')
                OR (kind = 'CLAWBACK' AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = c.entry_id AND e.kind = 'REVERSE_ISSUE'))
             GROUP BY entry_id
             UNION ALL
-            SELECT id, points + debt_repaid FROM journal_entries WHERE kind IN ('ISSUE', 'BONUS')
+            SELECT id, points + debt_repaid FROM journal_entries
+            WHERE (kind IN ('ISSUE', 'BONUS') AND available_at IS NULL) OR kind = 'RELEASE'
             UNION ALL
-            SELECT id, -points FROM journal_entries WHERE kind = 'REVERSE_ISSUE'
+            SELECT id, -points FROM journal_entries WHERE kind = 'REVERSE_ISSUE' AND available_at IS NULL
           ) j
           FULL JOIN (SELECT entry_id, sum(points) AS s FROM settlement_records GROUP BY entry_id) r USING (entry_id)
           WHERE j.s IS DISTINCT FROM r.s",

@@ -14,6 +14,7 @@ mod ledger_queue;
 mod live;
 mod oauth;
 mod partners_members;
+mod pending_points;
 mod presence;
 mod readme_commands;
 mod refusals;

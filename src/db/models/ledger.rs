@@ -33,6 +33,9 @@ pub struct JournalEntry {
     pub related_entry_id: Option<Uuid>,
     /// A BONUS's campaign.
     pub campaign_id: Option<Uuid>,
+    /// An ISSUE or BONUS booked pending: when its points become available. A REVERSE_ISSUE:
+    /// it took back points that were still pending.
+    pub available_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -52,26 +55,56 @@ pub struct Hold {
     pub finalized_at: Option<DateTime<Utc>>,
 }
 
-/// The member's points as a read shows them. `available` leaves out the free points of
-/// lots already past their expiry that the expiry job has not yet expired (it runs every
-/// minute): a read never shows points that a redemption would refuse.
+/// The member's points as a read shows them: what a spend would find now. `available`
+/// leaves out the free points of lots already past their expiry that the expiry job has
+/// not yet expired (it runs every minute), and pending points whose return window has
+/// ended count as released already (a debt repaid from them first): a read never shows
+/// points that a redemption would refuse, nor hides points it would take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = member_balances, check_for_backend(diesel::pg::Pg))]
 pub struct Balance {
     #[diesel(
-        select_expression = diesel::dsl::sql::<diesel::sql_types::BigInt>(SPENDABLE),
-        select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::BigInt>
+        select_expression = diesel::dsl::sql::<BigInt>(AVAILABLE_NOW),
+        select_expression_type = diesel::expression::SqlLiteral<BigInt>
     )]
     pub available: i64,
     pub held: i64,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<BigInt>(DEBT_NOW),
+        select_expression_type = diesel::expression::SqlLiteral<BigInt>
+    )]
     pub debt: i64,
+    #[diesel(
+        select_expression = diesel::dsl::sql::<BigInt>(LIFETIME_EARNED_NOW),
+        select_expression_type = diesel::expression::SqlLiteral<BigInt>
+    )]
     pub lifetime_earned: i64,
+    /// Earned, not yet spendable: inside a partner's return window.
+    #[diesel(
+        select_expression = diesel::dsl::sql::<BigInt>(PENDING_NOW),
+        select_expression_type = diesel::expression::SqlLiteral<BigInt>
+    )]
+    pub pending: i64,
 }
 
-/// `available` less the free points of past-due lots (the lots index serves it).
-const SPENDABLE: &str = "member_balances.available - coalesce((SELECT sum(l.remaining - l.reserved) \
+/// `available` less the free points of past-due lots (the lots index serves it), plus what
+/// due pending points would add (`hub_due_pending`, called only when something is due).
+const AVAILABLE_NOW: &str = "member_balances.available - coalesce((SELECT sum(l.remaining - l.reserved) \
      FROM lots l WHERE l.member_id = member_balances.member_id AND l.remaining > l.reserved \
-     AND l.expires_at <= now()), 0)::bigint";
+     AND l.expires_at <= now()), 0)::bigint \
+     + CASE WHEN member_balances.next_available_at <= now() THEN (hub_due_pending(member_balances.member_id, \
+     member_balances.debt, now())).spendable ELSE 0 END";
+
+const DEBT_NOW: &str = "member_balances.debt - CASE WHEN member_balances.next_available_at <= now() \
+     THEN least(member_balances.debt, (hub_due_pending(member_balances.member_id, member_balances.debt, \
+     now())).points) ELSE 0 END";
+
+const PENDING_NOW: &str = "member_balances.pending - CASE WHEN member_balances.next_available_at <= now() \
+     THEN (hub_due_pending(member_balances.member_id, member_balances.debt, now())).points ELSE 0 END";
+
+const LIFETIME_EARNED_NOW: &str = "member_balances.lifetime_earned + CASE WHEN \
+     member_balances.next_available_at <= now() THEN (hub_due_pending(member_balances.member_id, \
+     member_balances.debt, now())).earned ELSE 0 END";
 
 /// Which entries to list, newest first.
 #[derive(Clone, Debug, Default)]

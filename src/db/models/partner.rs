@@ -25,6 +25,8 @@ pub struct Partner {
     pub referral_reward_points: i64,
     /// Earns here are multiplied by the member's tier multiplier.
     pub applies_tier_multiplier: bool,
+    /// Days the points earned here stay pending (0-90; 0: available at once).
+    pub return_window_days: i32,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -39,6 +41,7 @@ pub struct PartnerChanges {
     pub referral_score: Option<i64>,
     pub referral_reward_points: Option<i64>,
     pub applies_tier_multiplier: Option<bool>,
+    pub return_window_days: Option<i32>,
 }
 
 impl Partner {

@@ -61,6 +61,7 @@ impl PartnerMutation {
                 referral_score: input.referral_score.map(i64::from),
                 referral_reward_points: input.referral_reward_points.map(i64::from),
                 applies_tier_multiplier: input.applies_tier_multiplier,
+                return_window_days: input.return_window_days,
             },
         )
         .await?;

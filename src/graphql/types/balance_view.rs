@@ -16,6 +16,9 @@ pub(crate) struct BalanceView {
     pub lifetime_earned: BigInt,
     /// `available - debt`: negative while the member owes points.
     pub net: BigInt,
+    /// Points earned inside a partner's return window: not spendable until it ends, and
+    /// cancelled (no debt) when the purchase is returned within it.
+    pub pending: BigInt,
 }
 
 impl From<Balance> for BalanceView {
@@ -26,6 +29,7 @@ impl From<Balance> for BalanceView {
             debt: BigInt(b.debt),
             lifetime_earned: BigInt(b.lifetime_earned),
             net: BigInt(b.available.saturating_sub(b.debt)),
+            pending: BigInt(b.pending),
         }
     }
 }

@@ -103,9 +103,26 @@ impl LedgerEntryNode {
     }
     /// For a transfer: the other member's card number.
     async fn transfer_member_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        match self.entry.related_entry_id {
+        let is_transfer = matches!(self.entry.kind.as_str(), "TRANSFER_OUT" | "TRANSFER_IN");
+        match self.entry.related_entry_id.filter(|_| is_transfer) {
             None => Ok(None),
             Some(id) => Ok(loaders::member_number_of_entry(ctx, id).await?),
+        }
+    }
+    /// An earn or bonus booked pending (the partner's return window): when its points
+    /// become available. A reversal: it cancelled points that were still pending (no debt).
+    async fn available_at(&self) -> Option<DateTime<Utc>> {
+        self.entry.available_at
+    }
+    /// For a RELEASE: the earn or bonus whose pending points it made available.
+    async fn releases(&self, ctx: &Context<'_>) -> Result<Option<LedgerEntryNode>> {
+        match self
+            .entry
+            .related_entry_id
+            .filter(|_| self.entry.kind == "RELEASE")
+        {
+            None => Ok(None),
+            Some(id) => Ok(Some(LedgerEntryNode::load_visible(ctx, id).await?)),
         }
     }
     /// The entry this one reverses.

@@ -28,6 +28,9 @@ pub enum LedgerEntryKind {
     TransferIn,
     /// A campaign's bonus on an earn (its sponsor issued it).
     Bonus,
+    /// Pending points of an earn or bonus made available at the end of a partner's return
+    /// window (`relatedEntryId`: the earn or bonus).
+    Release,
 }
 
 impl LedgerEntryKind {
@@ -45,6 +48,7 @@ impl LedgerEntryKind {
             LedgerEntryKind::TransferOut => "TRANSFER_OUT",
             LedgerEntryKind::TransferIn => "TRANSFER_IN",
             LedgerEntryKind::Bonus => "BONUS",
+            LedgerEntryKind::Release => "RELEASE",
         }
     }
 
@@ -62,6 +66,7 @@ impl LedgerEntryKind {
             LedgerEntryKind::TransferOut,
             LedgerEntryKind::TransferIn,
             LedgerEntryKind::Bonus,
+            LedgerEntryKind::Release,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)

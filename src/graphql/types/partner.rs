@@ -63,6 +63,10 @@ impl PartnerNode {
     async fn applies_tier_multiplier(&self) -> bool {
         self.0.applies_tier_multiplier
     }
+    /// Days the points earned here stay pending before they can be spent (0: none).
+    async fn return_window_days(&self) -> i32 {
+        self.0.return_window_days
+    }
     async fn status(&self) -> Result<PartnerStatus> {
         Ok(self.0.status.parse().map_err(AppError::internal)?)
     }

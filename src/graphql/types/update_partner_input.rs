@@ -17,4 +17,7 @@ pub(crate) struct UpdatePartnerInput {
     pub referral_reward_points: Option<i32>,
     /// Opt in (or out) of multiplying earns here by the member's tier multiplier.
     pub applies_tier_multiplier: Option<bool>,
+    /// Days the points earned here stay pending, not spendable, so that a return inside
+    /// the window cancels them instead of leaving a debt (0-90; 0: available at once).
+    pub return_window_days: Option<i32>,
 }
