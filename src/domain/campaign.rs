@@ -121,11 +121,32 @@ pub struct MemberFacts {
     pub activated: Vec<Uuid>,
     /// Earns at the earning partner before this one.
     pub earlier_earns_at_partner: bool,
-    /// Purchases at the earning partner in the current calendar month before this one, by
-    /// the campaign's time zone (the service counts them in UTC months; see `docs/API.md`).
-    pub purchases_this_month: u32,
+    /// The member's earlier purchases (earns) at the earning partner over the last
+    /// [`RECENT_PURCHASE_DAYS`] days, enough to count those of the current calendar month in
+    /// any time zone ([`MemberFacts::purchases_in_month`]).
+    pub recent_purchases: Vec<DateTime<Utc>>,
     /// 1-12.
     pub birth_month: Option<u32>,
+}
+
+/// How far back [`MemberFacts::recent_purchases`] must reach: a calendar month (31 days)
+/// plus the widest gap between two time zones' midnights (26 hours), rounded up.
+pub const RECENT_PURCHASE_DAYS: i64 = 33;
+
+impl MemberFacts {
+    /// Earlier purchases in the calendar month of `at`, in the time zone `zone`.
+    pub fn purchases_in_month(&self, at: DateTime<Utc>, zone: &chrono_tz::Tz) -> u32 {
+        let local = at.with_timezone(zone);
+        let this_month = (local.year(), local.month());
+        let count = self
+            .recent_purchases
+            .iter()
+            .filter(|p| **p < at)
+            .map(|p| p.with_timezone(zone))
+            .filter(|p| (p.year(), p.month()) == this_month)
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,8 +201,12 @@ impl Campaign {
             && c.sku
                 .as_ref()
                 .is_none_or(|sku| earn.lines.iter().any(|l| &l.sku == sku))
-            && c.nth_purchase_in_month
-                .is_none_or(|n| facts.purchases_this_month.saturating_add(1) == n)
+            && c.nth_purchase_in_month.is_none_or(|n| {
+                facts
+                    .purchases_in_month(earn.at, &self.time_zone)
+                    .saturating_add(1)
+                    == n
+            })
     }
 
     /// The bonus before caps, 0 when the reward gives nothing for this earn.
@@ -300,7 +325,14 @@ mod tests {
                 Some(sku) => earn.lines.iter().any(|l| l.sku == *sku),
             } && match cond.nth_purchase_in_month {
                 None => true,
-                Some(n) => facts.purchases_this_month + 1 == n,
+                Some(n) => {
+                    // Purchases on or after the first day of the local month, before this one.
+                    let month_start = local.date_naive().with_day(1).unwrap();
+                    let before = facts.recent_purchases.iter().filter(|p| {
+                        **p < earn.at && p.with_timezone(&c.time_zone).date_naive() >= month_start
+                    });
+                    before.count() as u32 + 1 == n
+                }
             };
             if !(admitted && meets) {
                 continue;
@@ -368,6 +400,12 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap()
     }
 
+    /// Earlier purchases are generated up to 40 days before this: some after the earn, some
+    /// in February.
+    fn purchase_clock() -> DateTime<Utc> {
+        at(28, 23)
+    }
+
     prop_compose! {
         fn a_campaign()(id in 0u128..40, partner_no in prop::option::of(0u8..3),
                         sponsor_no in 0u8..3, start in 1u32..10, len in 1u32..15,
@@ -431,12 +469,15 @@ mod tests {
 
     prop_compose! {
         fn facts()(tier in prop::option::of(0usize..3), activated in prop::collection::vec(0u128..40, 0..5),
-                   earlier in any::<bool>(), purchases in 0u32..4, birth in prop::option::of(1u32..13)) -> MemberFacts {
+                   earlier in any::<bool>(), purchases in prop::collection::vec(0i64..40 * 24, 0..5),
+                   birth in prop::option::of(1u32..13)) -> MemberFacts {
             MemberFacts {
                 tier_level: tier,
                 activated: activated.into_iter().map(Uuid::from_u128).collect(),
                 earlier_earns_at_partner: earlier,
-                purchases_this_month: purchases,
+                // Hours before a fixed instant; an_earn's times fall around it.
+                recent_purchases: purchases.into_iter()
+                    .map(|h| purchase_clock() - chrono::Duration::hours(h)).collect(),
                 birth_month: birth,
             }
         }

@@ -505,7 +505,7 @@ pub(crate) async fn bonuses(
             tier_level: row.tier_level.filter(|l| *l >= 0).map(|l| l as usize),
             activated: row.activated,
             earlier_earns_at_partner: row.earlier_earns,
-            purchases_this_month: u32::try_from(row.purchases_this_month).unwrap_or(u32::MAX),
+            recent_purchases: row.recent_purchases,
             birth_month: row.birth_date.map(|d| chrono::Datelike::month(&d)),
         }
     };

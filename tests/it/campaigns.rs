@@ -529,3 +529,55 @@ async fn reversing_an_earn_reverses_its_bonuses_in_proportion() {
         .unwrap();
     assert!(report.is_clean(), "{report}");
 }
+
+/// `nthPurchaseInMonth` counts the calendar month of the campaign's time zone: a purchase
+/// made just after midnight on the 1st in Berlin is still last month in UTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nth_purchase_counts_the_month_of_the_campaigns_time_zone() {
+    use chrono::{Datelike, TimeZone};
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-nth").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    for (name, zone) in [("utc-second", "UTC"), ("berlin-second", "Europe/Berlin")] {
+        let input = campaign(
+            name,
+            json!({"points": 7, "nthPurchaseInMonth": 2, "timeZone": zone}),
+        );
+        create(&app, &token, input).await.data();
+    }
+    let first = earn(&app, &token, "n-1", 10, "n-k1", json!([])).await;
+    let first_id = first.data()["issuePoints"]["entryId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The first purchase moves to one minute past the start of this month in Berlin.
+    let berlin = chrono_tz::Europe::Berlin;
+    let now = Utc::now().with_timezone(&berlin);
+    let month_start = berlin
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 1, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut conn = app.state.db.get().await.unwrap();
+    conn.batch_execute(&format!(
+        "SET session_replication_role = replica;
+         UPDATE journal_entries SET created_at = '{}' WHERE id = '{first_id}';
+         RESET session_replication_role;",
+        month_start.to_rfc3339()
+    ))
+    .await
+    .unwrap();
+    drop(conn);
+
+    let second = earn(&app, &token, "n-1", 10, "n-k2", json!([])).await;
+    let bonuses = second.data()["issuePoints"]["bonuses"].as_array().unwrap();
+    let same_utc_month =
+        (month_start.year(), month_start.month()) == (Utc::now().year(), Utc::now().month());
+    // Berlin: the second purchase of its month. UTC: the first, unless both fall in one
+    // UTC month (only in the last hour or two of a UTC month).
+    let expected = if same_utc_month { 2 } else { 1 };
+    assert_eq!(bonuses.len(), expected, "{bonuses:?}");
+    let third = earn(&app, &token, "n-1", 10, "n-k3", json!([])).await;
+    let third_bonuses = third.data()["issuePoints"]["bonuses"].as_array().unwrap();
+    assert_eq!(third_bonuses.len(), 2 - expected, "{third_bonuses:?}");
+}

@@ -184,8 +184,10 @@ pub struct FactsRow {
     pub member_id: Option<Uuid>,
     #[diesel(sql_type = Bool)]
     pub earlier_earns: bool,
-    #[diesel(sql_type = BigInt)]
-    pub purchases_this_month: i64,
+    /// Earns at the partner over the last `RECENT_PURCHASE_DAYS`, newest first (at most
+    /// 1,001: enough for the largest nth purchase, 1,000).
+    #[diesel(sql_type = diesel::sql_types::Array<Timestamptz>)]
+    pub recent_purchases: Vec<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Date>)]
     pub birth_date: Option<chrono::NaiveDate>,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -210,9 +212,10 @@ pub async fn facts(
          SELECT m.id AS member_id,
                 EXISTS (SELECT 1 FROM journal_entries e
                         WHERE e.member_id = m.id AND e.partner_id = $1 AND e.kind = 'ISSUE') AS earlier_earns,
-                (SELECT count(*) FROM journal_entries e
-                 WHERE e.member_id = m.id AND e.partner_id = $1 AND e.kind = 'ISSUE'
-                   AND e.created_at >= date_trunc('month', $5 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS purchases_this_month,
+                ARRAY(SELECT e.created_at FROM journal_entries e
+                      WHERE e.member_id = m.id AND e.partner_id = $1 AND e.kind = 'ISSUE'
+                        AND e.created_at >= $5 - $6 * interval '1 day'
+                      ORDER BY e.id DESC LIMIT 1001) AS recent_purchases,
                 (SELECT birth_date FROM members WHERE id = m.id) AS birth_date,
                 (SELECT count(*)::int - 1 FROM tiers t
                  WHERE t.min_points <= coalesce((SELECT sum(d.points) FROM hub_tier_earn_days(m.id) d
@@ -225,6 +228,7 @@ pub async fn facts(
     .bind::<Nullable<Text>, _>(member.1)
     .bind::<Nullable<Text>, _>(member.2)
     .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(crate::domain::campaign::RECENT_PURCHASE_DAYS)
     .get_result(conn)
     .await
 }
