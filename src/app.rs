@@ -74,7 +74,9 @@ impl AppState {
             publisher: publisher.clone(),
             config: Arc::new(config.ledger.clone()),
             partners: partners.clone(),
-            campaigns: Arc::default(),
+            campaigns: Arc::new(crate::services::campaigns::LiveCampaigns::new(
+                config.ledger.campaign_copy_ttl,
+            )),
         };
         let leaderboards = Leaderboards::new(
             db.clone(),

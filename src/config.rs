@@ -86,6 +86,8 @@ pub struct LedgerConfig {
     pub max_hold_ttl: chrono::Duration,
     /// How often `serve` expires lots and holds.
     pub expiry_interval: Duration,
+    /// How long a process serves its copy of the live campaigns without an announcement.
+    pub campaign_copy_ttl: Duration,
     /// Workers of the issue / redeem group commit, each holding one connection at a time.
     pub batch_workers: usize,
     /// How long a group-commit worker waits for more operations while another batch is in
@@ -109,6 +111,7 @@ impl Default for LedgerConfig {
             hold_ttl: chrono::Duration::minutes(15),
             max_hold_ttl: chrono::Duration::days(7),
             expiry_interval: Duration::from_secs(60),
+            campaign_copy_ttl: Duration::from_secs(10),
             batch_workers: 2,
             batch_linger: Duration::from_micros(500),
             queue_capacity: 1024,
@@ -381,6 +384,7 @@ impl LedgerConfig {
             hold_ttl: chrono::Duration::seconds(parse_var("HUB_HOLD_TTL_SECS", 900)?),
             max_hold_ttl: chrono::Duration::seconds(parse_var("HUB_MAX_HOLD_TTL_SECS", 604_800)?),
             expiry_interval: secs("HUB_EXPIRY_INTERVAL_SECS", 60)?,
+            campaign_copy_ttl: secs("HUB_CAMPAIGN_COPY_SECS", 10)?,
             // Busy workers keep their connections: by default they leave one for reads.
             batch_workers: parse_var(
                 "HUB_LEDGER_BATCH_WORKERS",

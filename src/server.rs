@@ -4,9 +4,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     app::AppState,
-    db::partner_cache,
+    db::{announcements, partner_cache},
     http,
-    services::{expiry, leaderboards::relay, live},
+    services::{campaigns, expiry, leaderboards::relay, live},
 };
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job and
@@ -19,8 +19,13 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         state.redis.clone(),
         state.live.clone(),
     );
-    let status_listener =
-        partner_cache::spawn_listener(state.config.database_url.clone(), state.partners.clone());
+    let status_listener = announcements::spawn_listener(
+        state.config.database_url.clone(),
+        vec![
+            partner_cache::announcement(state.partners.clone()),
+            campaigns::announcement(state.ledger.campaigns.clone()),
+        ],
+    );
     let router = http::router(state);
     // Answers are small and written whole: no reason to let Nagle hold any part back.
     let listener = listener.tap_io(|stream| {

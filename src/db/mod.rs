@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, embedded migrations and SQL files, the diesel schema and
 //! the models.
 
+pub(crate) mod announcements;
 pub(crate) mod ledger;
 pub mod models;
 pub(crate) mod partner_cache;

@@ -11,12 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::{
-    db::{DbPool, models::Partner},
+    db::{DbPool, announcements::Announcement, models::Partner},
     error::{AppError, AppResult},
 };
 
@@ -141,36 +139,14 @@ impl PartnerCache {
     }
 }
 
-/// Listens for partner changes for as long as the process runs, reconnecting after errors
-/// (and forgetting everything then, since announcements may have been missed).
-pub(crate) fn spawn_listener(
-    database_url: String,
-    cache: std::sync::Arc<PartnerCache>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match AsyncPgConnection::establish(&database_url).await {
-                Ok(mut conn) => {
-                    if conn
-                        .batch_execute(&format!("LISTEN {CHANNEL}"))
-                        .await
-                        .is_ok()
-                    {
-                        cache.forget_all();
-                        let mut stream = std::pin::pin!(conn.notifications_stream());
-                        while let Some(Ok(notification)) = stream.next().await {
-                            match notification.payload.parse() {
-                                Ok(id) => cache.forget(id),
-                                Err(_) => cache.forget_all(),
-                            }
-                        }
-                    }
-                    tracing::warn!("partner cache listener lost its connection; reconnecting");
-                }
-                Err(e) => tracing::warn!(error = %e, "partner cache listener cannot connect"),
-            }
-            cache.forget_all();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    })
+/// Drops a partner's cached row when PostgreSQL announces a change to it (everything when
+/// announcements may have been missed).
+pub(crate) fn announcement(cache: std::sync::Arc<PartnerCache>) -> Announcement {
+    Announcement {
+        channel: CHANNEL,
+        heard: Box::new(move |payload| match payload.map(str::parse) {
+            Some(Ok(id)) => cache.forget(id),
+            _ => cache.forget_all(),
+        }),
+    }
 }

@@ -13,6 +13,7 @@ use crate::{
     auth::Principal,
     db::{
         DbPool,
+        announcements::Announcement,
         models::{
             Partner,
             campaign::{self, CampaignRow},
@@ -28,21 +29,39 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// How long a process serves its copy of the live campaigns: a new or changed campaign
-/// reaches every earn within this time (the process that changed it drops its copy at
-/// once). The ledger re-checks a campaign's window and end when it books a bonus.
-const LIVE_COPY_TTL: Duration = Duration::from_secs(1);
+/// The channel of campaign changes.
+const CHANNEL: &str = "hub_campaigns";
 
-/// The live campaigns as rules, loaded at most once per [`LIVE_COPY_TTL`].
-#[derive(Default)]
+/// Drops the live campaigns' copy when PostgreSQL announces a change to a campaign.
+pub(crate) fn announcement(live: Arc<LiveCampaigns>) -> Announcement {
+    Announcement {
+        channel: CHANNEL,
+        heard: Box::new(move |_| live.forget()),
+    }
+}
+
+/// The live campaigns (not ended, including those whose window opens later) as rules,
+/// loaded at most once per `ttl` (`HUB_CAMPAIGN_COPY_SECS`). A change is announced by
+/// PostgreSQL (`NOTIFY hub_campaigns`, sql/campaigns/notify.sql) and drops the copy in
+/// every process at once; the ttl bounds staleness should an announcement be lost. Windows
+/// are checked at each earn, and the ledger re-checks a campaign's window and end when it
+/// books a bonus.
 pub struct LiveCampaigns {
     copy: Mutex<Option<(Instant, Arc<Vec<Campaign>>)>>,
+    ttl: Duration,
 }
 
 impl LiveCampaigns {
+    pub fn new(ttl: Duration) -> LiveCampaigns {
+        LiveCampaigns {
+            copy: Mutex::new(None),
+            ttl,
+        }
+    }
+
     async fn get(&self, db: &DbPool) -> AppResult<Arc<Vec<Campaign>>> {
         if let Some((at, rules)) = &*self.copy.lock().expect("campaign copy lock")
-            && at.elapsed() < LIVE_COPY_TTL
+            && at.elapsed() < self.ttl
         {
             return Ok(rules.clone());
         }

@@ -581,3 +581,55 @@ async fn nth_purchase_counts_the_month_of_the_campaigns_time_zone() {
     let third_bonuses = third.data()["issuePoints"]["bonuses"].as_array().unwrap();
     assert_eq!(third_bonuses.len(), 2 - expected, "{third_bonuses:?}");
 }
+
+/// A campaign created or changed through one hub process reaches the earns of another at
+/// once: PostgreSQL announces it, and the other drops its copy (whose lifetime here is an
+/// hour, so nothing else could refresh it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_changes_reach_other_hub_processes_at_once() {
+    let database = crate::support::fresh_database().await;
+    let hour = std::time::Duration::from_secs(3600);
+    let one = TestApp::builder_on(database.clone())
+        .config(|c| c.ledger.campaign_copy_ttl = hour)
+        .spawn()
+        .await;
+    let two = TestApp::builder_on(database)
+        .config(|c| c.ledger.campaign_copy_ttl = hour)
+        .spawn()
+        .await;
+    let shop = one.create_partner("camp-notify").await;
+    let token = one.partner_token(&shop, ALL_SCOPES);
+    // Process two loads its copy: no campaign yet.
+    let plain = earn(&two, &token, "x-1", 100, "x-k0", json!([])).await;
+    assert_eq!(plain.data()["issuePoints"]["bonuses"], json!([]));
+
+    let created = create(&one, &token, campaign("notified", json!({"points": 5}))).await;
+    let id = created.data()["createCampaign"]["id"].clone();
+    let bonus_on_two = async |expected: &str, key: &str| {
+        for attempt in 0..50 {
+            let answer = earn(
+                &two,
+                &token,
+                "x-1",
+                100,
+                &format!("{key}-{attempt}"),
+                json!([]),
+            )
+            .await;
+            if answer.data()["issuePoints"]["bonuses"][0]["points"] == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("process two never saw the campaign give {expected}");
+    };
+    bonus_on_two("5", "x-new").await;
+    one.gql(
+        &token,
+        "mutation($id: ID!, $i: CampaignInput!) { updateCampaign(id: $id, input: $i) { id } }",
+        json!({"id": id, "i": campaign("notified", json!({"points": 9}))}),
+    )
+    .await
+    .data();
+    bonus_on_two("9", "x-changed").await;
+}
