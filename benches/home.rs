@@ -100,7 +100,7 @@ async fn seed(url: &str, args: &Args) -> Vec<uuid::Uuid> {
     let per_slice = 200;
     for first in (0..members).step_by(per_slice) {
         conn.batch_execute(&format!(
-            "WITH p AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM partners),
+            "WITH p AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM partners WHERE NOT is_coalition),
                   m AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM members
                         ORDER BY id OFFSET {first} LIMIT {per_slice})
              SELECT count(ledger_issue('seed', 'seed-' || m.id || '-' || e, '\\x00', p.id, m.id,
@@ -131,7 +131,12 @@ async fn seed(url: &str, args: &Args) -> Vec<uuid::Uuid> {
 async fn seeded(url: &str, args: &Args) -> Option<Vec<uuid::Uuid>> {
     use coalition_hub::db::schema::{journal_entries, members, partners};
     let mut conn = AsyncPgConnection::establish(url).await.ok()?;
-    let partner_count: i64 = partners::table.count().get_result(&mut conn).await.ok()?;
+    let partner_count: i64 = partners::table
+        .filter(partners::is_coalition.eq(false))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .ok()?;
     let entry_count: i64 = journal_entries::table
         .count()
         .get_result(&mut conn)

@@ -196,6 +196,7 @@ async fn seed(base: &str, args: &Args) -> Seeded {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         partners
+            .filter(is_coalition.eq(false))
             .select(id)
             .order_by(slug)
             .load(&mut conn)
@@ -214,7 +215,7 @@ async fn seed(base: &str, args: &Args) -> Seeded {
              )
              INSERT INTO member_links (partner_id, partner_customer_id, member_id)
              SELECT p.id, 'c' || (m.member_number::bigint), m.id
-             FROM m JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS n FROM partners) p
+             FROM m JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS n FROM partners WHERE NOT is_coalition) p
                ON p.n = (m.member_number::bigint % 20);
              SELECT count(ledger_issue('seed', 'seed-' || m.member_number, '\\x00', l.partner_id, m.id,
                                        NULL, NULL, hub_uuid_v7(), '0', 1000000000, NULL, NULL,

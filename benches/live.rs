@@ -71,7 +71,7 @@ async fn seed(url: &str, n: usize) -> (uuid::Uuid, Vec<uuid::Uuid>) {
              SELECT hub_uuid_v7(), lpad(g::text, 16, '0') FROM generate_series(1, {n}) g
              RETURNING id, member_number::bigint AS g)
          INSERT INTO member_links (partner_id, partner_customer_id, member_id)
-         SELECT p.id, 'c' || m.g, m.id FROM m, partners p;
+         SELECT p.id, 'c' || m.g, m.id FROM m, partners p WHERE NOT p.is_coalition;
          SELECT count(ledger_issue('seed', 'seed-' || l.member_id, '\\x00', l.partner_id, l.member_id,
                                    NULL, NULL, NULL, NULL, 100, NULL, NULL,
                                    now() + interval '365 days', NULL, now()))
@@ -84,6 +84,7 @@ async fn seed(url: &str, n: usize) -> (uuid::Uuid, Vec<uuid::Uuid>) {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let partner: uuid::Uuid = partners::table
+        .filter(partners::is_coalition.eq(false))
         .select(partners::id)
         .first(&mut conn)
         .await

@@ -81,11 +81,12 @@ async fn main() {
          FROM generate_series(1, {p}) i;
          INSERT INTO partner_rates (id, partner_id, redemption_value, issuance_fee, effective_from, set_by)
          SELECT gen_random_uuid(), id, 0.0075 + (random() * 100)::int / 10000.0, 0.001, now() - interval '30 days', 'bench'
-         FROM partners
+         FROM partners WHERE NOT is_coalition
          UNION ALL
          SELECT gen_random_uuid(), id, 0.0080 + (random() * 100)::int / 10000.0, 0.0015, now() - interval '10 days', 'bench'
-         FROM partners;
-         CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM partners;"
+         FROM partners WHERE NOT is_coalition;
+         CREATE TEMP TABLE bench_partners AS
+             SELECT row_number() OVER (ORDER BY id) AS n, id FROM partners WHERE NOT is_coalition;"
     ))
     .await
     .unwrap();

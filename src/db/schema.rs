@@ -313,6 +313,7 @@ diesel::table! {
         referral_reward_points -> Int8,
         applies_tier_multiplier -> Bool,
         return_window_days -> Int4,
+        is_coalition -> Bool,
     }
 }
 

@@ -105,6 +105,12 @@ pub(crate) fn validate_earn_rate(rate: &BigDecimal) -> AppResult<()> {
     Ok(())
 }
 
+/// The coalition's own campaign budget: the sponsor of the bonuses the coalition pays for,
+/// shaped as a partner so that its bonus lots have an issuer and settlement a party
+/// (migrations/2026-12-05-000005_coalition_sponsor). Not a merchant: no credentials, no
+/// redemptions, left out of partner lists.
+pub(crate) const COALITION_PARTNER_ID: uuid::Uuid = uuid::Uuid::from_u128(0xc0a1);
+
 /// The longest return window a partner may have.
 pub(crate) const MAX_RETURN_WINDOW_DAYS: i32 = 90;
 

@@ -25,6 +25,7 @@ use crate::{
             evaluate, valid_multiplier,
         },
         ledger::MAX_POINTS_PER_ENTRY,
+        partner::COALITION_PARTNER_ID,
     },
     error::{AppError, AppResult},
 };
@@ -188,9 +189,9 @@ fn validated(input: CampaignInput, id: Uuid, now: DateTime<Utc>) -> AppResult<Ca
         id,
         name: text_field(Some(input.name), "name", 120)?.unwrap_or_default(),
         partner_id: input.partner_id,
-        sponsor_partner_id: input.sponsor_partner_id.ok_or_else(|| {
-            bad("a campaign for every partner needs a sponsorPartnerId (the coalition itself cannot sponsor yet)")
-        })?,
+        sponsor_partner_id: input
+            .sponsor_partner_id
+            .ok_or_else(|| bad("a campaign needs a sponsor"))?,
         starts_at: input.starts_at,
         ends_at: input.ends_at,
         schedule: schedule_json(&input.schedule),
@@ -326,7 +327,13 @@ pub async fn create(
         }
         input.sponsor_partner_id = input.partner_id;
     } else if input.sponsor_partner_id.is_none() {
-        input.sponsor_partner_id = input.partner_id;
+        // A campaign on every partner's earns is the coalition's own.
+        input.sponsor_partner_id = Some(input.partner_id.unwrap_or(COALITION_PARTNER_ID));
+    }
+    if input.partner_id == Some(COALITION_PARTNER_ID) {
+        return Err(bad(
+            "partnerId names the coalition's campaign budget, not a partner",
+        ));
     }
     let now = Utc::now();
     let row = validated(input, Uuid::now_v7(), now)?;

@@ -31,9 +31,14 @@ pub(crate) async fn create(
         return Err(AppError::bad_input("credentials need at least one scope"));
     }
     let mut conn = db.get().await?;
-    Partner::find(&mut conn, partner_id)
+    let partner = Partner::find(&mut conn, partner_id)
         .await?
         .ok_or(AppError::NotFound("partner"))?;
+    if partner.is_coalition {
+        return Err(AppError::bad_input(
+            "the coalition's campaign budget is not a partner: it has no credentials",
+        ));
+    }
     let client_secret = random_token("sk_", 32);
     let secret_hash = tokio::task::spawn_blocking({
         let secret = client_secret.clone();

@@ -13,7 +13,7 @@ use crate::{
         leaderboard::{DEFAULT_REFERRAL_SCORE, validate_score},
         ledger::validate_points,
         money::is_currency_code,
-        partner::{self, PartnerCategory, PartnerStatus},
+        partner::{self, COALITION_PARTNER_ID, PartnerCategory, PartnerStatus},
     },
     error::{AppError, AppResult},
 };
@@ -38,6 +38,31 @@ pub(crate) struct PartnerUpdate {
     pub referral_reward_points: Option<i64>,
     pub applies_tier_multiplier: Option<bool>,
     pub return_window_days: Option<i32>,
+}
+
+impl PartnerUpdate {
+    /// Changes the name and nothing else.
+    fn only_renames(&self) -> bool {
+        let PartnerUpdate {
+            name: _,
+            category,
+            earn_rate,
+            accepts_redemptions,
+            status,
+            referral_score,
+            referral_reward_points,
+            applies_tier_multiplier,
+            return_window_days,
+        } = self;
+        category.is_none()
+            && earn_rate.is_none()
+            && accepts_redemptions.is_none()
+            && status.is_none()
+            && referral_score.is_none()
+            && referral_reward_points.is_none()
+            && applies_tier_multiplier.is_none()
+            && return_window_days.is_none()
+    }
 }
 
 pub(crate) async fn create(
@@ -74,6 +99,7 @@ pub(crate) async fn create(
         referral_reward_points: 0,
         applies_tier_multiplier: false,
         return_window_days: 0,
+        is_coalition: false,
     };
     let mut conn = db.get().await?;
     Partner::insert(&mut conn, &row).await.map_err(|e| {
@@ -93,6 +119,11 @@ pub(crate) async fn update(
     input: PartnerUpdate,
 ) -> AppResult<Partner> {
     principal.require_operator()?;
+    if id == COALITION_PARTNER_ID && !input.only_renames() {
+        return Err(AppError::bad_input(
+            "the coalition's campaign budget is not a partner: only its name can change",
+        ));
+    }
     let name = input
         .name
         .as_deref()

@@ -396,7 +396,11 @@ async fn scopes_roles_and_partner_isolation() {
         .gql(&token_a, "mutation { createPartner(input: {name: \"X\", slug: \"x\", category: OTHER, earnRate: \"1\"}) { id } }", json!({}))
         .await;
     assert_eq!(create.code(), "FORBIDDEN");
-    assert_eq!(app.sql_count("SELECT count(*) FROM partners").await, 2);
+    assert_eq!(
+        app.sql_count("SELECT count(*) FROM partners WHERE NOT is_coalition")
+            .await,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

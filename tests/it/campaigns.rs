@@ -633,3 +633,114 @@ async fn campaign_changes_reach_other_hub_processes_at_once() {
     .data();
     bonus_on_two("9", "x-changed").await;
 }
+
+/// A campaign on every partner's earns is the coalition's own: its bonuses are lots of the
+/// coalition's campaign budget, which owes the partner where they are redeemed. That
+/// budget is not a partner: no credentials, no changes but its name, in no partner list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coalition_sponsors_its_own_campaigns_and_owes_their_redemptions() {
+    const COALITION: &str = "00000000-0000-0000-0000-00000000c0a1";
+    let app = TestApp::new().await;
+    let shop = app.create_partner("camp-coal-shop").await;
+    let cafe = app.create_partner("camp-coal-cafe").await;
+    let shop_token = app.partner_token(&shop, ALL_SCOPES);
+    let cafe_token = app.partner_token(&cafe, ALL_SCOPES);
+    let operator = app.operator_token();
+    const CREATE_SPONSOR: &str = "mutation($i: CampaignInput!) { createCampaign(input: $i) { id sponsoredByCoalition sponsor { id name } } }";
+    let created = app
+        .gql(
+            &operator,
+            CREATE_SPONSOR,
+            json!({"i": campaign("coalition week", json!({"points": 30}))}),
+        )
+        .await;
+    let created = &created.data()["createCampaign"];
+    assert_eq!(created["sponsoredByCoalition"], true);
+    assert_eq!(
+        created["sponsor"],
+        json!({"id": COALITION, "name": "Coalition campaigns"})
+    );
+    // A partner cannot spend the coalition's budget.
+    let refused = app
+        .gql(
+            &shop_token,
+            CREATE_SPONSOR,
+            json!({"i": campaign("free ride", json!({"points": 30, "sponsoredByCoalition": true}))}),
+        )
+        .await;
+    assert_eq!(refused.code(), "FORBIDDEN");
+
+    let earned = earn(&app, &shop_token, "co-1", 100, "co-k1", json!([])).await;
+    let bonuses = &earned.data()["issuePoints"]["bonuses"];
+    assert_eq!(bonuses[0]["points"], "30");
+    assert_eq!(bonuses[0]["sponsor"]["id"], COALITION);
+    // Spent at the cafe: the bonus's 30 points are the coalition's to pay for.
+    let member = app
+        .sql_text("SELECT member_id::text FROM member_links WHERE partner_customer_id = 'co-1'")
+        .await;
+    app.link_present(&cafe_token, &member, "co-1").await;
+    app.grant_consent(&member, &cafe).await;
+    app.gql(
+        &cafe_token,
+        "mutation { redeemPoints(input: {member: {partnerCustomerId: \"co-1\"}, points: 130, idempotencyKey: \"co-r\"}) { entryId } }",
+        json!({}),
+    )
+    .await
+    .data();
+    let preview = app
+        .gql(
+            &operator,
+            "query($f: DateTime!, $t: DateTime!) { settlementPreview(from: $f, to: $t) { lines { issuer { id } redeemer { id } points } bonusIssuance { partner { id } points } } }",
+            json!({"f": (Utc::now() - Duration::days(1)).to_rfc3339(), "t": (Utc::now() + Duration::minutes(1)).to_rfc3339()}),
+        )
+        .await;
+    let statement = &preview.data()["settlementPreview"];
+    let lines = statement["lines"].as_array().unwrap();
+    assert!(
+        lines.contains(
+            &json!({"issuer": {"id": COALITION}, "redeemer": {"id": cafe}, "points": "30"})
+        ),
+        "{lines:?}"
+    );
+    assert_eq!(
+        statement["bonusIssuance"],
+        json!([{"partner": {"id": COALITION}, "points": "30"}])
+    );
+
+    // Not a partner.
+    let credentials = app
+        .gql(
+            &operator,
+            "mutation($p: ID!) { createPartnerCredentials(input: {partnerId: $p, scopes: [\"points:issue\"]}) { clientId } }",
+            json!({"p": COALITION}),
+        )
+        .await;
+    assert_eq!(credentials.code(), "BAD_USER_INPUT");
+    let suspend = app
+        .gql(
+            &operator,
+            "mutation($p: ID!) { updatePartner(id: $p, input: {status: SUSPENDED}) { id } }",
+            json!({"p": COALITION}),
+        )
+        .await;
+    assert_eq!(suspend.code(), "BAD_USER_INPUT");
+    let listed = app
+        .gql(
+            &operator,
+            "{ partners(first: 50) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let ids: Vec<&str> = listed.data()["partners"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(!ids.contains(&COALITION));
+    let report = coalition_hub::services::verify::run(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+}

@@ -47,7 +47,11 @@ async fn partner_creation_validates_every_field() {
         );
         assert!(refused.has_no_data());
     }
-    assert_eq!(app.sql_count("SELECT count(*) FROM partners").await, 1);
+    assert_eq!(
+        app.sql_count("SELECT count(*) FROM partners WHERE NOT is_coalition")
+            .await,
+        1
+    );
 
     let update = "mutation($id: ID!, $input: UpdatePartnerInput!) { updatePartner(id: $id, input: $input) { name earnRate } }";
     let id = partner["id"].as_str().unwrap();

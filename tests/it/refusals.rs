@@ -110,7 +110,9 @@ async fn a_suspended_partner_books_nothing_even_for_the_operator() {
     let earn_id = id(&earn, "issuePoints", "entry");
     let partner = c
         .app
-        .sql_text("SELECT id::text FROM partners ORDER BY created_at LIMIT 1")
+        .sql_text(
+            "SELECT id::text FROM partners WHERE NOT is_coalition ORDER BY created_at LIMIT 1",
+        )
         .await;
     let op = c.app.operator_token();
     let suspend =

@@ -27,6 +27,8 @@ pub struct Partner {
     pub applies_tier_multiplier: bool,
     /// Days the points earned here stay pending (0-90; 0: available at once).
     pub return_window_days: i32,
+    /// The coalition's campaign budget (`COALITION_PARTNER_ID`), not a merchant.
+    pub is_coalition: bool,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -120,6 +122,7 @@ impl Partner {
         only_active: bool,
     ) -> QueryResult<Vec<Partner>> {
         let mut query = partners::table
+            .filter(partners::is_coalition.eq(false))
             .select(Partner::as_select())
             .order_by((partners::created_at, partners::id))
             .limit(limit)

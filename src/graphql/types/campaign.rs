@@ -25,6 +25,10 @@ impl CampaignNode {
         PartnerNode::load(ctx, self.0.partner_id).await
     }
     /// Who pays its bonuses (the issuer of their lots).
+    /// The coalition pays the bonuses (`sponsor` is then its campaign budget).
+    async fn sponsored_by_coalition(&self) -> bool {
+        self.0.sponsor_partner_id == crate::domain::partner::COALITION_PARTNER_ID
+    }
     async fn sponsor(&self, ctx: &Context<'_>) -> Result<Option<PartnerNode>> {
         PartnerNode::load(ctx, Some(self.0.sponsor_partner_id)).await
     }

@@ -1,6 +1,7 @@
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 
+use crate::domain::partner::COALITION_PARTNER_ID;
 use crate::graphql::scalars::{Decimal, parse_id};
 use crate::graphql::types::CampaignAudience;
 use crate::graphql::types::ScheduleSlot;
@@ -15,6 +16,9 @@ pub(crate) struct CampaignInput {
     pub partner_id: Option<ID>,
     /// Operator: who pays the bonuses (default: the partner). A partner sponsors its own.
     pub sponsor_partner_id: Option<ID>,
+    /// Operator: the coalition pays the bonuses (the default for a campaign on every
+    /// partner's earns); not with `sponsorPartnerId`.
+    pub sponsored_by_coalition: Option<bool>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Weekly slots in `timeZone`; omitted: all the time between `startsAt` and `endsAt`.
@@ -49,7 +53,18 @@ impl CampaignInput {
         let id = |v: &Option<ID>, what| v.as_ref().map(|id| parse_id(id, what)).transpose();
         Ok(Settings {
             partner_id: id(&self.partner_id, "partnerId")?,
-            sponsor_partner_id: id(&self.sponsor_partner_id, "sponsorPartnerId")?,
+            sponsor_partner_id: match (
+                id(&self.sponsor_partner_id, "sponsorPartnerId")?,
+                self.sponsored_by_coalition,
+            ) {
+                (Some(_), Some(true)) => {
+                    return Err(AppError::bad_input(
+                        "give sponsorPartnerId or sponsoredByCoalition, not both",
+                    ));
+                }
+                (None, Some(true)) => Some(COALITION_PARTNER_ID),
+                (named, _) => named,
+            },
             name: self.name,
             starts_at: self.starts_at,
             ends_at: self.ends_at,
