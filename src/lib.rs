@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub(crate) mod http;
+pub(crate) mod request_id;
 pub mod server;
 pub mod services;
 pub mod telemetry;

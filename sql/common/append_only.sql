@@ -1,4 +1,4 @@
--- Append-only tables: the journal, settlement and the activity log refuse UPDATE,
+-- Append-only tables: the journal, settlement, the activity log and the audit trail refuse UPDATE,
 -- DELETE and TRUNCATE.
 
 -- Append-only: the journal is never updated or deleted.
@@ -27,3 +27,7 @@ CREATE OR REPLACE TRIGGER settlement_periods_no_truncate BEFORE TRUNCATE ON sett
     FOR EACH STATEMENT EXECUTE FUNCTION hub_append_only();
 CREATE OR REPLACE TRIGGER ambassador_activities_append_only BEFORE UPDATE OR DELETE ON ambassador_activities
     FOR EACH ROW EXECUTE FUNCTION hub_append_only();
+CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION hub_append_only();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION hub_append_only();

@@ -55,6 +55,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        at -> Timestamptz,
+        actor -> Text,
+        partner_id -> Nullable<Uuid>,
+        action -> Text,
+        target -> Text,
+        request_id -> Nullable<Text>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     campaign_member_awards (campaign_id, member_id) {
         campaign_id -> Uuid,
         member_id -> Uuid,
@@ -450,6 +464,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ambassador_activities,
     ambassador_enrollments,
     ambassadors,
+    audit_log,
     campaign_member_awards,
     campaigns,
     family_links,

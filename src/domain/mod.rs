@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, no database, property-tested where they compute.
 
 pub mod campaign;
+pub(crate) mod csv;
 pub(crate) mod leaderboard;
 pub(crate) mod ledger;
 pub(crate) mod member;

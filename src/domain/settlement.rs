@@ -563,7 +563,7 @@ impl Statement {
         );
         let money = |minor: i64| format_minor(minor, self.minor_units);
         let party = |p: Option<Party>| match p {
-            Some(p) => (p.to_string(), csv_field(self.name_of(p))),
+            Some(p) => (p.to_string(), crate::domain::csv::field(self.name_of(p))),
             None => (String::new(), String::new()),
         };
         for row in self.csv_rows() {
@@ -646,20 +646,6 @@ impl Statement {
             ));
         }
         rows
-    }
-}
-
-/// Quotes a CSV field when it needs it, and defuses spreadsheet formulas.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
     }
 }
 
@@ -782,9 +768,9 @@ mod tests {
 
     #[test]
     fn csv_quotes_names_and_defuses_formulas() {
-        assert_eq!(csv_field("Shop, Inc."), "\"Shop, Inc.\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
-        assert_eq!(csv_field("Plain"), "Plain");
+        assert_eq!(crate::domain::csv::field("Shop, Inc."), "\"Shop, Inc.\"");
+        assert_eq!(crate::domain::csv::field("=cmd()"), "'=cmd()");
+        assert_eq!(crate::domain::csv::field("Plain"), "Plain");
     }
 
     fn row(

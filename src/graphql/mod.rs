@@ -29,6 +29,7 @@ pub struct Query(
     query::ambassadors::AmbassadorQuery,
     query::tiers::TierQuery,
     query::campaigns::CampaignQuery,
+    query::audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

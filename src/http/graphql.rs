@@ -430,7 +430,11 @@ async fn run(
     span: tracing::Span,
 ) -> Result<async_graphql::Response, RunFailure> {
     let schema = http.schema.clone();
-    let task = tokio::spawn(async move { schema.execute(request).await }.instrument(span));
+    let request_id = crate::request_id::current();
+    let task = tokio::spawn(
+        crate::request_id::scope(request_id, async move { schema.execute(request).await })
+            .instrument(span),
+    );
     let _abort_guard = AbortOnDrop((!is_mutation).then(|| task.abort_handle()));
     let timeout = http.app.config.limits.request_timeout;
     match tokio::time::timeout(timeout, task).await {

@@ -2,6 +2,7 @@
 //! and metrics.
 
 pub(crate) mod attempts;
+pub(crate) mod audit;
 pub(crate) mod documents;
 pub(crate) mod graphql;
 pub(crate) mod metrics;
@@ -65,7 +66,8 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
-        .route("/settlement/statements/{id}/csv", get(settlement::csv));
+        .route("/settlement/statements/{id}/csv", get(settlement::csv))
+        .route("/audit/csv", get(audit::csv));
     if graphiql {
         router = router.route("/", get(graphiql_page));
     }
@@ -90,7 +92,8 @@ async fn request_id(request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let mut response = next.run(request).instrument(span).await;
+    let mut response =
+        crate::request_id::scope(Some(id.clone()), next.run(request).instrument(span)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bigdecimal::{BigDecimal, Zero};
 use chrono::{DateTime, Utc, Weekday};
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -28,6 +29,7 @@ use crate::{
         partner::COALITION_PARTNER_ID,
     },
     error::{AppError, AppResult},
+    services::audit::{self, Change},
 };
 
 /// The channel of campaign changes.
@@ -346,10 +348,24 @@ pub async fn create(
             .await?
             .ok_or(AppError::NotFound("partner"))?;
     }
-    let created = CampaignRow::insert(&mut conn, &row).await?;
+    let created = conn
+        .transaction(async |conn| {
+            let created = CampaignRow::insert(conn, &row).await?;
+            let change = Change::new("campaign.created", owner(&created), created.id);
+            audit::record(conn, principal, change.after(&created)).await?;
+            Ok::<_, AppError>(created)
+        })
+        .await?;
     live.forget();
     tracing::info!(campaign_id = %created.id, "campaign created");
     Ok(created)
+}
+
+/// The partner whose business a campaign is, for the audit trail: the partner of its earns,
+/// else a partner sponsoring it; None for the coalition's own.
+fn owner(row: &CampaignRow) -> Option<Uuid> {
+    row.partner_id
+        .or((row.sponsor_partner_id != COALITION_PARTNER_ID).then_some(row.sponsor_partner_id))
 }
 
 /// The campaign if the caller manages it; another partner's is refused as bad input.
@@ -395,7 +411,16 @@ pub async fn update(
     }
     row.created_at = current.created_at;
     let mut conn = db.get().await?;
-    let updated = CampaignRow::update(&mut conn, &row).await?;
+    let updated = conn
+        .transaction(async |conn| {
+            let updated = CampaignRow::update(conn, &row).await?;
+            let change = Change::new("campaign.updated", owner(&updated), id)
+                .before(&current)
+                .after(&updated);
+            audit::record(conn, principal, change).await?;
+            Ok::<_, AppError>(updated)
+        })
+        .await?;
     live.forget();
     Ok(updated)
 }
@@ -406,13 +431,23 @@ pub async fn end(
     principal: &Principal,
     id: Uuid,
 ) -> AppResult<CampaignRow> {
-    managed(db, principal, id).await?;
+    let current = managed(db, principal, id).await?;
     let mut conn = db.get().await?;
-    CampaignRow::end(&mut conn, id, Utc::now()).await?;
+    let ended = conn
+        .transaction(async |conn| {
+            CampaignRow::end(conn, id, Utc::now()).await?;
+            let ended = CampaignRow::find(conn, id)
+                .await?
+                .ok_or(AppError::NotFound("campaign"))?;
+            let change = Change::new("campaign.ended", owner(&ended), id)
+                .before(&current)
+                .after(&ended);
+            audit::record(conn, principal, change).await?;
+            Ok::<_, AppError>(ended)
+        })
+        .await?;
     live.forget();
-    CampaignRow::find(&mut conn, id)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))
+    Ok(ended)
 }
 
 /// One campaign: the operator any, a partner those for its earns or that it sponsors, a

@@ -1,6 +1,7 @@
 //! Partner API credentials and the OAuth2 client-credentials exchange.
 
 use chrono::Utc;
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -11,6 +12,7 @@ use crate::{
     },
     db::{DbPool, models::Credential, models::Partner},
     error::{AppError, AppResult},
+    services::audit::{self, Change},
 };
 
 pub(crate) struct NewCredentials {
@@ -55,7 +57,17 @@ pub(crate) async fn create(
         created_at: Utc::now(),
         revoked_at: None,
     };
-    Credential::insert(&mut conn, &credential).await?;
+    conn.transaction(async |conn| {
+        Credential::insert(conn, &credential).await?;
+        let change = Change::new(
+            "credentials.created",
+            Some(partner_id),
+            &credential.client_id,
+        )
+        .after(&credential);
+        audit::record(conn, principal, change).await
+    })
+    .await?;
     tracing::info!(%partner_id, client_id = %credential.client_id, "partner credentials created");
     Ok(NewCredentials {
         credential,
@@ -66,11 +78,15 @@ pub(crate) async fn create(
 pub(crate) async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppResult<()> {
     principal.require_operator()?;
     let mut conn = db.get().await?;
-    if Credential::revoke(&mut conn, client_id).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound("live credentials"))
-    }
+    conn.transaction(async |conn| {
+        let revoked = Credential::revoke(conn, client_id)
+            .await?
+            .ok_or(AppError::NotFound("live credentials"))?;
+        let change =
+            Change::new("credentials.revoked", Some(revoked.partner_id), client_id).after(&revoked);
+        audit::record(conn, principal, change).await
+    })
+    .await
 }
 
 pub(crate) async fn for_partner(db: &DbPool, partner_id: Uuid) -> AppResult<Vec<Credential>> {

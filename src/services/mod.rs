@@ -3,6 +3,7 @@
 
 pub(crate) mod access;
 pub(crate) mod ambassadors;
+pub(crate) mod audit;
 pub(crate) mod batch;
 pub mod campaigns;
 pub mod consents;

@@ -2,7 +2,10 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use diesel_async::AsyncConnection;
+
 use crate::db::partner_cache::PartnerCache;
+use crate::services::audit::{self, Change};
 use crate::{
     auth::Principal,
     db::{
@@ -102,13 +105,19 @@ pub(crate) async fn create(
         is_coalition: false,
     };
     let mut conn = db.get().await?;
-    Partner::insert(&mut conn, &row).await.map_err(|e| {
-        if is_unique_violation(&e, "partners_slug_key") {
-            AppError::bad_input(format!("slug {:?} is already taken", row.slug))
-        } else {
-            e.into()
-        }
+    conn.transaction(async |conn| {
+        let created = Partner::insert(conn, &row).await.map_err(|e| {
+            if is_unique_violation(&e, "partners_slug_key") {
+                AppError::bad_input(format!("slug {:?} is already taken", row.slug))
+            } else {
+                e.into()
+            }
+        })?;
+        let change = Change::new("partner.created", Some(created.id), created.id).after(&created);
+        audit::record(conn, principal, change).await?;
+        Ok(created)
     })
+    .await
 }
 
 pub(crate) async fn update(
@@ -154,9 +163,26 @@ pub(crate) async fn update(
         return_window_days: input.return_window_days,
     };
     let mut conn = db.get().await?;
-    let updated = Partner::update(&mut conn, id, &changes)
-        .await?
-        .ok_or(AppError::NotFound("partner"))?;
+    let updated = conn
+        .transaction(async |conn| {
+            let before = Partner::find(conn, id)
+                .await?
+                .ok_or(AppError::NotFound("partner"))?;
+            let updated = Partner::update(conn, id, &changes)
+                .await?
+                .ok_or(AppError::NotFound("partner"))?;
+            let action = match (before.status.as_str(), updated.status.as_str()) {
+                ("ACTIVE", "SUSPENDED") => "partner.suspended",
+                ("SUSPENDED", "ACTIVE") => "partner.reactivated",
+                _ => "partner.updated",
+            };
+            let change = Change::new(action, Some(id), id)
+                .before(&before)
+                .after(&updated);
+            audit::record(conn, principal, change).await?;
+            Ok::<_, AppError>(updated)
+        })
+        .await?;
     // Other processes hear of it through NOTIFY; this one forgets at once.
     partners.forget(id);
     if input.status == Some(PartnerStatus::Suspended) {

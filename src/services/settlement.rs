@@ -16,6 +16,7 @@ use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::services::audit::{self, Change};
 use crate::{
     auth::{Principal, Scope},
     db::{
@@ -88,6 +89,8 @@ pub async fn set_rates(
                 created_at: now,
             };
             PartnerRate::insert(conn, &row).await?;
+            let change = Change::new("rates.set", Some(row.partner_id), row.id).after(&row);
+            audit::record(conn, principal, change).await?;
             Ok::<_, AppError>(row)
         })
         .await?;
@@ -288,7 +291,21 @@ pub async fn close(
                 content_hash: &statement.content_hash(),
             };
             let id = row.id;
+            let after = serde_json::json!({
+                "period_start": row.period_start, "cutoff": row.cutoff,
+                "record_count": row.record_count, "content_hash": row.content_hash,
+            });
             Period::insert(conn, row).await?;
+            let change = Change::new("settlement.closed", None, id);
+            audit::record(
+                conn,
+                principal,
+                Change {
+                    after: Some(after),
+                    ..change
+                },
+            )
+            .await?;
             Ok(Period::find(conn, id).await?.expect("inserted just now"))
         })
         .await?;

@@ -2,13 +2,15 @@
 //! from the ledger (domain::tiers holds the rule).
 
 use chrono::{NaiveDate, Utc};
+use diesel_async::AsyncConnection;
 
 use crate::db::DbPool;
+use crate::services::audit::{self, Change};
 use crate::{
     auth::Principal,
     db::models::tiers::TierRow,
     domain::tiers::{self, TierLevel, TierStatus},
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 fn level(row: TierRow) -> TierLevel {
@@ -45,7 +47,17 @@ pub(crate) async fn set_levels(
         })
         .collect();
     let mut conn = db.get().await?;
-    let saved = TierRow::replace_all(&mut conn, rows).await?;
+    let saved = conn
+        .transaction(async |conn| {
+            let before = TierRow::all(conn).await?;
+            let saved = TierRow::replace_all(conn, rows).await?;
+            let change = Change::new("tiers.set", None, "tiers")
+                .before(&before)
+                .after(&saved);
+            audit::record(conn, principal, change).await?;
+            Ok::<_, AppError>(saved)
+        })
+        .await?;
     Ok(saved.into_iter().map(level).collect())
 }
 

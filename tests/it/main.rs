@@ -1,5 +1,6 @@
 //! One integration-test binary: a real hub over HTTP on real PostgreSQL and Redis.
 
+mod audit;
 mod auth;
 mod campaigns;
 mod donations;

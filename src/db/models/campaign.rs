@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{campaigns, offer_activations};
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = campaigns, check_for_backend(diesel::pg::Pg))]
 pub struct CampaignRow {
     pub id: Uuid,

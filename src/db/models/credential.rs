@@ -5,11 +5,13 @@ use uuid::Uuid;
 
 use crate::db::schema::{partner_credentials, partners};
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = partner_credentials, check_for_backend(diesel::pg::Pg))]
 pub struct Credential {
     pub client_id: String,
     pub partner_id: Uuid,
+    /// Never in the audit trail.
+    #[serde(skip)]
     pub secret_hash: String,
     pub scope: String,
     pub created_at: DateTime<Utc>,
@@ -52,16 +54,20 @@ impl Credential {
             .await
     }
 
-    /// Revokes a live credential; false when there was none.
-    pub async fn revoke(conn: &mut AsyncPgConnection, client_id: &str) -> QueryResult<bool> {
+    /// Revokes a live credential; None when there was none.
+    pub async fn revoke(
+        conn: &mut AsyncPgConnection,
+        client_id: &str,
+    ) -> QueryResult<Option<Credential>> {
         diesel::update(
             partner_credentials::table
                 .filter(partner_credentials::client_id.eq(client_id))
                 .filter(partner_credentials::revoked_at.is_null()),
         )
         .set(partner_credentials::revoked_at.eq(Utc::now()))
-        .execute(conn)
+        .returning(Credential::as_returning())
+        .get_result(conn)
         .await
-        .map(|n| n == 1)
+        .optional()
     }
 }

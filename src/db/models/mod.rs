@@ -1,6 +1,7 @@
 //! Rows and the queries over them, as async functions over `&mut AsyncPgConnection`.
 
 pub mod ambassador;
+pub mod audit;
 pub mod campaign;
 pub mod consent;
 pub mod credential;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::db::schema::partners;
 
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Insertable, serde::Serialize)]
 #[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
 pub struct Partner {
     pub id: Uuid,

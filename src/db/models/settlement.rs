@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{partner_rates, settlement_periods};
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = partner_rates, check_for_backend(diesel::pg::Pg))]
 pub struct PartnerRate {
     pub id: Uuid,

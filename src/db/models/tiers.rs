@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::db::{prepared::prepared, schema::tiers};
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = tiers, check_for_backend(diesel::pg::Pg))]
 pub struct TierRow {
     pub name: String,

@@ -1,4 +1,5 @@
 pub(crate) mod ambassadors;
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub(crate) mod ledger;
 pub(crate) mod members;

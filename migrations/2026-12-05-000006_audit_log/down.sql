@@ -1,0 +1,2 @@
+-- Development databases are recreated, not downgraded.
+DROP TABLE IF EXISTS audit_log;
