@@ -15,6 +15,7 @@ use crate::{
         ledger::Ledger,
         live::{LiveBalances, Publisher},
         members::Members,
+        rate_limits::RateLimits,
         settlement::Settlement,
     },
 };
@@ -36,6 +37,8 @@ pub struct AppState {
     pub settlement: Settlement,
     /// `balanceChanged` subscriptions served by this process.
     pub live: Arc<LiveBalances>,
+    /// Query-cost budgets of partners and members.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             keys: keys.clone(),
         };
         let settlement = Settlement { db: db.clone() };
+        let rate_limits = Arc::new(RateLimits::new(redis.clone(), config.rate_limits.clone()));
         Ok(AppState {
             config: Arc::new(config),
             db,
@@ -107,6 +111,7 @@ impl AppState {
             leaderboards,
             ambassadors,
             live: Arc::default(),
+            rate_limits,
         })
     }
 }

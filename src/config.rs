@@ -6,6 +6,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::domain::rate_limit::BucketConfig;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
@@ -29,10 +31,35 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub limits: Limits,
     pub oauth: OAuthLimits,
+    /// Query-cost budgets per caller (`RATE_LIMITED`).
+    pub rate_limits: RateLimits,
     pub ledger: LedgerConfig,
     pub graphiql: bool,
-    /// Operators may introspect the schema; nobody else ever can.
-    pub operator_introspection: bool,
+    /// Who may introspect the schema (anonymous callers never can).
+    pub introspection: Introspection,
+}
+
+/// Who may introspect the schema (`HUB_INTROSPECTION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Introspection {
+    Off,
+    /// The coalition operator only.
+    Operator,
+    /// Every authenticated caller (code generators need it; the cost is rate limited).
+    Authenticated,
+}
+
+impl std::str::FromStr for Introspection {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Introspection> {
+        match text {
+            "off" => Ok(Introspection::Off),
+            "operator" => Ok(Introspection::Operator),
+            "authenticated" => Ok(Introspection::Authenticated),
+            other => bail!("HUB_INTROSPECTION is off, operator or authenticated, not {other:?}"),
+        }
+    }
 }
 
 /// The longest a token may live (`exp - iat`), by role: a leaked token is not good for ever,
@@ -231,10 +258,11 @@ impl Config {
                 },
             },
             limits: Limits::default(),
+            rate_limits: RateLimits::default(),
             oauth: OAuthLimits::default(),
             ledger: LedgerConfig::default(),
             graphiql: false,
-            operator_introspection: true,
+            introspection: Introspection::Authenticated,
         }
     }
 }
@@ -291,10 +319,11 @@ impl Config {
             currency: var("HUB_CURRENCY").unwrap_or_else(|| "EUR".into()),
             jwt: JwtConfig::from_env(keys)?,
             oauth: OAuthLimits::from_env()?,
+            rate_limits: RateLimits::from_env()?,
             limits: Limits::from_env()?,
             ledger: LedgerConfig::from_env(db_pool_size)?,
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
-            operator_introspection: parse_var("HUB_OPERATOR_INTROSPECTION", true)?,
+            introspection: parse_var("HUB_INTROSPECTION", Introspection::Authenticated)?,
         };
         config.validate()?;
         Ok(config)
@@ -345,6 +374,53 @@ impl JwtConfig {
                 partner: secs("HUB_PARTNER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
                 member: secs("HUB_MEMBER_TOKEN_MAX_LIFETIME_SECS", 24 * 3600)?,
             },
+        })
+    }
+}
+
+/// Query-cost budgets: one bucket per partner (all its credentials together) and one per
+/// member, shared by every hub process through Redis. The operator is not limited.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    pub partner: BucketConfig,
+    pub member: BucketConfig,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            partner: BucketConfig {
+                capacity: 50_000,
+                refill_per_sec: 10_000,
+            },
+            member: BucketConfig {
+                capacity: 5_000,
+                refill_per_sec: 250,
+            },
+        }
+    }
+}
+
+impl RateLimits {
+    fn from_env() -> anyhow::Result<RateLimits> {
+        let defaults = RateLimits::default();
+        let bucket = |burst: &str, per_sec: &str, default: BucketConfig| {
+            Ok::<_, anyhow::Error>(BucketConfig {
+                capacity: parse_var(burst, default.capacity)?,
+                refill_per_sec: parse_var(per_sec, default.refill_per_sec)?,
+            })
+        };
+        Ok(RateLimits {
+            partner: bucket(
+                "HUB_RATE_LIMIT_PARTNER_BURST",
+                "HUB_RATE_LIMIT_PARTNER_PER_SEC",
+                defaults.partner,
+            )?,
+            member: bucket(
+                "HUB_RATE_LIMIT_MEMBER_BURST",
+                "HUB_RATE_LIMIT_MEMBER_PER_SEC",
+                defaults.member,
+            )?,
         })
     }
 }

@@ -7,5 +7,6 @@ pub(crate) mod ledger;
 pub(crate) mod member;
 pub(crate) mod money;
 pub(crate) mod partner;
+pub mod rate_limit;
 pub mod settlement;
 pub(crate) mod tiers;

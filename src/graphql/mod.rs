@@ -6,6 +6,7 @@
 //! resolvers; `query/` and `mutation/` the per-area root fragments merged below; `loaders`
 //! the DataLoaders node resolvers fetch through. Types never import the roots.
 
+pub(crate) mod cost;
 pub(crate) mod extensions;
 pub(crate) mod live;
 pub(crate) mod loaders;

@@ -27,8 +27,13 @@ use tracing::Instrument;
 use super::HttpState;
 use crate::{
     auth::Principal,
+    config::Introspection,
     error::AppError,
-    graphql::extensions::{WebsocketSession, check_aliases, selects_introspection},
+    graphql::{
+        cost,
+        extensions::{WebsocketSession, check_aliases, selects_introspection},
+    },
+    services::rate_limits::Charge,
 };
 
 /// A response with errors only (no `data`), for requests refused before execution.
@@ -57,6 +62,40 @@ pub(super) fn refuse_for(error: AppError) -> Response {
     refuse(status, error)
 }
 
+/// The GraphQL-over-HTTP media type: a client that accepts it gets it, and a request that
+/// failed before execution (no `data`) is answered 400 rather than 200.
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+fn accepts_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let essence = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+            essence.eq_ignore_ascii_case(GRAPHQL_RESPONSE) && !refused
+        })
+}
+
+/// Answers in the media type the client asked for: `application/json` as always, or
+/// `application/graphql-response+json`.
+fn in_media_type(headers: &HeaderMap, mut response: Response) -> Response {
+    let is_json_body = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json_body && accepts_graphql_response(headers) {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/graphql-response+json; charset=utf-8"),
+        );
+    }
+    response
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -70,7 +109,12 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !is_json(&headers) {
+    let response = post_json(http, &headers, body).await;
+    in_media_type(&headers, response)
+}
+
+async fn post_json(http: HttpState, headers: &HeaderMap, body: Body) -> Response {
+    if !is_json(headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::bad_input("send the request as application/json"),
@@ -101,7 +145,7 @@ pub(crate) async fn post(
         );
     }
     match serde_json::from_value::<async_graphql::Request>(value) {
-        Ok(request) => execute(http, &headers, request, false).await,
+        Ok(request) => execute(http, headers, request, false).await,
         Err(_) => refuse(
             StatusCode::BAD_REQUEST,
             AppError::bad_input(
@@ -130,6 +174,15 @@ pub(crate) async fn get(
     if let (Ok(upgrade), Ok(protocol)) = (upgrade, protocol) {
         return websocket(http, upgrade, protocol);
     }
+    let response = get_query(http, &headers, params).await;
+    in_media_type(&headers, response)
+}
+
+async fn get_query(
+    http: HttpState,
+    headers: &HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
     let Ok(Query(params)) = params else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -151,7 +204,7 @@ pub(crate) async fn get(
             }
         }
     }
-    execute(http, &headers, request, true).await
+    execute(http, headers, request, true).await
 }
 
 /// Subscriptions over the graphql-transport-ws (or legacy graphql-ws) websocket. The token
@@ -316,12 +369,20 @@ async fn execute(
         Ok(p) => p,
         Err(e) => return refuse_for(e),
     };
-    let may_introspect = principal.is_operator() && http.app.config.operator_introspection;
+    let may_introspect = match http.app.config.introspection {
+        Introspection::Off => false,
+        Introspection::Operator => principal.is_operator(),
+        Introspection::Authenticated => true,
+    };
     let is_mutation = match check_document(&http, &mut request, may_introspect, over_get) {
         Ok(is_mutation) => is_mutation,
-        Err(refused) => return *refused,
+        Err(refused) => return with_status(headers, *refused),
     };
     let kind_label = if is_mutation { "mutation" } else { "query" };
+    let charge = match charge(&http, &principal, &mut request).await {
+        Ok(charge) => charge,
+        Err(refused) => return *refused,
+    };
     if !may_introspect {
         request = request.disable_introspection();
     }
@@ -335,7 +396,10 @@ async fn execute(
     let request = request.data(principal);
     let started = Instant::now();
     match run(&http, request, is_mutation, span).await {
-        Ok(response) => answer(&http, response, kind_label, started),
+        Ok(response) => with_status(
+            headers,
+            answer(&http, response, kind_label, started, charge),
+        ),
         Err(failure) => {
             http.metrics
                 .record(kind_label, failure.outcome(), started.elapsed());
@@ -367,13 +431,15 @@ fn check_document(
     if !may_introspect && selects_introspection(document) {
         return Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
-            AppError::forbidden("introspection is available to the coalition operator only"),
+            AppError::forbidden("introspection is not available to this caller"),
         )));
     }
     if let Err(mut error) = check_aliases(document, http.app.config.limits.max_aliases) {
         AppError::finalize(&mut error);
         let body = Json(async_graphql::Response::from_errors(vec![error]));
-        return Err(Box::new(body.into_response()));
+        let mut response = body.into_response();
+        response.extensions_mut().insert(RequestError);
+        return Err(Box::new(response));
     }
     match operation_type(document, operation_name.as_deref()) {
         Some(OperationType::Mutation) if over_get => Err(Box::new(refuse(
@@ -386,6 +452,49 @@ fn check_document(
         ))),
         kind => Ok(kind == Some(OperationType::Mutation)),
     }
+}
+
+/// Charges the request's cost (`graphql::cost`) to its caller's budget: the charge, for the
+/// answer's `extensions.rateLimit`, or the 429 to send when the budget is spent.
+async fn charge(
+    http: &HttpState,
+    principal: &Principal,
+    request: &mut async_graphql::Request,
+) -> Result<Option<Charge>, Box<Response>> {
+    let operation = request.operation_name.clone();
+    let variables = request.variables.clone();
+    let Ok(document) = request.parsed_query() else {
+        return Ok(None);
+    };
+    let max_page = http.app.config.limits.max_page_size;
+    let mut cost = cost::of(document, operation.as_deref(), &variables, max_page);
+    if selects_introspection(document) {
+        cost = cost.saturating_add(cost::INTROSPECTION_SURCHARGE);
+    }
+    let charge = http.app.rate_limits.charge(principal, cost).await;
+    match charge {
+        Some(refused) if !refused.allowed => {
+            let body = json!({
+                "errors": [AppError::RateLimited.to_server_error()],
+                "extensions": { "rateLimit": rate_limit_json(&refused) },
+            });
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+            let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Err(Box::new(response))
+        }
+        charge => Ok(charge),
+    }
+}
+
+fn rate_limit_json(charge: &Charge) -> serde_json::Value {
+    json!({
+        "cost": charge.cost,
+        "remaining": charge.remaining,
+        "resetAt": charge.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
 }
 
 /// Why a request has no GraphQL response.
@@ -454,13 +563,33 @@ async fn run(
     }
 }
 
+/// A request error (see [`RequestError`]) is 400 in the GraphQL-over-HTTP media type; as
+/// `application/json` it stays 200, as it always was.
+fn with_status(headers: &HeaderMap, mut response: Response) -> Response {
+    if response.extensions().get::<RequestError>().is_some() && accepts_graphql_response(headers) {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// Marks an answer whose errors came before execution (no `data`, no error with a path):
+/// the GraphQL-over-HTTP media type answers it 400.
+#[derive(Clone, Copy)]
+struct RequestError;
+
 /// The HTTP answer for a GraphQL response, with its outcome in the metrics.
 fn answer(
     http: &HttpState,
-    response: async_graphql::Response,
+    mut response: async_graphql::Response,
     kind_label: &'static str,
     started: Instant,
+    charge: Option<Charge>,
 ) -> Response {
+    if let Some(charge) = &charge {
+        let value = async_graphql::Value::from_json(rate_limit_json(charge))
+            .unwrap_or(async_graphql::Value::Null);
+        response.extensions.insert("rateLimit".to_owned(), value);
+    }
     let outcome = response
         .errors
         .first()
@@ -471,7 +600,13 @@ fn answer(
         })
         .unwrap_or_else(|| "ok".into());
     http.metrics.record(kind_label, &outcome, started.elapsed());
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
     let mut answer = Json(response).into_response();
+    if request_error {
+        answer.extensions_mut().insert(RequestError);
+    }
     if outcome == AppError::RateLimited.code() {
         // Nothing was written: the client may send the same request again after a pause.
         *answer.status_mut() = StatusCode::TOO_MANY_REQUESTS;

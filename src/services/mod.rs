@@ -16,6 +16,7 @@ pub(crate) mod live;
 pub mod members;
 pub(crate) mod outcome;
 pub(crate) mod partners;
+pub mod rate_limits;
 pub mod settlement;
 pub(crate) mod tiers;
 pub mod verify;

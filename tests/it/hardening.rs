@@ -179,31 +179,55 @@ async fn aliases_depth_and_directives_are_limited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn introspection_is_for_operators_and_suggestions_are_off() {
+async fn introspection_needs_a_token_and_is_rate_limited_and_suggestions_are_off() {
     let app = TestApp::new().await;
     let token = partner(&app).await;
     let introspect = "{ __schema { types { name } } }";
 
-    let refused = app.gql(&token, introspect, json!({})).await;
+    // Authenticated callers may introspect (code generators need it); it costs the whole
+    // schema's surcharge against their budget.
+    let allowed = app.gql(&token, introspect, json!({})).await;
+    let types = allowed.data()["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Partner"));
+    assert_eq!(allowed.body["extensions"]["rateLimit"]["cost"], 203);
+    // Anonymous callers never.
+    let anonymous = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": introspect }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let operator = app.operator_token();
+    let allowed = app.gql(&operator, introspect, json!({})).await;
+    assert!(allowed.data()["__schema"]["types"].is_array());
+
+    // Configured for the operator only: a partner is refused, and learns nothing.
+    let strict = TestApp::builder()
+        .await
+        .config(|c| c.introspection = coalition_hub::config::Introspection::Operator)
+        .spawn()
+        .await;
+    let strict_token = partner(&strict).await;
+    let refused = strict.gql(&strict_token, introspect, json!({})).await;
     assert_eq!((refused.status, refused.code()), (403, "FORBIDDEN"));
     assert!(refused.has_no_data());
-    let type_probe = app
+    let type_probe = strict
         .gql(
-            &token,
+            &strict_token,
             "{ ... on Query { __type(name: \"Partner\") { fields { name } } } }",
             json!({}),
         )
         .await;
     assert_eq!(type_probe.code(), "FORBIDDEN");
     assert!(!type_probe.body.to_string().contains("earnRate"));
-    // Members cannot introspect either; __typename is not introspection.
-    let typename = app.gql(&token, "{ __typename }", json!({})).await;
+    // __typename is not introspection.
+    let typename = strict.gql(&strict_token, "{ __typename }", json!({})).await;
     assert_eq!(typename.data()["__typename"], "Query");
-
-    let operator = app.operator_token();
-    let allowed = app.gql(&operator, introspect, json!({})).await;
-    let types = allowed.data()["__schema"]["types"].as_array().unwrap();
-    assert!(types.iter().any(|t| t["name"] == "Partner"));
+    let operator = strict.operator_token();
+    let allowed = strict.gql(&operator, introspect, json!({})).await;
+    assert!(allowed.data()["__schema"]["types"].is_array());
 
     // A misspelt field does not leak the names it resembles.
     let typo = app
@@ -295,4 +319,60 @@ async fn metrics_are_for_the_operator_only() {
     let (status, body) = get(Some(app.operator_token())).await;
     assert_eq!(status, 200);
     assert!(body.contains("hub_db_queries_total"), "{body}");
+}
+
+/// The GraphQL-over-HTTP media type: asked for, it is answered, with 400 for a request
+/// that failed before execution and 200 once it ran; `application/json` answers as always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graphql_response_media_type_gets_the_specifications_status_codes() {
+    let app = TestApp::new().await;
+    let token = partner(&app).await;
+    let send = async |accept: &str, query: &str| {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .header("accept", accept)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let media = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, media, body)
+    };
+    const MEDIA: &str = "application/graphql-response+json";
+    // It ran: 200, in the asked-for media type.
+    let (status, media, body) = send(
+        &format!("{MEDIA}, application/json;q=0.9"),
+        "{ viewer { role } }",
+    )
+    .await;
+    assert_eq!((status, media.starts_with(MEDIA)), (200, true), "{media}");
+    assert_eq!(body["data"]["viewer"]["role"], "PARTNER");
+    // Invalid (an unknown field) or unparsable: 400, no data.
+    for bad in ["{ viewer { nosuchfield } }", "{ viewer { role "] {
+        let (status, media, body) = send(MEDIA, bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(media.starts_with(MEDIA));
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+    // It ran and a field failed: 200, with data.
+    let (status, _, body) = send(
+        MEDIA,
+        "{ partner(id: \"00000000-0000-0000-0000-000000000009\") { id } }",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("data").is_some());
+    // application/json as always: an invalid document is 200 with errors.
+    let (status, media, _) = send("application/json", "{ viewer { nosuchfield } }").await;
+    assert_eq!((status, media.starts_with("application/json")), (200, true));
 }

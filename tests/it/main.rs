@@ -17,6 +17,7 @@ mod oauth;
 mod partners_members;
 mod pending_points;
 mod presence;
+mod rate_limits;
 mod readme_commands;
 mod refusals;
 mod round_trips;

@@ -1,0 +1,162 @@
+//! Rate limits: each partner (all its credentials together) and each member has a budget
+//! of query cost, a token bucket (domain::rate_limit) shared by every hub process through
+//! Redis. With Redis down or slow, each process keeps buckets of its own, so that limits
+//! still hold per process and money keeps moving. The operator is not limited.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use redis::Script;
+
+use crate::{
+    auth::Principal,
+    config,
+    db::redis::Redis,
+    domain::rate_limit::{Bucket, BucketConfig, Charged},
+};
+
+/// The shared bucket, by the rule of `Bucket::charge`, on Redis's clock. Returns allowed
+/// (0/1), the remaining cost, and the milliseconds until full and until the cost fits.
+const CHARGE: &str = r"
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2]) / 1000
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(saved[1]) or capacity
+local at = tonumber(saved[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(at, now)))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
+local retry = 0
+if allowed == 0 then retry = math.ceil((cost - tokens) / rate) end
+return {allowed, math.floor(tokens), math.ceil((capacity - tokens) / rate), retry}
+";
+
+/// How long a charge waits for Redis before the process's own bucket decides.
+const REDIS_WAIT: Duration = Duration::from_millis(100);
+/// After Redis failed, how long the process's own buckets decide without asking it.
+const REDIS_BACKOFF: Duration = Duration::from_secs(1);
+/// Buckets a process keeps of its own at most (then it starts them over).
+const MAX_LOCAL_BUCKETS: usize = 100_000;
+
+/// What a request paid, for `extensions.rateLimit` and `Retry-After`.
+#[derive(Clone, Copy, Debug)]
+pub struct Charge {
+    pub cost: u32,
+    pub allowed: bool,
+    pub remaining: u32,
+    /// When the bucket is full again.
+    pub reset_at: DateTime<Utc>,
+    /// Refused: how long until the cost fits.
+    pub retry_after: Duration,
+}
+
+pub struct RateLimits {
+    redis: Redis,
+    script: Script,
+    config: config::RateLimits,
+    local: Mutex<HashMap<String, Bucket>>,
+    /// Redis failed: ask it again only after this.
+    redis_down_until: Mutex<Option<Instant>>,
+    epoch: Instant,
+}
+
+impl RateLimits {
+    pub fn new(redis: Redis, config: config::RateLimits) -> RateLimits {
+        RateLimits {
+            redis,
+            script: Script::new(CHARGE),
+            config,
+            local: Mutex::new(HashMap::new()),
+            redis_down_until: Mutex::new(None),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Charges `cost` to the caller's bucket; None when the caller is not limited.
+    pub async fn charge(&self, principal: &Principal, cost: u32) -> Option<Charge> {
+        let (key, config) = match principal {
+            Principal::Operator { .. } => return None,
+            Principal::Partner { partner_id, .. } => {
+                (format!("rl:p:{partner_id}"), self.config.partner)
+            }
+            Principal::Member { member_id } => (format!("rl:m:{member_id}"), self.config.member),
+        };
+        if config.is_off() {
+            return None;
+        }
+        let charged = match self.shared(&key, config, cost).await {
+            Some(charged) => charged,
+            None => self.own(&key, config, cost),
+        };
+        Some(Charge {
+            cost,
+            allowed: charged.allowed,
+            remaining: charged.remaining,
+            reset_at: Utc::now() + charged.full_in,
+            retry_after: charged.retry_in,
+        })
+    }
+
+    /// The shared bucket in Redis; None when Redis did not answer in time.
+    async fn shared(&self, key: &str, config: BucketConfig, cost: u32) -> Option<Charged> {
+        let down_until = *self
+            .redis_down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if down_until.is_some_and(|until| Instant::now() < until) {
+            return None;
+        }
+        let mut conn = self.redis.manager.clone();
+        let mut invocation = self.script.key(self.redis.key(key));
+        invocation
+            .arg(config.capacity)
+            .arg(config.refill_per_sec)
+            .arg(cost);
+        let answer = tokio::time::timeout(
+            REDIS_WAIT,
+            invocation.invoke_async::<(u8, u32, u64, u64)>(&mut conn),
+        )
+        .await;
+        match answer {
+            Ok(Ok((allowed, remaining, full_ms, retry_ms))) => Some(Charged {
+                allowed: allowed == 1,
+                remaining,
+                full_in: Duration::from_millis(full_ms),
+                retry_in: Duration::from_millis(retry_ms),
+            }),
+            failed => {
+                tracing::warn!(error = ?failed.map(|r| r.err()), "rate limits: Redis did not answer; this process's own buckets decide for a while");
+                *self
+                    .redis_down_until
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + REDIS_BACKOFF);
+                None
+            }
+        }
+    }
+
+    /// This process's own bucket.
+    fn own(&self, key: &str, config: BucketConfig, cost: u32) -> Charged {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        if local.len() >= MAX_LOCAL_BUCKETS && !local.contains_key(key) {
+            local.clear();
+        }
+        local
+            .entry(key.to_owned())
+            .or_insert_with(|| Bucket::full(config, now_ms))
+            .charge(config, cost, now_ms)
+    }
+}
