@@ -4,7 +4,7 @@
 //! at once (the SQL functions skip members another process holds and re-check under lock).
 
 use chrono::{DateTime, Utc};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -62,6 +62,54 @@ fn outcome(row: &Expired) -> Outcome {
     }
 }
 
+/// The three jobs, in the order they run: a released hold may repay nothing but frees
+/// points, released pending points may be past due, and then expiry runs.
+#[derive(Clone, Copy)]
+enum Job {
+    ReleaseHolds,
+    ReleasePending,
+    ExpireLots,
+}
+
+/// Runs `job` batch by batch until nothing is due; each batch's rows go to `seen` after
+/// the batch commits.
+async fn drain(
+    conn: &mut AsyncPgConnection,
+    job: Job,
+    now: DateTime<Utc>,
+    mut seen: impl FnMut(&[Expired]),
+) -> AppResult<()> {
+    loop {
+        let answer: Value = match job {
+            Job::ReleaseHolds => {
+                diesel::select(ledger_expire_holds(now, BATCH))
+                    .get_result(conn)
+                    .await?
+            }
+            Job::ReleasePending => {
+                diesel::select(ledger_release_pending(now, BATCH))
+                    .get_result(conn)
+                    .await?
+            }
+            Job::ExpireLots => {
+                diesel::select(ledger_expire_lots(now, BATCH))
+                    .get_result(conn)
+                    .await?
+            }
+        };
+        let rows = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        seen(&rows);
+    }
+}
+
+fn points_of(rows: &[Expired]) -> i64 {
+    rows.iter()
+        .fold(0i64, |sum, row| sum.saturating_add(row.points))
+}
+
 /// Expires everything due at `now`, batch by batch; `progress` sees the running totals.
 /// Each member's new balance goes to `publisher` (for `balanceChanged`) after its batch
 /// commits.
@@ -73,53 +121,27 @@ pub async fn run(
 ) -> AppResult<ExpiryRun> {
     let mut total = ExpiryRun::default();
     let mut conn = db.get().await?;
-    let publish = |rows: &[Expired]| {
-        if let Some(publisher) = publisher {
-            let outcomes: Vec<Outcome> = rows.iter().map(outcome).collect();
-            publisher.publish(&outcomes);
-        }
-    };
-    loop {
-        let answer: Value = diesel::select(ledger_expire_holds(now, BATCH))
-            .get_result(&mut conn)
-            .await?;
-        let released = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
-        if released.is_empty() {
-            break;
-        }
-        publish(&released);
-        total.holds_released += released.len() as u64;
-        progress(&total);
-    }
-    loop {
-        let answer: Value = diesel::select(ledger_release_pending(now, BATCH))
-            .get_result(&mut conn)
-            .await?;
-        let released = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
-        if released.is_empty() {
-            break;
-        }
-        publish(&released);
-        total.members_released += released.len() as u64;
-        total.points_released = released.iter().fold(total.points_released, |sum, row| {
-            sum.saturating_add(row.points)
-        });
-        progress(&total);
-    }
-    loop {
-        let answer: Value = diesel::select(ledger_expire_lots(now, BATCH))
-            .get_result(&mut conn)
-            .await?;
-        let expired = LedgerAnswer::<Vec<Expired>>::from_json(answer)?;
-        if expired.is_empty() {
-            break;
-        }
-        publish(&expired);
-        total.members_expired += expired.len() as u64;
-        total.points_expired = expired.iter().fold(total.points_expired, |sum, row| {
-            sum.saturating_add(row.points)
-        });
-        progress(&total);
+    for job in [Job::ReleaseHolds, Job::ReleasePending, Job::ExpireLots] {
+        drain(&mut conn, job, now, |rows| {
+            if let Some(publisher) = publisher {
+                let outcomes: Vec<Outcome> = rows.iter().map(outcome).collect();
+                publisher.publish(&outcomes);
+            }
+            let members = rows.len() as u64;
+            match job {
+                Job::ReleaseHolds => total.holds_released += members,
+                Job::ReleasePending => {
+                    total.members_released += members;
+                    total.points_released = total.points_released.saturating_add(points_of(rows));
+                }
+                Job::ExpireLots => {
+                    total.members_expired += members;
+                    total.points_expired = total.points_expired.saturating_add(points_of(rows));
+                }
+            }
+            progress(&total);
+        })
+        .await?;
     }
     Ok(total)
 }
