@@ -461,16 +461,22 @@ async fn charge(
     principal: &Principal,
     request: &mut async_graphql::Request,
 ) -> Result<Option<Charge>, Box<Response>> {
-    let operation = request.operation_name.clone();
-    let variables = request.variables.clone();
-    let Ok(document) = request.parsed_query() else {
+    // (Taken out and put back: the parsed document borrows the request mutably.)
+    let operation = request.operation_name.take();
+    let variables = std::mem::take(&mut request.variables);
+    let max_page = http.app.config.limits.max_page_size;
+    let cost = request.parsed_query().ok().map(|document| {
+        let cost = cost::of(document, operation.as_deref(), &variables, max_page);
+        match selects_introspection(document) {
+            true => cost.saturating_add(cost::INTROSPECTION_SURCHARGE),
+            false => cost,
+        }
+    });
+    request.operation_name = operation;
+    request.variables = variables;
+    let Some(cost) = cost else {
         return Ok(None);
     };
-    let max_page = http.app.config.limits.max_page_size;
-    let mut cost = cost::of(document, operation.as_deref(), &variables, max_page);
-    if selects_introspection(document) {
-        cost = cost.saturating_add(cost::INTROSPECTION_SURCHARGE);
-    }
     let charge = http.app.rate_limits.charge(principal, cost).await;
     match charge {
         Some(refused) if !refused.allowed => {
@@ -495,6 +501,23 @@ fn rate_limit_json(charge: &Charge) -> serde_json::Value {
         "remaining": charge.remaining,
         "resetAt": charge.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })
+}
+
+/// `extensions.rateLimit` built as the response's own value (no JSON in between).
+fn rate_limit_value(charge: &Charge) -> async_graphql::Value {
+    use async_graphql::{Name, Value};
+    let reset_at = charge
+        .reset_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Value::Object(
+        [
+            (Name::new("cost"), Value::from(charge.cost)),
+            (Name::new("remaining"), Value::from(charge.remaining)),
+            (Name::new("resetAt"), Value::String(reset_at)),
+        ]
+        .into_iter()
+        .collect(),
+    )
 }
 
 /// Why a request has no GraphQL response.
@@ -586,9 +609,9 @@ fn answer(
     charge: Option<Charge>,
 ) -> Response {
     if let Some(charge) = &charge {
-        let value = async_graphql::Value::from_json(rate_limit_json(charge))
-            .unwrap_or(async_graphql::Value::Null);
-        response.extensions.insert("rateLimit".to_owned(), value);
+        response
+            .extensions
+            .insert("rateLimit".to_owned(), rate_limit_value(charge));
     }
     let outcome = response
         .errors

@@ -15,6 +15,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use redis::Script;
+use uuid::Uuid;
 
 use crate::{
     auth::Principal,
@@ -61,6 +62,23 @@ const LEASE_SHARE: u32 = 100;
 /// Cost left in a lease this long unused goes back by refill instead (it is dropped).
 const LEASE_LIFETIME: Duration = Duration::from_secs(60);
 
+/// Whose bucket: kept as ids (no text made per request); named for Redis only when a
+/// lease is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Partner(Uuid),
+    Member(Uuid),
+}
+
+impl Key {
+    fn redis_suffix(self) -> String {
+        match self {
+            Key::Partner(id) => format!("rl:p:{id}"),
+            Key::Member(id) => format!("rl:m:{id}"),
+        }
+    }
+}
+
 /// Cost a process took from a shared bucket and has not spent yet.
 struct Lease {
     tokens: u32,
@@ -86,8 +104,8 @@ pub struct RateLimits {
     redis: Redis,
     script: Script,
     config: config::RateLimits,
-    local: Mutex<HashMap<String, Bucket>>,
-    leases: Mutex<HashMap<String, Lease>>,
+    local: Mutex<HashMap<Key, Bucket>>,
+    leases: Mutex<HashMap<Key, Lease>>,
     /// Redis failed: ask it again only after this.
     redis_down_until: Mutex<Option<Instant>>,
     epoch: Instant,
@@ -111,18 +129,18 @@ impl RateLimits {
         let (key, config) = match principal {
             Principal::Operator { .. } => return None,
             Principal::Partner { partner_id, .. } => {
-                (format!("rl:p:{partner_id}"), self.config.partner)
+                (Key::Partner(*partner_id), self.config.partner)
             }
-            Principal::Member { member_id } => (format!("rl:m:{member_id}"), self.config.member),
+            Principal::Member { member_id } => (Key::Member(*member_id), self.config.member),
         };
         if config.is_off() {
             return None;
         }
-        let charged = match self.spend_lease(&key, cost) {
+        let charged = match self.spend_lease(key, cost) {
             Some(charged) => charged,
-            None => match self.shared(&key, config, cost).await {
+            None => match self.shared(key, config, cost).await {
                 Some(charged) => charged,
-                None => self.own(&key, config, cost),
+                None => self.own(key, config, cost),
             },
         };
         Some(Charge {
@@ -135,9 +153,9 @@ impl RateLimits {
     }
 
     /// Spends from this process's lease on the caller's shared bucket, if it holds enough.
-    fn spend_lease(&self, key: &str, cost: u32) -> Option<Charged> {
+    fn spend_lease(&self, key: Key, cost: u32) -> Option<Charged> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        let lease = leases.get_mut(key)?;
+        let lease = leases.get_mut(&key)?;
         if lease.tokens < cost || lease.taken_at.elapsed() > LEASE_LIFETIME {
             return None;
         }
@@ -152,7 +170,7 @@ impl RateLimits {
 
     /// Takes a lease from the shared bucket in Redis and pays `cost` from it; None when
     /// Redis did not answer in time.
-    async fn shared(&self, key: &str, config: BucketConfig, cost: u32) -> Option<Charged> {
+    async fn shared(&self, key: Key, config: BucketConfig, cost: u32) -> Option<Charged> {
         let down_until = *self
             .redis_down_until
             .lock()
@@ -162,7 +180,7 @@ impl RateLimits {
         }
         let want = cost.max(config.capacity / LEASE_SHARE);
         let mut conn = self.redis.manager.clone();
-        let mut invocation = self.script.key(self.redis.key(key));
+        let mut invocation = self.script.key(self.redis.key(&key.redis_suffix()));
         invocation
             .arg(config.capacity)
             .arg(config.refill_per_sec)
@@ -197,14 +215,14 @@ impl RateLimits {
         }
     }
 
-    fn keep_lease(&self, key: &str, tokens: u32, remaining: u32, full_in: Duration) {
+    fn keep_lease(&self, key: Key, tokens: u32, remaining: u32, full_in: Duration) {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if leases.len() >= MAX_LOCAL_BUCKETS && !leases.contains_key(key) {
+        if leases.len() >= MAX_LOCAL_BUCKETS && !leases.contains_key(&key) {
             leases.clear();
         }
         let now = Instant::now();
         leases.insert(
-            key.to_owned(),
+            key,
             Lease {
                 tokens,
                 remaining,
@@ -215,14 +233,14 @@ impl RateLimits {
     }
 
     /// This process's own bucket.
-    fn own(&self, key: &str, config: BucketConfig, cost: u32) -> Charged {
+    fn own(&self, key: Key, config: BucketConfig, cost: u32) -> Charged {
         let now_ms = self.epoch.elapsed().as_millis() as u64;
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if local.len() >= MAX_LOCAL_BUCKETS && !local.contains_key(key) {
+        if local.len() >= MAX_LOCAL_BUCKETS && !local.contains_key(&key) {
             local.clear();
         }
         local
-            .entry(key.to_owned())
+            .entry(key)
             .or_insert_with(|| Bucket::full(config, now_ms))
             .charge(config, cost, now_ms)
     }
