@@ -461,6 +461,9 @@ async fn charge(
     principal: &Principal,
     request: &mut async_graphql::Request,
 ) -> Result<Option<Charge>, Box<Response>> {
+    if !http.app.rate_limits.applies_to(principal) {
+        return Ok(None);
+    }
     // (Taken out and put back: the parsed document borrows the request mutably.)
     let operation = request.operation_name.take();
     let variables = std::mem::take(&mut request.variables);
@@ -482,7 +485,7 @@ async fn charge(
         Some(refused) if !refused.allowed => {
             let body = json!({
                 "errors": [AppError::RateLimited.to_server_error()],
-                "extensions": { "rateLimit": rate_limit_json(&refused) },
+                "extensions": { "rateLimit": rate_limit_value(&refused) },
             });
             let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
             let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
@@ -495,15 +498,8 @@ async fn charge(
     }
 }
 
-fn rate_limit_json(charge: &Charge) -> serde_json::Value {
-    json!({
-        "cost": charge.cost,
-        "remaining": charge.remaining,
-        "resetAt": charge.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-}
-
-/// `extensions.rateLimit` built as the response's own value (no JSON in between).
+/// `extensions.rateLimit`, built as the response's own value (no JSON in between); the
+/// 429 answer serializes the same value.
 fn rate_limit_value(charge: &Charge) -> async_graphql::Value {
     use async_graphql::{Name, Value};
     let reset_at = charge

@@ -124,8 +124,12 @@ impl RateLimits {
         }
     }
 
-    /// Charges `cost` to the caller's bucket; None when the caller is not limited.
-    pub async fn charge(&self, principal: &Principal, cost: u32) -> Option<Charge> {
+    /// Whether the caller has a budget (the operator has none; a budget of 0 is none).
+    pub fn applies_to(&self, principal: &Principal) -> bool {
+        self.bucket_of(principal).is_some()
+    }
+
+    fn bucket_of(&self, principal: &Principal) -> Option<(Key, BucketConfig)> {
         let (key, config) = match principal {
             Principal::Operator { .. } => return None,
             Principal::Partner { partner_id, .. } => {
@@ -133,9 +137,12 @@ impl RateLimits {
             }
             Principal::Member { member_id } => (Key::Member(*member_id), self.config.member),
         };
-        if config.is_off() {
-            return None;
-        }
+        (!config.is_off()).then_some((key, config))
+    }
+
+    /// Charges `cost` to the caller's bucket; None when the caller is not limited.
+    pub async fn charge(&self, principal: &Principal, cost: u32) -> Option<Charge> {
+        let (key, config) = self.bucket_of(principal)?;
         let charged = match self.spend_lease(key, cost) {
             Some(charged) => charged,
             None => match self.shared(key, config, cost).await {
