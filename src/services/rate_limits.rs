@@ -146,6 +146,9 @@ impl RateLimits {
         let charged = match self.spend_lease(key, cost) {
             Some(charged) => charged,
             None => match self.shared(key, config, cost).await {
+                // Refused by Redis while concurrent requests of this process parked its
+                // budget in the lease: spend from there.
+                Some(refused) if !refused.allowed => self.spend_lease(key, cost).unwrap_or(refused),
                 Some(charged) => charged,
                 None => self.own(key, config, cost),
             },
@@ -228,10 +231,15 @@ impl RateLimits {
             leases.clear();
         }
         let now = Instant::now();
+        // Concurrent requests may each take a lease: they add up, nothing is dropped.
+        let kept = match leases.get(&key) {
+            Some(lease) if lease.taken_at.elapsed() <= LEASE_LIFETIME => lease.tokens,
+            _ => 0,
+        };
         leases.insert(
             key,
             Lease {
-                tokens,
+                tokens: kept.saturating_add(tokens),
                 remaining,
                 full_at: now + full_in,
                 taken_at: now,
