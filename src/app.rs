@@ -17,6 +17,7 @@ use crate::{
         members::Members,
         rate_limits::RateLimits,
         settlement::Settlement,
+        webhooks::Webhooks,
     },
 };
 
@@ -39,6 +40,7 @@ pub struct AppState {
     pub live: Arc<LiveBalances>,
     /// Query-cost budgets of partners and members.
     pub rate_limits: Arc<RateLimits>,
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -99,6 +101,10 @@ impl AppState {
         };
         let settlement = Settlement { db: db.clone() };
         let rate_limits = Arc::new(RateLimits::new(redis.clone(), config.rate_limits.clone()));
+        let webhooks = Webhooks {
+            db: db.clone(),
+            config: Arc::new(config.webhooks.clone()),
+        };
         Ok(AppState {
             config: Arc::new(config),
             db,
@@ -112,6 +118,7 @@ impl AppState {
             ambassadors,
             live: Arc::default(),
             rate_limits,
+            webhooks,
         })
     }
 }

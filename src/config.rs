@@ -6,7 +6,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::domain::rate_limit::BucketConfig;
+use crate::domain::{
+    rate_limit::BucketConfig,
+    webhook::{AddressPolicy, RetrySchedule},
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -34,6 +37,7 @@ pub struct Config {
     /// Query-cost budgets per caller (`RATE_LIMITED`).
     pub rate_limits: RateLimits,
     pub ledger: LedgerConfig,
+    pub webhooks: WebhookConfig,
     pub graphiql: bool,
     /// Who may introspect the schema (anonymous callers never can).
     pub introspection: Introspection,
@@ -261,6 +265,14 @@ impl Config {
             rate_limits: RateLimits::default(),
             oauth: OAuthLimits::default(),
             ledger: LedgerConfig::default(),
+            webhooks: WebhookConfig {
+                // Development receivers run on this machine.
+                addresses: AddressPolicy {
+                    allow_loopback: true,
+                    allow_private: false,
+                },
+                ..WebhookConfig::default()
+            },
             graphiql: false,
             introspection: Introspection::Authenticated,
         }
@@ -322,6 +334,7 @@ impl Config {
             rate_limits: RateLimits::from_env()?,
             limits: Limits::from_env()?,
             ledger: LedgerConfig::from_env(db_pool_size)?,
+            webhooks: WebhookConfig::from_env(dev_defaults)?,
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             introspection: parse_var("HUB_INTROSPECTION", Introspection::Authenticated)?,
         };
@@ -346,7 +359,7 @@ impl Config {
         if self.limits.max_page_size == 0 {
             bail!("HUB_MAX_PAGE_SIZE must be at least 1");
         }
-        Ok(())
+        self.webhooks.validate()
     }
 }
 
@@ -422,6 +435,111 @@ impl RateLimits {
                 defaults.member,
             )?,
         })
+    }
+}
+
+/// Webhook delivery (docs/WEBHOOKS.md).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// How often each process dispatches events and looks for deliveries due; 0: this
+    /// process delivers nothing (others may).
+    pub poll_interval: Duration,
+    pub connect_timeout: Duration,
+    /// The whole POST, answer included.
+    pub timeout: Duration,
+    /// How long a process holds a subscription between two deliveries; another process
+    /// takes it over when this runs out (a process died).
+    pub lease: Duration,
+    /// Subscriptions one process delivers to at once.
+    pub concurrency: usize,
+    pub events_per_delivery: i32,
+    pub retry: RetrySchedule,
+    /// A subscription failing this long is disabled.
+    pub retry_for: Duration,
+    pub addresses: AddressPolicy,
+    /// `points.expiring` is sent this many days before the points expire.
+    pub expiry_notice_days: i32,
+    /// How often the jobs that find expiring points and tier changes run.
+    pub jobs_interval: Duration,
+    /// The tier watch reads entries this old: every transaction that wrote one has ended.
+    pub tier_settle: Duration,
+    /// Delivered deliveries and events are forgotten after this.
+    pub retention: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            poll_interval: Duration::from_millis(200),
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            concurrency: 16,
+            events_per_delivery: 100,
+            retry: RetrySchedule {
+                base: Duration::from_secs(10),
+                max: Duration::from_secs(3600),
+            },
+            retry_for: Duration::from_secs(3 * 86_400),
+            addresses: AddressPolicy::default(),
+            expiry_notice_days: 7,
+            jobs_interval: Duration::from_secs(10),
+            tier_settle: Duration::from_secs(30),
+            retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl WebhookConfig {
+    fn from_env(dev_defaults: bool) -> anyhow::Result<WebhookConfig> {
+        let d = WebhookConfig::default();
+        Ok(WebhookConfig {
+            poll_interval: millis("HUB_WEBHOOK_POLL_MS", d.poll_interval.as_millis() as u64)?,
+            connect_timeout: millis(
+                "HUB_WEBHOOK_CONNECT_TIMEOUT_MS",
+                d.connect_timeout.as_millis() as u64,
+            )?,
+            timeout: millis("HUB_WEBHOOK_TIMEOUT_MS", d.timeout.as_millis() as u64)?,
+            lease: secs("HUB_WEBHOOK_LEASE_SECS", d.lease.as_secs())?,
+            concurrency: parse_var("HUB_WEBHOOK_CONCURRENCY", d.concurrency)?,
+            events_per_delivery: parse_var(
+                "HUB_WEBHOOK_EVENTS_PER_DELIVERY",
+                d.events_per_delivery,
+            )?,
+            retry: RetrySchedule {
+                base: millis("HUB_WEBHOOK_RETRY_BASE_MS", d.retry.base.as_millis() as u64)?,
+                max: secs("HUB_WEBHOOK_RETRY_MAX_SECS", d.retry.max.as_secs())?,
+            },
+            retry_for: secs("HUB_WEBHOOK_RETRY_FOR_SECS", d.retry_for.as_secs())?,
+            addresses: AddressPolicy {
+                allow_loopback: parse_var("HUB_WEBHOOK_ALLOW_LOOPBACK", dev_defaults)?,
+                allow_private: parse_var("HUB_WEBHOOK_ALLOW_PRIVATE", false)?,
+            },
+            expiry_notice_days: parse_var("HUB_WEBHOOK_EXPIRY_NOTICE_DAYS", d.expiry_notice_days)?,
+            jobs_interval: secs("HUB_WEBHOOK_JOBS_SECS", d.jobs_interval.as_secs())?,
+            tier_settle: secs("HUB_WEBHOOK_TIER_SETTLE_SECS", d.tier_settle.as_secs())?,
+            retention: Duration::from_secs(
+                86_400 * parse_var::<u64>("HUB_WEBHOOK_RETENTION_DAYS", 30)?,
+            ),
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.concurrency == 0 {
+            bail!("HUB_WEBHOOK_CONCURRENCY must be at least 1");
+        }
+        if !(1..=1000).contains(&self.events_per_delivery) {
+            bail!("HUB_WEBHOOK_EVENTS_PER_DELIVERY must be 1 to 1000");
+        }
+        if !(0..=365).contains(&self.expiry_notice_days) {
+            bail!("HUB_WEBHOOK_EXPIRY_NOTICE_DAYS must be 0 to 365");
+        }
+        // A process that still waits on a receiver must not lose its subscription to another
+        // process, which would send the same delivery meanwhile.
+        if self.lease < self.timeout * 2 {
+            bail!("HUB_WEBHOOK_LEASE_SECS must be at least twice HUB_WEBHOOK_TIMEOUT_MS");
+        }
+        Ok(())
     }
 }
 

@@ -6,26 +6,52 @@ use crate::{
     app::AppState,
     db::{announcements, partner_cache},
     http,
-    services::{campaigns, expiry, leaderboards::relay, live},
+    services::{
+        campaigns, expiry,
+        leaderboards::relay,
+        live,
+        webhooks::worker::{self, Worker},
+    },
 };
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job and
-/// the leaderboard relay run alongside.
+/// Background tasks that end with `serve`, however it ends: returned, or dropped (a test's
+/// hub killed mid-work).
+struct Jobs(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for job in &self.0 {
+            job.abort();
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. The expiry job,
+/// the leaderboard relay and webhook delivery run alongside.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
-    let expiry_job = expiry::spawn(&state.ledger);
-    let relay_job = relay::spawn(&state.leaderboards);
-    let live_listener = live::spawn_listener(
+    let webhook_worker = Worker::new(state.webhooks.clone()).context("webhook client")?;
+    let mut jobs = Jobs(
+        [
+            expiry::spawn(&state.ledger),
+            relay::spawn(&state.leaderboards),
+            worker::spawn(webhook_worker),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    );
+    jobs.0.push(live::spawn_listener(
         state.config.redis_url.clone(),
         state.redis.clone(),
         state.live.clone(),
-    );
-    let status_listener = announcements::spawn_listener(
+    ));
+    jobs.0.push(announcements::spawn_listener(
         state.config.database_url.clone(),
         vec![
             partner_cache::announcement(state.partners.clone()),
             campaigns::announcement(state.ledger.campaigns.clone()),
         ],
-    );
+    ));
     let router = http::router(state);
     // Answers are small and written whole: no reason to let Nagle hold any part back.
     let listener = listener.tap_io(|stream| {
@@ -39,11 +65,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP");
-    for job in [expiry_job, relay_job].into_iter().flatten() {
-        job.abort();
-    }
-    status_listener.abort();
-    live_listener.abort();
+    drop(jobs);
     served
 }
 

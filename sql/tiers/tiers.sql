@@ -38,3 +38,12 @@ BEGIN
     WHERE t.min_points <= v_points ORDER BY t.min_points DESC LIMIT 1;
     RETURN coalesce(v_multiplier, 1);
 END $$;
+
+-- The name of the member's tier at p_now (webhooks/jobs.sql watches it change).
+CREATE OR REPLACE FUNCTION hub_tier_name(p_member_id uuid, p_now timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT t.name FROM tiers t
+    WHERE t.min_points <= (SELECT coalesce(sum(d.points), 0) FROM hub_tier_earn_days(p_member_id) d
+                           WHERE d.day >= (p_now AT TIME ZONE 'UTC')::date - 365)
+    ORDER BY t.min_points DESC LIMIT 1
+$$;

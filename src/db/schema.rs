@@ -215,6 +215,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    lot_expiry_notices (lot_id) {
+        lot_id -> Uuid,
+        noticed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     lots (id) {
         id -> Uuid,
         member_id -> Uuid,
@@ -260,6 +267,14 @@ diesel::table! {
         partner_customer_id -> Text,
         member_id -> Uuid,
         linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_tier_marks (member_id) {
+        member_id -> Uuid,
+        tier -> Text,
+        marked_at -> Timestamptz,
     }
 }
 
@@ -427,6 +442,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Uuid,
+        delivery_id -> Uuid,
+        subscription_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        succeeded -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        subscription_id -> Uuid,
+        event_ids -> Array<Nullable<Uuid>>,
+        redelivery -> Bool,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    webhook_dispatch (id) {
+        id -> Int4,
+        txid -> Xid8,
+        event_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    webhook_events (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        partner_ids -> Array<Nullable<Uuid>>,
+        data -> Json,
+        created_at -> Timestamptz,
+        txid -> Xid8,
+    }
+}
+
+diesel::table! {
+    webhook_jobs (name) {
+        name -> Text,
+        cursor -> Uuid,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Uuid,
+        partner_id -> Nullable<Uuid>,
+        url -> Text,
+        event_types -> Array<Nullable<Text>>,
+        secret -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        failing_since -> Nullable<Timestamptz>,
+        failed_attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_owner -> Nullable<Uuid>,
+        lease_until -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(accounts -> members (member_id));
 diesel::joinable!(accounts -> partners (partner_id));
 diesel::joinable!(ambassador_activities -> ambassadors (ambassador_id));
@@ -445,6 +538,7 @@ diesel::joinable!(member_consents -> members (member_id));
 diesel::joinable!(member_consents -> partners (partner_id));
 diesel::joinable!(member_links -> members (member_id));
 diesel::joinable!(member_links -> partners (partner_id));
+diesel::joinable!(member_tier_marks -> members (member_id));
 diesel::joinable!(offer_activations -> campaigns (campaign_id));
 diesel::joinable!(offer_activations -> members (member_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
@@ -458,6 +552,10 @@ diesel::joinable!(referrals -> ambassadors (ambassador_id));
 diesel::joinable!(referrals -> members (referred_member_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> referral_codes (code));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_attempts -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_subscriptions -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -477,10 +575,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     leaderboard_outbox,
     leaderboard_projection,
     lot_consumptions,
+    lot_expiry_notices,
     lots,
     member_balances,
     member_consents,
     member_links,
+    member_tier_marks,
     members,
     offer_activations,
     partner_accounts,
@@ -495,4 +595,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_periods,
     settlement_records,
     tiers,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_dispatch,
+    webhook_events,
+    webhook_jobs,
+    webhook_subscriptions,
 );

@@ -10,3 +10,4 @@ pub(crate) mod partner;
 pub mod rate_limit;
 pub mod settlement;
 pub(crate) mod tiers;
+pub mod webhook;

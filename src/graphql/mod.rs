@@ -31,6 +31,7 @@ pub struct Query(
     query::tiers::TierQuery,
     query::campaigns::CampaignQuery,
     query::audit::AuditQuery,
+    query::webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +45,7 @@ pub struct Mutation(
     mutation::tiers::TierMutation,
     mutation::family::FamilyMutation,
     mutation::campaigns::CampaignMutation,
+    mutation::webhooks::WebhookMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;

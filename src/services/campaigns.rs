@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bigdecimal::{BigDecimal, Zero};
 use chrono::{DateTime, Utc, Weekday};
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use crate::{
@@ -18,6 +18,7 @@ use crate::{
         models::{
             Partner,
             campaign::{self, CampaignRow},
+            webhook::EventRow,
         },
     },
     domain::{
@@ -351,6 +352,7 @@ pub async fn create(
     let created = conn
         .transaction(async |conn| {
             let created = CampaignRow::insert(conn, &row).await?;
+            announce(conn, "campaign.created", &created).await?;
             let change = Change::new("campaign.created", owner(&created), created.id);
             audit::record(conn, principal, change.after(&created)).await?;
             Ok::<_, AppError>(created)
@@ -359,6 +361,25 @@ pub async fn create(
     live.forget();
     tracing::info!(campaign_id = %created.id, "campaign created");
     Ok(created)
+}
+
+/// The webhook event of a campaign's change, for the partner whose earns it is on and its
+/// sponsor.
+async fn announce(
+    conn: &mut AsyncPgConnection,
+    event_type: &str,
+    row: &CampaignRow,
+) -> AppResult<()> {
+    let parties: Vec<Uuid> = [row.partner_id, Some(row.sponsor_partner_id)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let data = serde_json::json!({
+        "campaignId": row.id, "name": row.name, "partnerId": row.partner_id,
+        "sponsorPartnerId": row.sponsor_partner_id, "startsAt": row.starts_at,
+        "endsAt": row.ends_at, "endedAt": row.ended_at,
+    });
+    Ok(EventRow::emit(conn, event_type, &parties, &data, row.updated_at).await?)
 }
 
 /// The partner whose business a campaign is, for the audit trail: the partner of its earns,
@@ -414,6 +435,7 @@ pub async fn update(
     let updated = conn
         .transaction(async |conn| {
             let updated = CampaignRow::update(conn, &row).await?;
+            announce(conn, "campaign.updated", &updated).await?;
             let change = Change::new("campaign.updated", owner(&updated), id)
                 .before(&current)
                 .after(&updated);
@@ -439,6 +461,7 @@ pub async fn end(
             let ended = CampaignRow::find(conn, id)
                 .await?
                 .ok_or(AppError::NotFound("campaign"))?;
+            announce(conn, "campaign.ended", &ended).await?;
             let change = Change::new("campaign.ended", owner(&ended), id)
                 .before(&current)
                 .after(&ended);

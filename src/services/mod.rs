@@ -20,3 +20,4 @@ pub mod rate_limits;
 pub mod settlement;
 pub(crate) mod tiers;
 pub mod verify;
+pub mod webhooks;

@@ -24,10 +24,11 @@ use crate::{
         models::{
             Partner,
             settlement::{self as sql, LastClose, NewPeriod, PartnerRate, Period},
+            webhook::EventRow,
         },
         schema::partners,
     },
-    domain::settlement::{Attributed, Statement, StatementInput, Totals, validate_rate},
+    domain::settlement::{Attributed, Party, Statement, StatementInput, Totals, validate_rate},
     error::{AppError, AppResult},
 };
 
@@ -295,7 +296,20 @@ pub async fn close(
                 "period_start": row.period_start, "cutoff": row.cutoff,
                 "record_count": row.record_count, "content_hash": row.content_hash,
             });
+            let parties: Vec<Uuid> = statement
+                .parties
+                .iter()
+                .filter_map(|p| match p.party {
+                    Party::Partner(id) => Some(id),
+                    Party::Hub => None,
+                })
+                .collect();
             Period::insert(conn, row).await?;
+            let event = serde_json::json!({
+                "statementId": id, "periodStart": start, "cutoff": cutoff,
+                "contentHash": statement.content_hash(),
+            });
+            EventRow::emit(conn, "settlement.closed", &parties, &event, now).await?;
             let change = Change::new("settlement.closed", None, id);
             audit::record(
                 conn,

@@ -26,3 +26,4 @@ mod settlement;
 mod sql_functions;
 mod support;
 mod tiers;
+mod webhooks;

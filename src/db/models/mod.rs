@@ -11,6 +11,7 @@ pub mod member;
 pub mod partner;
 pub mod settlement;
 pub mod tiers;
+pub mod webhook;
 
 pub use credential::Credential;
 pub use member::{Member, MemberLink};

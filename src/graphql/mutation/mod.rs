@@ -7,3 +7,4 @@ pub(crate) mod members;
 pub(crate) mod partners;
 pub(crate) mod settlement;
 pub(crate) mod tiers;
+pub(crate) mod webhooks;

@@ -7,3 +7,4 @@ pub(crate) mod partners;
 pub(crate) mod settlement;
 pub(crate) mod tiers;
 pub(crate) mod viewer;
+pub(crate) mod webhooks;

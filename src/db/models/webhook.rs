@@ -1,0 +1,414 @@
+//! Webhook subscriptions, events, deliveries and attempts (migrations/…_webhooks,
+//! sql/webhooks/).
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    prelude::*,
+    sql_query,
+    sql_types::{
+        Array, Bool, Integer, Interval, Json, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    },
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{
+    webhook_attempts, webhook_deliveries, webhook_events, webhook_subscriptions,
+};
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_subscriptions, check_for_backend(diesel::pg::Pg))]
+pub struct SubscriptionRow {
+    pub id: Uuid,
+    pub partner_id: Option<Uuid>,
+    pub url: String,
+    pub event_types: Vec<Option<String>>,
+    pub secret: String,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub failed_attempts: i32,
+}
+
+/// What the audit trail keeps of a subscription: never its secret.
+#[derive(serde::Serialize)]
+pub struct SubscriptionAudit<'a> {
+    pub url: &'a str,
+    pub event_types: Vec<&'a str>,
+    pub status: &'a str,
+}
+
+impl SubscriptionRow {
+    pub fn event_types(&self) -> Vec<&str> {
+        self.event_types
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn audit(&self) -> SubscriptionAudit<'_> {
+        SubscriptionAudit {
+            url: &self.url,
+            event_types: self.event_types(),
+            status: &self.status,
+        }
+    }
+
+    pub async fn insert(conn: &mut AsyncPgConnection, row: &SubscriptionRow) -> QueryResult<()> {
+        diesel::insert_into(webhook_subscriptions::table)
+            .values(row)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// The subscription, locked for a change.
+    pub async fn find_for_update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<SubscriptionRow>> {
+        webhook_subscriptions::table
+            .find(id)
+            .select(SubscriptionRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<SubscriptionRow>> {
+        webhook_subscriptions::table
+            .find(id)
+            .select(SubscriptionRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Writes the changeable fields of `row` (and clears the failure state when it is made
+    /// active again).
+    pub async fn save(conn: &mut AsyncPgConnection, row: &SubscriptionRow) -> QueryResult<()> {
+        use webhook_subscriptions::dsl as s;
+        let active = row.status == "ACTIVE";
+        diesel::update(s::webhook_subscriptions.find(row.id))
+            .set((
+                s::url.eq(&row.url),
+                s::event_types.eq(&row.event_types),
+                s::secret.eq(&row.secret),
+                s::status.eq(&row.status),
+                s::disabled_reason.eq(&row.disabled_reason),
+                s::updated_at.eq(row.updated_at),
+                s::failing_since.eq(row.failing_since.filter(|_| !active)),
+                s::failed_attempts.eq(if active { 0 } else { row.failed_attempts }),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+        diesel::delete(webhook_subscriptions::table.find(id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// The coalition's (`partner` None, for the operator: every subscription) or one
+    /// partner's subscriptions, oldest first.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        partner: Option<Uuid>,
+    ) -> QueryResult<Vec<SubscriptionRow>> {
+        let mut query = webhook_subscriptions::table
+            .select(SubscriptionRow::as_select())
+            .order_by(webhook_subscriptions::created_at)
+            .into_boxed();
+        if let Some(partner) = partner {
+            query = query.filter(webhook_subscriptions::partner_id.eq(partner));
+        }
+        query.load(conn).await
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_attempts, check_for_backend(diesel::pg::Pg))]
+pub struct AttemptRow {
+    pub id: Uuid,
+    pub delivery_id: Uuid,
+    pub subscription_id: Uuid,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+/// An attempt with what its delivery carried.
+pub struct AttemptView {
+    pub attempt: AttemptRow,
+    pub event_ids: Vec<Uuid>,
+    pub redelivery: bool,
+}
+
+impl AttemptView {
+    /// The subscription's attempts, newest first, older than `before` when given.
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        subscription: Uuid,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<AttemptView>> {
+        let mut query = webhook_attempts::table
+            .inner_join(webhook_deliveries::table)
+            .filter(webhook_attempts::subscription_id.eq(subscription))
+            .select((
+                AttemptRow::as_select(),
+                webhook_deliveries::event_ids,
+                webhook_deliveries::redelivery,
+            ))
+            .order_by(webhook_attempts::id.desc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(webhook_attempts::id.lt(before));
+        }
+        let rows: Vec<(AttemptRow, Vec<Option<Uuid>>, bool)> = query.load(conn).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(attempt, ids, redelivery)| AttemptView {
+                attempt,
+                event_ids: ids.into_iter().flatten().collect(),
+                redelivery,
+            })
+            .collect())
+    }
+}
+
+/// Events: who may receive one, and sending one again.
+pub struct EventRow;
+
+impl EventRow {
+    /// The event's type and parties, if it is still kept.
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<(String, Vec<Option<Uuid>>)>> {
+        webhook_events::table
+            .find(id)
+            .select((webhook_events::type_, webhook_events::partner_ids))
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Queues the event for the subscription again, after what is already queued.
+    pub async fn redeliver(
+        conn: &mut AsyncPgConnection,
+        event: Uuid,
+        subscription: Uuid,
+    ) -> QueryResult<Uuid> {
+        let id = Uuid::now_v7();
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::id.eq(id),
+                webhook_deliveries::subscription_id.eq(subscription),
+                webhook_deliveries::event_ids.eq(vec![Some(event)]),
+                webhook_deliveries::redelivery.eq(true),
+                webhook_deliveries::created_at.eq(Utc::now()),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(id)
+    }
+
+    /// Writes an event of a service's change in the caller's transaction (when an active
+    /// subscription would receive it: `hub_webhook_emit`).
+    pub async fn emit(
+        conn: &mut AsyncPgConnection,
+        event_type: &str,
+        partner_ids: &[Uuid],
+        data: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        sql_query("SELECT hub_webhook_emit($1, $2, $3, $4)")
+            .bind::<Text, _>(event_type)
+            .bind::<Array<SqlUuid>, _>(partner_ids)
+            .bind::<Json, _>(data)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+/// A subscription leased to this process.
+#[derive(Debug, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Text)]
+    pub secret: String,
+}
+
+/// The next delivery of a leased subscription: its events as a JSON array.
+#[derive(Debug, QueryableByName)]
+pub struct NextDelivery {
+    #[diesel(sql_type = SqlUuid)]
+    pub delivery_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub events: String,
+    #[diesel(sql_type = Integer)]
+    pub failed_attempts: i32,
+}
+
+/// One attempt's outcome, as `hub_webhook_record` takes it.
+pub struct AttemptRecord<'a> {
+    pub subscription: Uuid,
+    pub delivery: Uuid,
+    pub status: Option<i32>,
+    pub latency_ms: i32,
+    pub body: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub succeeded: bool,
+    pub retry_in: std::time::Duration,
+    pub retry_for: std::time::Duration,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Integer)]
+    n: i32,
+}
+
+#[derive(QueryableByName)]
+struct Outcome {
+    #[diesel(sql_type = Text)]
+    outcome: String,
+}
+
+fn interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
+    diesel::pg::data_types::PgInterval::from_microseconds(d.as_micros().min(i64::MAX as u128) as i64)
+}
+
+/// The delivery functions of sql/webhooks/ (dispatch.sql, deliver.sql, jobs.sql).
+pub struct Delivery;
+
+impl Delivery {
+    /// Events read into deliveries; -1: another process is dispatching.
+    pub async fn dispatch(
+        conn: &mut AsyncPgConnection,
+        limit: i32,
+        per_delivery: i32,
+    ) -> QueryResult<i32> {
+        let row: Count = sql_query("SELECT hub_webhook_dispatch($1, $2) AS n")
+            .bind::<Integer, _>(limit)
+            .bind::<Integer, _>(per_delivery)
+            .get_result(conn)
+            .await?;
+        Ok(row.n)
+    }
+
+    pub async fn claim(
+        conn: &mut AsyncPgConnection,
+        owner: Uuid,
+        lease: std::time::Duration,
+        max: i32,
+    ) -> QueryResult<Vec<Claimed>> {
+        sql_query("SELECT * FROM hub_webhook_claim($1, $2, $3)")
+            .bind::<SqlUuid, _>(owner)
+            .bind::<Interval, _>(interval(lease))
+            .bind::<Integer, _>(max)
+            .load(conn)
+            .await
+    }
+
+    pub async fn next(
+        conn: &mut AsyncPgConnection,
+        subscription: Uuid,
+        owner: Uuid,
+        lease: std::time::Duration,
+    ) -> QueryResult<Option<NextDelivery>> {
+        sql_query("SELECT * FROM hub_webhook_next($1, $2, $3)")
+            .bind::<SqlUuid, _>(subscription)
+            .bind::<SqlUuid, _>(owner)
+            .bind::<Interval, _>(interval(lease))
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// DELIVERED, RETRY or DISABLED.
+    pub async fn record(
+        conn: &mut AsyncPgConnection,
+        a: &AttemptRecord<'_>,
+    ) -> QueryResult<String> {
+        let row: Outcome =
+            sql_query("SELECT hub_webhook_record($1, $2, $3, $4, $5, $6, $7, $8, $9) AS outcome")
+                .bind::<SqlUuid, _>(a.subscription)
+                .bind::<SqlUuid, _>(a.delivery)
+                .bind::<Nullable<Integer>, _>(a.status)
+                .bind::<Integer, _>(a.latency_ms)
+                .bind::<Nullable<Text>, _>(a.body)
+                .bind::<Nullable<Text>, _>(a.error)
+                .bind::<Bool, _>(a.succeeded)
+                .bind::<Interval, _>(interval(a.retry_in))
+                .bind::<Interval, _>(interval(a.retry_for))
+                .get_result(conn)
+                .await?;
+        Ok(row.outcome)
+    }
+
+    /// Lots newly noticed as expiring within `days`.
+    pub async fn expiring_lots(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        days: i32,
+        limit: i32,
+    ) -> QueryResult<i32> {
+        let row: Count = sql_query("SELECT hub_webhook_expiring_lots($1, $2, $3) AS n")
+            .bind::<Timestamptz, _>(now)
+            .bind::<Integer, _>(days)
+            .bind::<Integer, _>(limit)
+            .get_result(conn)
+            .await?;
+        Ok(row.n)
+    }
+
+    /// Members whose tier was looked at.
+    pub async fn tier_watch(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        settle: std::time::Duration,
+        limit: i32,
+    ) -> QueryResult<i32> {
+        let row: Count = sql_query("SELECT hub_webhook_tier_watch($1, $2, $3) AS n")
+            .bind::<Timestamptz, _>(now)
+            .bind::<Interval, _>(interval(settle))
+            .bind::<Integer, _>(limit)
+            .get_result(conn)
+            .await?;
+        Ok(row.n)
+    }
+
+    pub async fn purge(
+        conn: &mut AsyncPgConnection,
+        before: DateTime<Utc>,
+        limit: i32,
+    ) -> QueryResult<i32> {
+        let row: Count = sql_query("SELECT hub_webhook_purge($1, $2) AS n")
+            .bind::<Timestamptz, _>(before)
+            .bind::<Integer, _>(limit)
+            .get_result(conn)
+            .await?;
+        Ok(row.n)
+    }
+}
