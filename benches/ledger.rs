@@ -9,6 +9,12 @@
 //!    then, once, issuePoints with purchase lines while 50 campaigns are live, 10 of which
 //!    match every earn (each of those books a bonus entry and lot of its own).
 //!
+//! With `--webhooks N` (100 by default) the first 20 partners hold N webhook subscriptions
+//! to every event type between them, all delivered to a receiver in this process that
+//! checks each signature; each phase reports the events received and their lag from
+//! creation to arrival. After each of the hub's slices the delivery backlog is drained
+//! before pgbench runs, so that pgbench never shares the machine with the hub's deliveries.
+//!
 //! Within a phase the two take turns: the hub's `--seconds` are cut into `--slices`, with a
 //! pgbench run of the same length before each and after the last, so that each slice is
 //! compared with the raw limit measured just around it. Throughput and p50/p95/p99 latency
@@ -27,7 +33,10 @@ use coalition_hub::{
     config::Config,
     db,
 };
-use common::{Hub, MachineCpu, Measured, PostgresCpu, process_cpu_seconds, recreate, start_hub};
+use common::{
+    Hub, MachineCpu, Measured, PostgresCpu, process_cpu_seconds, receiver::Receiver, recreate,
+    start_hub,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::json;
 
@@ -40,6 +49,7 @@ struct Args {
     partners: usize,
     pool: usize,
     rounds: usize,
+    webhooks: usize,
     csv: String,
 }
 
@@ -53,6 +63,7 @@ fn args() -> Args {
         partners: 2_000,
         pool: 10,
         rounds: 1,
+        webhooks: 100,
         csv: "target/bench/ledger.csv".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -67,6 +78,7 @@ fn args() -> Args {
             "--partners" => args.partners = value().parse().unwrap(),
             "--pool" => args.pool = value().parse().unwrap(),
             "--rounds" => args.rounds = value().parse().unwrap(),
+            "--webhooks" => args.webhooks = value().parse().unwrap(),
             "--csv" => args.csv = value(),
             "--bench" => {}
             other => panic!("unknown flag {other}"),
@@ -389,6 +401,8 @@ async fn main() {
             })
             .collect(),
     );
+    let receiver = Receiver::start().await;
+    subscribe(&hub, &tokens, &receiver, args.webhooks).await;
     let many = format!("issuePoints ({} partners)", args.partners);
     let scenarios = [
         (
@@ -409,6 +423,7 @@ async fn main() {
         tokens: &tokens,
         raw: &raw_db,
         args: &args,
+        receiver: &receiver,
     };
     let mut results = Vec::new();
     let mut figures = Vec::new();
@@ -443,6 +458,15 @@ async fn main() {
     eprintln!("campaign phase: {bonuses} bonus entries");
     results.push(measured);
     figures.push(figured);
+    assert_eq!(
+        receiver.bad_signatures(),
+        0,
+        "a webhook POST was badly signed"
+    );
+    assert!(
+        args.webhooks == 0 || receiver.events() > 0,
+        "no webhook event arrived"
+    );
     // The clean-up after the last phase (each phase's own vacuum is the one before it).
     let last_vacuum = settle(&seeded.url, "hub").await;
     drop(hub);
@@ -481,6 +505,10 @@ async fn main() {
     let raw_machine_cpu = |m: &Measured| format!("{:.0}", of(m).0.raw_machine_cpu_us());
     let steal = |m: &Measured| format!("{:.1}", of(m).0.machine.steal_pct());
     let raw_steal = |m: &Measured| format!("{:.1}", of(m).0.raw_cpu().steal_pct());
+    let webhook_events = |m: &Measured| of(m).0.webhook_events.to_string();
+    let lag = |p: f64| move |m: &Measured| format!("{:.0}", percentile(&of(m).0.lags_ms, p));
+    let (lag_p50, lag_p99, lag_max) = (lag(0.5), lag(0.99), lag(1.0));
+    let drain = |m: &Measured| format!("{:.1}", of(m).0.drain_s);
     let vacuum_after = |m: &Measured| {
         let after = of(m).1.map_or(last_vacuum, |next| next.vacuum_before_s);
         format!("{after:.1}")
@@ -502,6 +530,11 @@ async fn main() {
             ("steal_pct", &steal),
             ("raw_steal_pct", &raw_steal),
             ("vacuum_after_s", &vacuum_after),
+            ("webhook_events", &webhook_events),
+            ("lag_p50_ms", &lag_p50),
+            ("lag_p99_ms", &lag_p99),
+            ("lag_max_ms", &lag_max),
+            ("webhook_drain_s", &drain),
         ],
         &args.csv,
     );
@@ -518,6 +551,7 @@ struct Phase<'a> {
     tokens: &'a Arc<Vec<String>>,
     raw: &'a RawLimit,
     args: &'a Args,
+    receiver: &'a Receiver,
 }
 
 /// A phase's figures besides the hub's throughput and latencies.
@@ -542,6 +576,11 @@ struct Figures {
     machine: MachineCpu,
     /// the hub database's vacuum before this phase: the clean-up after the one before
     vacuum_before_s: f64,
+    /// webhook events received during the phase and their lags (ms), sorted
+    webhook_events: usize,
+    lags_ms: Vec<u32>,
+    /// the longest wait after a slice for the webhook backlog to be delivered
+    drain_s: f64,
 }
 
 impl Figures {
@@ -593,6 +632,8 @@ impl Phase<'_> {
         settle(&self.raw.url, "pgbench").await;
         let mut raws = vec![raw_limit(self.raw, args.clients, slice).await];
         let before = batch_counts(self.hub).await;
+        self.receiver.take_lags();
+        let mut drain_s = 0.0f64;
         let (mut parts, mut hub_cpu, mut pg_cpu) = (Vec::new(), 0.0, 0.0);
         let mut machine = MachineCpu::default();
         for i in 0..args.slices as usize {
@@ -616,6 +657,7 @@ impl Phase<'_> {
             pg_cpu += PostgresCpu::now().since(&cpu_before.1);
             let cpu = MachineCpu::now().since(cpu_before.2);
             machine = machine.add(cpu);
+            drain_s = drain_s.max(drain_webhooks(&self.seeded.url).await);
             raws.push(raw_limit(self.raw, args.clients, slice).await);
             let limit = (raws[i].transfers_per_s + raws[i + 1].transfers_per_s) / 2.0;
             eprintln!(
@@ -632,6 +674,8 @@ impl Phase<'_> {
             parts.push(part);
         }
         let after = batch_counts(self.hub).await;
+        let mut lags_ms = self.receiver.take_lags();
+        lags_ms.sort_unstable();
         let batches = (after.0 - before.0).max(1) as f64;
         let answered = (after.4 - before.4).max(1.0);
         let figures = Figures {
@@ -645,9 +689,82 @@ impl Phase<'_> {
             machine_cpu_us: 1e6 * machine.busy / answered,
             machine,
             vacuum_before_s,
+            webhook_events: lags_ms.len(),
+            lags_ms,
+            drain_s,
         };
         (Measured::combined(name, parts), figures)
     }
+}
+
+/// `count` subscriptions to every event type, spread over the first 20 partners, each
+/// delivered to its own path of the receiver.
+async fn subscribe(hub: &Hub, tokens: &[String], receiver: &Receiver, count: usize) {
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        let name = format!("s{i}");
+        let body = json!({"query": "mutation($i: CreateWebhookSubscriptionInput!) { createWebhookSubscription(input: $i) { secret } }",
+                          "variables": {"i": {"url": receiver.url(&name), "eventTypes": ["*"]}}});
+        let answer: serde_json::Value = client
+            .post(format!("{}/graphql", hub.base_url))
+            .bearer_auth(&tokens[i % 20])
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = answer["data"]["createWebhookSubscription"]["secret"]
+            .as_str()
+            .unwrap_or_else(|| panic!("subscription refused: {answer}"));
+        receiver.know_secret(&name, secret);
+    }
+    if count > 0 {
+        eprintln!("webhooks: {count} subscriptions to every event, over 20 partners");
+    }
+}
+
+/// Waits until every committed webhook event is dispatched and every delivery answered;
+/// answers the seconds it took.
+async fn drain_webhooks(url: &str) -> f64 {
+    #[derive(diesel::QueryableByName)]
+    struct Pending {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let pending: Pending = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT (SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL)
+                      + (SELECT count(*) FROM webhook_events e, webhook_dispatch d
+                         WHERE (e.txid, e.id) > (d.txid, d.event_id)) AS n",
+            ),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        if pending.n == 0 {
+            return started.elapsed().as_secs_f64();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} webhook events or deliveries still waiting after 5 minutes",
+            pending.n
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `p` quantile of sorted values (0 when there are none).
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[i])
 }
 
 /// Every phase, the hub's and pgbench's alike, starts from a vacuumed and analyzed database

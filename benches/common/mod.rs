@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::{
     io::{self, Write},
     process::{Command, Stdio},
@@ -90,6 +92,8 @@ pub async fn start_hub(url: &str, pool: usize, redis_prefix: &str) -> Hub {
         // Partners keep theirs (the default, far above a bench's rate per partner), so the
         // shared bucket's Redis round trip is part of what the ledger bench measures.
         .env("HUB_RATE_LIMIT_MEMBER_BURST", "0")
+        // Webhook receivers of the benches listen on this machine.
+        .env("HUB_WEBHOOK_ALLOW_LOOPBACK", "true")
         .stdout(Stdio::null())
         .spawn()
         .expect("the hub binary starts");

@@ -96,3 +96,25 @@ BEGIN
     WHERE id = p_subscription;
     RETURN 'DISABLED';
 END $$;
+
+-- Records an attempt and, when it succeeded, answers the subscription's next delivery in
+-- the same round trip (none: the lease is given up, or the attempt failed).
+CREATE OR REPLACE FUNCTION hub_webhook_record_next(
+    p_subscription uuid, p_delivery uuid, p_status integer, p_latency_ms integer,
+    p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval,
+    p_owner uuid, p_lease interval)
+RETURNS TABLE (outcome text, delivery_id uuid, events text, failed_attempts integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_outcome text := hub_webhook_record(p_subscription, p_delivery, p_status, p_latency_ms,
+                                         p_body, p_error, p_succeeded, p_retry_in, p_retry_for);
+BEGIN
+    IF v_outcome = 'DELIVERED' THEN
+        RETURN QUERY SELECT v_outcome, n.delivery_id, n.events, n.failed_attempts
+                     FROM hub_webhook_next(p_subscription, p_owner, p_lease) n;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT v_outcome, NULL::uuid, NULL::text, NULL::integer;
+END $$;

@@ -290,9 +290,15 @@ struct Count {
 }
 
 #[derive(QueryableByName)]
-struct Outcome {
+struct Recorded {
     #[diesel(sql_type = Text)]
     outcome: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    delivery_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    events: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    failed_attempts: Option<i32>,
 }
 
 fn interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
@@ -346,25 +352,39 @@ impl Delivery {
             .optional()
     }
 
-    /// DELIVERED, RETRY or DISABLED.
-    pub async fn record(
+    /// Records the attempt; answers DELIVERED, RETRY or DISABLED and, after a success,
+    /// the next delivery while `owner` holds the lease.
+    pub async fn record_and_next(
         conn: &mut AsyncPgConnection,
         a: &AttemptRecord<'_>,
-    ) -> QueryResult<String> {
-        let row: Outcome =
-            sql_query("SELECT hub_webhook_record($1, $2, $3, $4, $5, $6, $7, $8, $9) AS outcome")
-                .bind::<SqlUuid, _>(a.subscription)
-                .bind::<SqlUuid, _>(a.delivery)
-                .bind::<Nullable<Integer>, _>(a.status)
-                .bind::<Integer, _>(a.latency_ms)
-                .bind::<Nullable<Text>, _>(a.body)
-                .bind::<Nullable<Text>, _>(a.error)
-                .bind::<Bool, _>(a.succeeded)
-                .bind::<Interval, _>(interval(a.retry_in))
-                .bind::<Interval, _>(interval(a.retry_for))
-                .get_result(conn)
-                .await?;
-        Ok(row.outcome)
+        owner: Uuid,
+        lease: std::time::Duration,
+    ) -> QueryResult<(String, Option<NextDelivery>)> {
+        let row: Recorded = sql_query(
+            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind::<SqlUuid, _>(a.subscription)
+        .bind::<SqlUuid, _>(a.delivery)
+        .bind::<Nullable<Integer>, _>(a.status)
+        .bind::<Integer, _>(a.latency_ms)
+        .bind::<Nullable<Text>, _>(a.body)
+        .bind::<Nullable<Text>, _>(a.error)
+        .bind::<Bool, _>(a.succeeded)
+        .bind::<Interval, _>(interval(a.retry_in))
+        .bind::<Interval, _>(interval(a.retry_for))
+        .bind::<SqlUuid, _>(owner)
+        .bind::<Interval, _>(interval(lease))
+        .get_result(conn)
+        .await?;
+        let next = match (row.delivery_id, row.events, row.failed_attempts) {
+            (Some(delivery_id), Some(events), Some(failed_attempts)) => Some(NextDelivery {
+                delivery_id,
+                events,
+                failed_attempts,
+            }),
+            _ => None,
+        };
+        Ok((row.outcome, next))
     }
 
     /// Lots newly noticed as expiring within `days`.

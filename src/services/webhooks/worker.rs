@@ -11,9 +11,12 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::{Webhooks, client::WebhookClient};
+use super::{
+    Webhooks,
+    client::{Sent, WebhookClient},
+};
 use crate::{
-    db::models::webhook::{AttemptRecord, Claimed, Delivery},
+    db::models::webhook::{AttemptRecord, Claimed, Delivery, NextDelivery},
     domain::webhook::signature_header,
     error::{AppError, AppResult},
 };
@@ -79,34 +82,20 @@ impl Worker {
     }
 
     /// Sends the subscription's deliveries in order until none is left, one fails, or the
-    /// lease is lost.
+    /// lease is lost: one PostgreSQL round trip per POST (the attempt recorded, the next
+    /// delivery read).
     async fn deliver(self, subscription: Claimed) -> AppResult<()> {
         let config = &self.webhooks.config;
-        loop {
-            let next = {
-                let mut conn = self.webhooks.db.get().await?;
-                Delivery::next(&mut conn, subscription.id, self.owner, config.lease).await?
-            };
-            let Some(next) = next else {
-                return Ok(());
-            };
-            let body = format!(
-                r#"{{"deliveryId":"{}","events":{}}}"#,
-                next.delivery_id, next.events
-            );
-            let timestamp = Utc::now().timestamp();
-            let headers = [
-                (
-                    "hub-signature",
-                    signature_header(&subscription.secret, timestamp, body.as_bytes()),
-                ),
-                ("hub-delivery-id", next.delivery_id.to_string()),
-            ];
-            let sent = self.client.post(&subscription.url, &headers, body).await;
-            let failures = u32::try_from(next.failed_attempts).unwrap_or(0) + 1;
+        let mut next = {
+            let mut conn = self.webhooks.db.get().await?;
+            Delivery::next(&mut conn, subscription.id, self.owner, config.lease).await?
+        };
+        while let Some(delivery) = next {
+            let sent = self.post(&subscription, &delivery).await;
+            let failures = u32::try_from(delivery.failed_attempts).unwrap_or(0) + 1;
             let record = AttemptRecord {
                 subscription: subscription.id,
-                delivery: next.delivery_id,
+                delivery: delivery.delivery_id,
                 status: sent.status.map(i32::from),
                 latency_ms: i32::try_from(sent.latency.as_millis()).unwrap_or(i32::MAX),
                 body: sent.excerpt.as_deref(),
@@ -115,22 +104,39 @@ impl Worker {
                 retry_in: config.retry.delay(failures, rand::random::<f64>()),
                 retry_for: config.retry_for,
             };
-            let outcome = {
+            let (outcome, following) = {
                 let mut conn = self.webhooks.db.get().await?;
-                Delivery::record(&mut conn, &record).await?
+                Delivery::record_and_next(&mut conn, &record, self.owner, config.lease).await?
             };
             match outcome.as_str() {
-                "DELIVERED" => continue,
+                "DELIVERED" => {}
                 "DISABLED" => {
-                    tracing::warn!(subscription = %subscription.id, "webhook subscription disabled: its deliveries failed for too long");
-                    return Ok(());
+                    tracing::warn!(subscription = %subscription.id, "webhook subscription disabled: its deliveries failed for too long")
                 }
                 _ => {
-                    tracing::debug!(subscription = %subscription.id, status = ?sent.status, error = ?sent.error, "webhook delivery failed; retrying later");
-                    return Ok(());
+                    tracing::debug!(subscription = %subscription.id, status = ?sent.status, error = ?sent.error, "webhook delivery failed; retrying later")
                 }
             }
+            next = following;
         }
+        Ok(())
+    }
+
+    /// One signed POST of a delivery's events.
+    async fn post(&self, subscription: &Claimed, delivery: &NextDelivery) -> Sent {
+        let body = format!(
+            r#"{{"deliveryId":"{}","events":{}}}"#,
+            delivery.delivery_id, delivery.events
+        );
+        let timestamp = Utc::now().timestamp();
+        let headers = [
+            (
+                "hub-signature",
+                signature_header(&subscription.secret, timestamp, body.as_bytes()),
+            ),
+            ("hub-delivery-id", delivery.delivery_id.to_string()),
+        ];
+        self.client.post(&subscription.url, &headers, body).await
     }
 
     /// One poll: dispatch, the jobs when due, and new leases for the room left.
