@@ -189,7 +189,7 @@ struct Seeded {
 
 /// A migrated database with `partners` partners and `members` members; member g enrolled at
 /// partner g % 20 as customer "c<g>" (linked, consent given) and holds a large balance to
-/// redeem from.
+/// redeem from (and so the top tier, marked as the tier watch would have it).
 async fn seed(base: &str, args: &Args) -> Seeded {
     let url = recreate(base, "hub_bench").await;
     db::migrate(&url).await.unwrap();
@@ -257,6 +257,14 @@ async fn seed(base: &str, args: &Args) -> Seeded {
     conn.batch_execute(
         "INSERT INTO member_consents (member_id, partner_id, source, granted_at)
          SELECT member_id, partner_id, 'ENROLMENT', now() FROM member_links",
+    )
+    .await
+    .unwrap();
+    // Their tiers as a running hub's tier watch has seen them (webhooks' `tier.changed`): the
+    // first look at a coalition's members is a one-off, not the load of a phase.
+    conn.batch_execute(
+        "INSERT INTO member_tier_marks (member_id, tier, marked_at)
+         SELECT member_id, hub_tier_name(member_id, now()), now() FROM member_balances",
     )
     .await
     .unwrap();
@@ -738,7 +746,7 @@ async fn drain_webhooks(url: &str) -> f64 {
     loop {
         let pending: Pending = diesel_async::RunQueryDsl::get_result(
             diesel::sql_query(
-                "SELECT (SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL)
+                "SELECT (SELECT count(*) FROM webhook_deliveries)
                       + (SELECT count(*) FROM webhook_events e, webhook_dispatch d
                          WHERE (e.txid, e.id) > (d.txid, d.event_id)) AS n",
             ),

@@ -34,7 +34,8 @@ CREATE TABLE webhook_events (
     type text NOT NULL,
     -- the partners party to the event: who may receive it
     partner_ids uuid[] NOT NULL,
-    data json NOT NULL,
+    -- the event as POSTed: {"id", "type", "createdAt", "data"}, made once when written
+    body text NOT NULL,
     created_at timestamptz NOT NULL,
     txid xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
@@ -49,25 +50,26 @@ CREATE TABLE webhook_dispatch (
 );
 INSERT INTO webhook_dispatch VALUES (1, '0', '00000000-0000-0000-0000-000000000000');
 
--- One POST: up to a hundred events for one subscription, sent in order of creation.
+-- The queue: one POST each, up to a hundred events for one subscription, sent in seq
+-- order. A delivery is deleted once answered with 2xx; its attempts stay.
 CREATE TABLE webhook_deliveries (
     id uuid PRIMARY KEY,  -- UUIDv7
-    -- the order a subscription's deliveries are sent in
     seq bigint GENERATED ALWAYS AS IDENTITY,
     subscription_id uuid NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     event_ids uuid[] NOT NULL CHECK (cardinality(event_ids) >= 1),
     redelivery boolean NOT NULL DEFAULT false,
-    created_at timestamptz NOT NULL,
-    delivered_at timestamptz
+    created_at timestamptz NOT NULL
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, seq) WHERE delivered_at IS NULL;
-CREATE INDEX webhook_deliveries_created ON webhook_deliveries USING brin (created_at);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, seq);
 
--- Every attempt of a delivery: what the receiver answered, or why nothing came.
+-- Every attempt of a delivery: what it carried, what the receiver answered, or why
+-- nothing came.
 CREATE TABLE webhook_attempts (
-    id uuid PRIMARY KEY,  -- UUIDv7
-    delivery_id uuid NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    id uuid PRIMARY KEY,  -- UUIDv7: in time order
+    delivery_id uuid NOT NULL,
     subscription_id uuid NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
+    event_ids uuid[] NOT NULL,
+    redelivery boolean NOT NULL,
     attempted_at timestamptz NOT NULL,
     status_code integer,
     latency_ms integer NOT NULL,
@@ -77,7 +79,6 @@ CREATE TABLE webhook_attempts (
     succeeded boolean NOT NULL
 );
 CREATE INDEX webhook_attempts_subscription ON webhook_attempts (subscription_id, id);
-CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id);
 
 -- `points.expiring`: once per lot.
 CREATE TABLE lot_expiry_notices (

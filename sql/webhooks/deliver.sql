@@ -11,8 +11,7 @@ RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
     WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c
                    WHERE c.status = 'ACTIVE' AND c.next_attempt_at <= clock_timestamp()
                      AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
-                     AND EXISTS (SELECT 1 FROM webhook_deliveries d
-                                 WHERE d.subscription_id = c.id AND d.delivered_at IS NULL)
+                     AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = c.id)
                    ORDER BY c.next_attempt_at
                    LIMIT p_max
                    FOR UPDATE SKIP LOCKED)
@@ -26,36 +25,36 @@ CREATE OR REPLACE FUNCTION hub_webhook_next(p_subscription uuid, p_owner uuid, p
 RETURNS TABLE (delivery_id uuid, events text, failed_attempts integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_attempts integer;
+    v_sub webhook_subscriptions%ROWTYPE;
     v_delivery webhook_deliveries%ROWTYPE;
 BEGIN
-    UPDATE webhook_subscriptions SET lease_until = clock_timestamp() + p_lease
-    WHERE webhook_subscriptions.id = p_subscription AND lease_owner = p_owner
-      AND status = 'ACTIVE'
-    RETURNING webhook_subscriptions.failed_attempts INTO v_attempts;
-    IF NOT FOUND THEN
+    SELECT * INTO v_sub FROM webhook_subscriptions s WHERE s.id = p_subscription;
+    IF NOT FOUND OR v_sub.lease_owner IS DISTINCT FROM p_owner OR v_sub.status <> 'ACTIVE'
+       OR v_sub.lease_until < clock_timestamp() THEN
         RETURN;
     END IF;
     SELECT * INTO v_delivery FROM webhook_deliveries d
-    WHERE d.subscription_id = p_subscription AND d.delivered_at IS NULL
+    WHERE d.subscription_id = p_subscription
     ORDER BY d.seq LIMIT 1;
     IF NOT FOUND THEN
         UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL
-        WHERE webhook_subscriptions.id = p_subscription;
+        WHERE id = p_subscription AND lease_owner = p_owner;
         RETURN;
+    END IF;
+    -- Renewed once half of it is spent (a write per POST saved).
+    IF v_sub.lease_until < clock_timestamp() + p_lease / 2 THEN
+        UPDATE webhook_subscriptions SET lease_until = clock_timestamp() + p_lease
+        WHERE id = p_subscription AND lease_owner = p_owner;
     END IF;
     RETURN QUERY
     SELECT v_delivery.id,
-           '[' || coalesce(string_agg(json_build_object('id', e.id, 'type', e.type,
-                                                       'createdAt', e.created_at,
-                                                       'data', e.data)::text,
-                                      ',' ORDER BY u.ord), '') || ']',
-           v_attempts
+           '[' || coalesce(string_agg(e.body, ',' ORDER BY u.ord), '') || ']',
+           v_sub.failed_attempts
     FROM unnest(v_delivery.event_ids) WITH ORDINALITY u (event_id, ord)
     JOIN webhook_events e ON e.id = u.event_id;
 END $$;
 
--- Records one attempt. A success marks the delivery done and clears the subscription's
+-- Records one attempt. A success deletes the delivery and clears the subscription's
 -- failures; a failure schedules the next attempt after p_retry_in and gives up the lease,
 -- and once the subscription has failed for p_retry_for it is disabled with the reason.
 -- Answers DELIVERED, RETRY or DISABLED.
@@ -67,13 +66,14 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_sub webhook_subscriptions%ROWTYPE;
 BEGIN
-    INSERT INTO webhook_attempts (id, delivery_id, subscription_id, attempted_at, status_code,
-                                  latency_ms, response_body, error, succeeded)
-    VALUES (hub_uuid_v7(), p_delivery, p_subscription, v_now, p_status, p_latency_ms, p_body,
-            p_error, p_succeeded);
+    INSERT INTO webhook_attempts (id, delivery_id, subscription_id, event_ids, redelivery,
+                                  attempted_at, status_code, latency_ms, response_body, error,
+                                  succeeded)
+    SELECT hub_uuid_v7(), d.id, p_subscription, d.event_ids, d.redelivery, v_now, p_status,
+           p_latency_ms, p_body, p_error, p_succeeded
+    FROM webhook_deliveries d WHERE d.id = p_delivery;
     IF p_succeeded THEN
-        UPDATE webhook_deliveries SET delivered_at = v_now
-        WHERE id = p_delivery AND delivered_at IS NULL;
+        DELETE FROM webhook_deliveries WHERE id = p_delivery;
         UPDATE webhook_subscriptions SET failing_since = NULL, failed_attempts = 0
         WHERE id = p_subscription AND failed_attempts > 0;
         RETURN 'DELIVERED';

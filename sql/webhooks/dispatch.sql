@@ -27,13 +27,19 @@ BEGIN
     made AS (
         INSERT INTO webhook_deliveries (id, subscription_id, event_ids, created_at)
         SELECT hub_uuid_v7(), m.subscription_id, array_agg(m.event_id ORDER BY m.n), clock_timestamp()
-        FROM (SELECT s.id AS subscription_id, t.id AS event_id,
-                     row_number() OVER (PARTITION BY s.id ORDER BY t.txid, t.id) AS n
-              FROM taken t
-              JOIN webhook_subscriptions s
-                ON s.status = 'ACTIVE'
-               AND (s.partner_id IS NULL OR s.partner_id = ANY (t.partner_ids))
-               AND (t.type = ANY (s.event_types) OR '*' = ANY (s.event_types))) m
+        FROM (SELECT r.subscription_id, r.event_id,
+                     row_number() OVER (PARTITION BY r.subscription_id ORDER BY r.txid, r.event_id) AS n
+              FROM (-- a partner's subscriptions, by the event's parties (a hash join)
+                    SELECT s.id AS subscription_id, t.id AS event_id, t.txid, t.type, s.event_types
+                    FROM taken t
+                    CROSS JOIN LATERAL unnest(t.partner_ids) p (partner_id)
+                    JOIN webhook_subscriptions s ON s.partner_id = p.partner_id AND s.status = 'ACTIVE'
+                    UNION
+                    -- the coalition's, which receive everything
+                    SELECT s.id, t.id, t.txid, t.type, s.event_types
+                    FROM taken t
+                    JOIN webhook_subscriptions s ON s.partner_id IS NULL AND s.status = 'ACTIVE') r
+              WHERE r.type = ANY (r.event_types) OR '*' = ANY (r.event_types)) m
         GROUP BY m.subscription_id, (m.n - 1) / p_per_delivery
         -- deliveries of one subscription are sent in seq order: the events' order
         ORDER BY m.subscription_id, (m.n - 1) / p_per_delivery

@@ -13,14 +13,24 @@ LANGUAGE sql STABLE AS $$
                      AND (p_type = ANY (s.event_types) OR '*' = ANY (s.event_types)))
 $$;
 
+-- The event as it is POSTed, made once when it is written.
+CREATE OR REPLACE FUNCTION hub_webhook_body(p_id uuid, p_type text, p_at timestamptz, p_data json)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object('id', p_id, 'type', p_type, 'createdAt', p_at, 'data', p_data)::text
+$$;
+
 -- One event from a service (campaigns, settlement).
 CREATE OR REPLACE FUNCTION hub_webhook_emit(p_type text, p_partner_ids uuid[], p_data json,
                                             p_now timestamptz)
-RETURNS void LANGUAGE sql AS $$
-    INSERT INTO webhook_events (id, type, partner_ids, data, created_at)
-    SELECT hub_uuid_v7(), p_type, p_partner_ids, p_data, p_now
-    WHERE hub_webhook_wanted(p_type, p_partner_ids)
-$$;
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_id uuid := hub_uuid_v7();
+BEGIN
+    IF hub_webhook_wanted(p_type, p_partner_ids) THEN
+        INSERT INTO webhook_events (id, type, partner_ids, body, created_at)
+        VALUES (v_id, p_type, p_partner_ids, hub_webhook_body(v_id, p_type, p_now, p_data), p_now);
+    END IF;
+END $$;
 
 -- The event of a journal entry's kind (none for kinds no partner hears of).
 CREATE OR REPLACE FUNCTION hub_webhook_entry_type(p_kind text) RETURNS text
@@ -40,29 +50,38 @@ $$;
 
 -- Ledger events: one per journal entry of the kinds above, for the entry's partner (and,
 -- for a campaign bonus, the partner where the purchase was made as well as the sponsor).
--- A statement trigger: a group commit's many entries cost one INSERT.
+-- A statement trigger: a group commit's many entries cost one INSERT. Who listens is read
+-- once per statement; the dispatcher matches event types.
 CREATE OR REPLACE FUNCTION hub_webhook_ledger_events() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_everything boolean;
+    v_partners uuid[];
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE status = 'ACTIVE') THEN
+    SELECT bool_or(partner_id IS NULL), array_agg(partner_id) FILTER (WHERE partner_id IS NOT NULL)
+    INTO v_everything, v_partners
+    FROM webhook_subscriptions WHERE status = 'ACTIVE';
+    IF v_everything IS NULL THEN
         RETURN NULL;
     END IF;
-    INSERT INTO webhook_events (id, type, partner_ids, data, created_at)
-    SELECT hub_uuid_v7(), x.type, x.parties,
-           json_build_object('entryId', x.id, 'kind', x.kind, 'memberId', x.member_id,
-                             'partnerId', x.partner_id, 'points', x.points,
-                             'reference', x.reference, 'holdId', x.hold_id,
-                             'reversesEntryId', x.reverses_entry_id,
-                             'relatedEntryId', x.related_entry_id, 'campaignId', x.campaign_id,
-                             'availableAt', x.available_at),
-           x.created_at
-    FROM (SELECT e.*, hub_webhook_entry_type(e.kind) AS type,
-                 CASE WHEN e.kind = 'BONUS'
-                      THEN ARRAY[e.partner_id, (SELECT r.partner_id FROM journal_entries r
-                                                WHERE r.id = e.related_entry_id)]
-                      ELSE ARRAY[e.partner_id] END AS parties
-          FROM new_entries e
-          WHERE e.partner_id IS NOT NULL) x
-    WHERE x.type IS NOT NULL AND hub_webhook_wanted(x.type, x.parties);
+    INSERT INTO webhook_events (id, type, partner_ids, body, created_at)
+    SELECT y.event_id, y.type, y.parties,
+           hub_webhook_body(y.event_id, y.type, y.created_at,
+               json_build_object('entryId', y.id, 'kind', y.kind, 'memberId', y.member_id,
+                                 'partnerId', y.partner_id, 'points', y.points,
+                                 'reference', y.reference, 'holdId', y.hold_id,
+                                 'reversesEntryId', y.reverses_entry_id,
+                                 'relatedEntryId', y.related_entry_id, 'campaignId', y.campaign_id,
+                                 'availableAt', y.available_at)),
+           y.created_at
+    FROM (SELECT hub_uuid_v7() AS event_id, x.*
+          FROM (SELECT e.*, hub_webhook_entry_type(e.kind) AS type,
+                       CASE WHEN e.kind = 'BONUS'
+                            THEN ARRAY[e.partner_id, (SELECT r.partner_id FROM journal_entries r
+                                                      WHERE r.id = e.related_entry_id)]
+                            ELSE ARRAY[e.partner_id] END AS parties
+                FROM new_entries e
+                WHERE e.partner_id IS NOT NULL) x
+          WHERE x.type IS NOT NULL AND (v_everything OR x.parties && v_partners)) y;
     RETURN NULL;
 END $$;
 
@@ -74,12 +93,13 @@ CREATE OR REPLACE TRIGGER journal_entries_webhooks AFTER INSERT ON journal_entri
 -- existing member linked to another partner's customer id), for that partner only.
 CREATE OR REPLACE FUNCTION hub_webhook_member_links() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO webhook_events (id, type, partner_ids, data, created_at)
-    SELECT hub_uuid_v7(), x.type, ARRAY[x.partner_id],
-           json_build_object('memberId', x.member_id, 'memberNumber', m.member_number,
-                             'partnerId', x.partner_id, 'partnerCustomerId', x.partner_customer_id),
+    INSERT INTO webhook_events (id, type, partner_ids, body, created_at)
+    SELECT x.event_id, x.type, ARRAY[x.partner_id],
+           hub_webhook_body(x.event_id, x.type, x.linked_at,
+               json_build_object('memberId', x.member_id, 'memberNumber', m.member_number,
+                                 'partnerId', x.partner_id, 'partnerCustomerId', x.partner_customer_id)),
            x.linked_at
-    FROM (SELECT n.*,
+    FROM (SELECT n.*, hub_uuid_v7() AS event_id,
                  CASE WHEN EXISTS (SELECT 1 FROM member_links o
                                    WHERE o.member_id = n.member_id AND o.partner_id <> n.partner_id)
                       THEN 'member.linked' ELSE 'member.enrolled' END AS type

@@ -32,12 +32,13 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING lot_id),
     events AS (
-        INSERT INTO webhook_events (id, type, partner_ids, data, created_at)
-        SELECT hub_uuid_v7(), 'points.expiring', ARRAY[d.issuer_partner_id],
-               json_build_object('memberId', d.member_id, 'lotId', d.id, 'points', d.remaining,
-                                 'expiresAt', d.expires_at, 'issuerPartnerId', d.issuer_partner_id),
+        INSERT INTO webhook_events (id, type, partner_ids, body, created_at)
+        SELECT d.event_id, 'points.expiring', ARRAY[d.issuer_partner_id],
+               hub_webhook_body(d.event_id, 'points.expiring', p_now,
+                   json_build_object('memberId', d.member_id, 'lotId', d.id, 'points', d.remaining,
+                                     'expiresAt', d.expires_at, 'issuerPartnerId', d.issuer_partner_id)),
                p_now
-        FROM due d JOIN noticed n ON n.lot_id = d.id
+        FROM (SELECT hub_uuid_v7() AS event_id, due.* FROM due) d JOIN noticed n ON n.lot_id = d.id
         WHERE hub_webhook_wanted('points.expiring', ARRAY[d.issuer_partner_id])
         RETURNING 1)
     SELECT count(*) INTO v_count FROM noticed;
@@ -56,7 +57,7 @@ $$;
 -- tier falls as earns leave the window), compared with the tier each was last seen at. The
 -- watch reads entries older than p_settle only (30 seconds in `serve`): by then every
 -- transaction that wrote one has ended (statements time out well before). Serialised by its
--- cursor row. Answers the members looked at.
+-- cursor row. Answers the entries read (p_limit: there may be more).
 CREATE OR REPLACE FUNCTION hub_webhook_tier_watch(p_now timestamptz, p_settle interval, p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -87,6 +88,15 @@ BEGIN
     UPDATE webhook_jobs SET cursor = CASE WHEN v_entries >= p_limit THEN v_last
                                           ELSE greatest(v_cursor, v_upto) END
     WHERE name = 'tier_watch';
+    -- Only members who may have gone up: lifetime earnings (never less than the points in
+    -- the window) reaching the next tier above the one each was seen at.
+    SELECT array_agg(b.member_id) INTO v_members
+    FROM member_balances b
+    LEFT JOIN member_tier_marks k ON k.member_id = b.member_id
+    WHERE b.member_id = ANY (v_members)
+      AND b.lifetime_earned >= (SELECT min(t.min_points) FROM tiers t
+                                WHERE t.min_points > coalesce((SELECT m.min_points FROM tiers m
+                                                               WHERE m.name = k.tier), 0));
     v_members := coalesce(v_members, '{}') || ARRAY(
         SELECT k.member_id FROM member_tier_marks k
         WHERE k.tier <> v_lowest AND k.marked_at < p_now - interval '1 day'
@@ -102,31 +112,34 @@ BEGIN
         WHERE s.now IS NOT NULL AND (s.has_mark OR s.now <> s.was)
         ON CONFLICT (member_id) DO UPDATE SET tier = excluded.tier, marked_at = excluded.marked_at
         RETURNING 1)
-    INSERT INTO webhook_events (id, type, partner_ids, data, created_at)
-    SELECT hub_uuid_v7(), 'tier.changed', p.partner_ids,
-           json_build_object('memberId', s.member_id, 'previousTier', s.was, 'tier', s.now),
+    INSERT INTO webhook_events (id, type, partner_ids, body, created_at)
+    SELECT s.event_id, 'tier.changed', p.partner_ids,
+           hub_webhook_body(s.event_id, 'tier.changed', p_now,
+               json_build_object('memberId', s.member_id, 'previousTier', s.was, 'tier', s.now)),
            p_now
-    FROM seen s
+    FROM (SELECT hub_uuid_v7() AS event_id, seen.* FROM seen) s
     CROSS JOIN LATERAL (SELECT coalesce(array_agg(l.partner_id), '{}') AS partner_ids
                         FROM member_links l WHERE l.member_id = s.member_id) p
     WHERE s.now IS DISTINCT FROM s.was AND s.now IS NOT NULL
       AND hub_webhook_wanted('tier.changed', p.partner_ids);
-    RETURN coalesce(cardinality(v_members), 0);
+    RETURN v_entries;
 END $$;
 
--- Forgets what is older than p_before: delivered deliveries with their attempts, and events.
--- Undelivered deliveries stay (a subscription is disabled after its retries run out; its
--- deliveries wait for it to be re-enabled or deleted).
+-- Forgets attempts and events older than p_before. Deliveries waiting stay (a subscription
+-- is disabled after its retries run out; its deliveries wait for it to be resumed or
+-- deleted), and so do the events they carry.
 CREATE OR REPLACE FUNCTION hub_webhook_purge(p_before timestamptz, p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     v_count integer;
 BEGIN
-    DELETE FROM webhook_deliveries WHERE id IN (
-        SELECT id FROM webhook_deliveries
-        WHERE created_at < p_before AND delivered_at IS NOT NULL LIMIT p_limit);
+    DELETE FROM webhook_attempts WHERE id IN (
+        SELECT id FROM webhook_attempts WHERE id < hub_uuid_v7_floor(p_before) LIMIT p_limit);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     DELETE FROM webhook_events WHERE id IN (
-        SELECT id FROM webhook_events WHERE created_at < p_before LIMIT p_limit);
+        SELECT e.id FROM webhook_events e
+        WHERE e.created_at < p_before
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE e.id = ANY (d.event_ids))
+        LIMIT p_limit);
     RETURN v_count;
 END $$;

@@ -447,6 +447,8 @@ diesel::table! {
         id -> Uuid,
         delivery_id -> Uuid,
         subscription_id -> Uuid,
+        event_ids -> Array<Nullable<Uuid>>,
+        redelivery -> Bool,
         attempted_at -> Timestamptz,
         status_code -> Nullable<Int4>,
         latency_ms -> Int4,
@@ -464,7 +466,6 @@ diesel::table! {
         event_ids -> Array<Nullable<Uuid>>,
         redelivery -> Bool,
         created_at -> Timestamptz,
-        delivered_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -488,7 +489,7 @@ diesel::table! {
         #[sql_name = "type"]
         type_ -> Text,
         partner_ids -> Array<Nullable<Uuid>>,
-        data -> Json,
+        body -> Text,
         created_at -> Timestamptz,
         txid -> Xid8,
     }
@@ -552,7 +553,6 @@ diesel::joinable!(referrals -> ambassadors (ambassador_id));
 diesel::joinable!(referrals -> members (referred_member_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> referral_codes (code));
-diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_attempts -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_subscriptions -> partners (partner_id));

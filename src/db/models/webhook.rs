@@ -136,12 +136,15 @@ impl SubscriptionRow {
     }
 }
 
+/// One attempt, with what its delivery carried.
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = webhook_attempts, check_for_backend(diesel::pg::Pg))]
 pub struct AttemptRow {
     pub id: Uuid,
     pub delivery_id: Uuid,
     pub subscription_id: Uuid,
+    pub event_ids: Vec<Option<Uuid>>,
+    pub redelivery: bool,
     pub attempted_at: DateTime<Utc>,
     pub status_code: Option<i32>,
     pub latency_ms: i32,
@@ -150,44 +153,28 @@ pub struct AttemptRow {
     pub succeeded: bool,
 }
 
-/// An attempt with what its delivery carried.
-pub struct AttemptView {
-    pub attempt: AttemptRow,
-    pub event_ids: Vec<Uuid>,
-    pub redelivery: bool,
-}
+impl AttemptRow {
+    pub fn event_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.event_ids.iter().flatten().copied()
+    }
 
-impl AttemptView {
     /// The subscription's attempts, newest first, older than `before` when given.
     pub async fn page(
         conn: &mut AsyncPgConnection,
         subscription: Uuid,
         before: Option<Uuid>,
         limit: i64,
-    ) -> QueryResult<Vec<AttemptView>> {
+    ) -> QueryResult<Vec<AttemptRow>> {
         let mut query = webhook_attempts::table
-            .inner_join(webhook_deliveries::table)
             .filter(webhook_attempts::subscription_id.eq(subscription))
-            .select((
-                AttemptRow::as_select(),
-                webhook_deliveries::event_ids,
-                webhook_deliveries::redelivery,
-            ))
+            .select(AttemptRow::as_select())
             .order_by(webhook_attempts::id.desc())
             .limit(limit)
             .into_boxed();
         if let Some(before) = before {
             query = query.filter(webhook_attempts::id.lt(before));
         }
-        let rows: Vec<(AttemptRow, Vec<Option<Uuid>>, bool)> = query.load(conn).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(attempt, ids, redelivery)| AttemptView {
-                attempt,
-                event_ids: ids.into_iter().flatten().collect(),
-                redelivery,
-            })
-            .collect())
+        query.load(conn).await
     }
 }
 
@@ -403,7 +390,7 @@ impl Delivery {
         Ok(row.n)
     }
 
-    /// Members whose tier was looked at.
+    /// Entries read (`limit`: there may be more).
     pub async fn tier_watch(
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,

@@ -58,8 +58,8 @@ impl WebhookQuery {
         Ok(page.connection(
             rows,
             |a| Cursor {
-                at: a.attempt.attempted_at,
-                id: a.attempt.id,
+                at: a.attempted_at,
+                id: a.id,
             },
             WebhookDeliveryNode,
         ))

@@ -19,7 +19,7 @@ use crate::{
         DbPool,
         models::{
             Partner,
-            webhook::{AttemptView, EventRow, SubscriptionRow},
+            webhook::{AttemptRow, EventRow, SubscriptionRow},
         },
     },
     domain::webhook::{self, UrlParts},
@@ -255,13 +255,13 @@ pub async fn deliveries(
     subscription: Uuid,
     before: Option<Uuid>,
     limit: i64,
-) -> AppResult<Vec<AttemptView>> {
+) -> AppResult<Vec<AttemptRow>> {
     let mut conn = webhooks.db.get().await?;
     visible(
         principal,
         SubscriptionRow::find(&mut conn, subscription).await?,
     )?;
-    Ok(AttemptView::page(&mut conn, subscription, before, limit).await?)
+    Ok(AttemptRow::page(&mut conn, subscription, before, limit).await?)
 }
 
 /// Queues one event for the subscription again (after what is queued already); answers the

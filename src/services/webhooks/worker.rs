@@ -25,6 +25,8 @@ use crate::{
 const DISPATCH_BATCH: i32 = 5000;
 /// Rows handled per job transaction.
 const JOB_BATCH: i32 = 1000;
+/// Job batches per run at most: a job behind catches up over a few runs.
+const JOB_ROUNDS: usize = 20;
 
 /// One process's delivery worker.
 #[derive(Clone)]
@@ -65,10 +67,22 @@ impl Worker {
         let mut conn = self.webhooks.db.get().await?;
         let config = &self.webhooks.config;
         let now = Utc::now();
-        while Delivery::expiring_lots(&mut conn, now, config.expiry_notice_days, JOB_BATCH).await?
-            >= JOB_BATCH
-        {}
-        Delivery::tier_watch(&mut conn, now, config.tier_settle, JOB_BATCH).await?;
+        for _ in 0..JOB_ROUNDS {
+            let noticed =
+                Delivery::expiring_lots(&mut conn, now, config.expiry_notice_days, JOB_BATCH)
+                    .await?;
+            if noticed < JOB_BATCH {
+                break;
+            }
+        }
+        // Catching up after a busy spell, a bounded number of batches per run.
+        for _ in 0..JOB_ROUNDS {
+            if Delivery::tier_watch(&mut conn, now, config.tier_settle, JOB_BATCH).await?
+                < JOB_BATCH
+            {
+                break;
+            }
+        }
         let before = now - chrono::Duration::from_std(config.retention).unwrap_or_default();
         Delivery::purge(&mut conn, before, 10 * JOB_BATCH).await?;
         Ok(())
