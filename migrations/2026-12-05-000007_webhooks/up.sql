@@ -50,8 +50,9 @@ CREATE TABLE webhook_dispatch (
 );
 INSERT INTO webhook_dispatch VALUES (1, '0', '00000000-0000-0000-0000-000000000000');
 
--- The queue: one POST each, up to a hundred events for one subscription, sent in seq
--- order. A delivery is deleted once answered with 2xx; its attempts stay.
+-- The queue: each dispatch's events for one subscription (up to a hundred a row), sent in
+-- seq order; a POST carries as many rows as fit in a hundred events. Rows are deleted once
+-- a POST carrying them is answered with 2xx; the attempts stay.
 CREATE TABLE webhook_deliveries (
     id uuid PRIMARY KEY,  -- UUIDv7
     seq bigint GENERATED ALWAYS AS IDENTITY,
@@ -62,11 +63,9 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, seq);
 
--- Every attempt of a delivery: what it carried, what the receiver answered, or why
--- nothing came.
+-- Every POST: what it carried, what the receiver answered, or why nothing came.
 CREATE TABLE webhook_attempts (
-    id uuid PRIMARY KEY,  -- UUIDv7: in time order
-    delivery_id uuid NOT NULL,
+    id uuid PRIMARY KEY,  -- UUIDv7: in time order; the POST's Hub-Delivery-Id
     subscription_id uuid NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     event_ids uuid[] NOT NULL,
     redelivery boolean NOT NULL,

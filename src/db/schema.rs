@@ -445,7 +445,6 @@ diesel::table! {
 diesel::table! {
     webhook_attempts (id) {
         id -> Uuid,
-        delivery_id -> Uuid,
         subscription_id -> Uuid,
         event_ids -> Array<Nullable<Uuid>>,
         redelivery -> Bool,

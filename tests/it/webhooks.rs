@@ -243,7 +243,7 @@ const ISSUE: &str =
     "mutation($input: IssuePointsInput!) { issuePoints(input: $input) { entry { id } } }";
 const REDEEM: &str =
     "mutation($input: RedeemPointsInput!) { redeemPoints(input: $input) { entry { id } } }";
-const DELIVERIES: &str = "query($s: ID!) { webhookDeliveries(subscriptionId: $s, first: 50) { nodes { deliveryId eventIds statusCode succeeded error responseBody latencyMs } } }";
+const DELIVERIES: &str = "query($s: ID!) { webhookDeliveries(subscriptionId: $s, first: 50) { nodes { id eventIds statusCode succeeded error responseBody latencyMs } } }";
 
 /// Subscribes `token`'s owner (or, for the operator, `partner`) to `types` at the
 /// receiver's `name`; answers the subscription id.
@@ -375,6 +375,13 @@ async fn events_are_signed_and_reach_only_the_partners_party_to_them() {
         .map(|a| a["eventIds"].as_array().unwrap().len())
         .sum();
     assert_eq!(carried, 3);
+    // Each listed attempt is a POST the receiver got, under its Hub-Delivery-Id.
+    let mut listed_ids: Vec<&str> = attempts.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let posts = receiver.posts("shop");
+    let mut received_ids: Vec<&str> = posts.iter().map(|p| p.delivery_id.as_str()).collect();
+    listed_ids.sort();
+    received_ids.sort();
+    assert_eq!(listed_ids, received_ids);
     let hidden = app
         .gql(&cafe_token, DELIVERIES, json!({"s": shop_hook}))
         .await;
@@ -574,7 +581,10 @@ async fn a_hub_killed_mid_delivery_leaves_the_event_to_another_which_sends_the_s
         arrivals[0].events, arrivals[1].events,
         "the same event, with the same id"
     );
-    assert_eq!(arrivals[0].delivery_id, arrivals[1].delivery_id);
+    assert_ne!(
+        arrivals[0].delivery_id, arrivals[1].delivery_id,
+        "each POST has its own id"
+    );
     let recorded = second
         .sql_text("SELECT id::text FROM webhook_events WHERE type = 'points.issued'")
         .await;

@@ -141,7 +141,6 @@ impl SubscriptionRow {
 #[diesel(table_name = webhook_attempts, check_for_backend(diesel::pg::Pg))]
 pub struct AttemptRow {
     pub id: Uuid,
-    pub delivery_id: Uuid,
     pub subscription_id: Uuid,
     pub event_ids: Vec<Option<Uuid>>,
     pub redelivery: bool,
@@ -246,11 +245,14 @@ pub struct Claimed {
     pub secret: String,
 }
 
-/// The next delivery of a leased subscription: its events as a JSON array.
+/// The next POST to a leased subscription: its id, the queued rows it carries, their
+/// events as a JSON array.
 #[derive(Debug, QueryableByName)]
 pub struct NextDelivery {
     #[diesel(sql_type = SqlUuid)]
-    pub delivery_id: Uuid,
+    pub attempt_id: Uuid,
+    #[diesel(sql_type = Array<SqlUuid>)]
+    pub queued: Vec<Uuid>,
     #[diesel(sql_type = Text)]
     pub events: String,
     #[diesel(sql_type = Integer)]
@@ -260,7 +262,8 @@ pub struct NextDelivery {
 /// One attempt's outcome, as `hub_webhook_record` takes it.
 pub struct AttemptRecord<'a> {
     pub subscription: Uuid,
-    pub delivery: Uuid,
+    pub attempt: Uuid,
+    pub queued: &'a [Uuid],
     pub status: Option<i32>,
     pub latency_ms: i32,
     pub body: Option<&'a str>,
@@ -281,7 +284,9 @@ struct Recorded {
     #[diesel(sql_type = Text)]
     outcome: String,
     #[diesel(sql_type = Nullable<SqlUuid>)]
-    delivery_id: Option<Uuid>,
+    attempt_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
+    queued: Option<Vec<Uuid>>,
     #[diesel(sql_type = Nullable<Text>)]
     events: Option<String>,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -329,11 +334,13 @@ impl Delivery {
         subscription: Uuid,
         owner: Uuid,
         lease: std::time::Duration,
+        max_events: i32,
     ) -> QueryResult<Option<NextDelivery>> {
-        sql_query("SELECT * FROM hub_webhook_next($1, $2, $3)")
+        sql_query("SELECT * FROM hub_webhook_next($1, $2, $3, $4)")
             .bind::<SqlUuid, _>(subscription)
             .bind::<SqlUuid, _>(owner)
             .bind::<Interval, _>(interval(lease))
+            .bind::<Integer, _>(max_events)
             .get_result(conn)
             .await
             .optional()
@@ -346,12 +353,14 @@ impl Delivery {
         a: &AttemptRecord<'_>,
         owner: Uuid,
         lease: std::time::Duration,
+        max_events: i32,
     ) -> QueryResult<(String, Option<NextDelivery>)> {
         let row: Recorded = sql_query(
-            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind::<SqlUuid, _>(a.subscription)
-        .bind::<SqlUuid, _>(a.delivery)
+        .bind::<SqlUuid, _>(a.attempt)
+        .bind::<Array<SqlUuid>, _>(a.queued)
         .bind::<Nullable<Integer>, _>(a.status)
         .bind::<Integer, _>(a.latency_ms)
         .bind::<Nullable<Text>, _>(a.body)
@@ -361,14 +370,18 @@ impl Delivery {
         .bind::<Interval, _>(interval(a.retry_for))
         .bind::<SqlUuid, _>(owner)
         .bind::<Interval, _>(interval(lease))
+        .bind::<Integer, _>(max_events)
         .get_result(conn)
         .await?;
-        let next = match (row.delivery_id, row.events, row.failed_attempts) {
-            (Some(delivery_id), Some(events), Some(failed_attempts)) => Some(NextDelivery {
-                delivery_id,
-                events,
-                failed_attempts,
-            }),
+        let next = match (row.attempt_id, row.queued, row.events, row.failed_attempts) {
+            (Some(attempt_id), Some(queued), Some(events), Some(failed_attempts)) => {
+                Some(NextDelivery {
+                    attempt_id,
+                    queued,
+                    events,
+                    failed_attempts,
+                })
+            }
             _ => None,
         };
         Ok((row.outcome, next))

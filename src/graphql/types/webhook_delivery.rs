@@ -3,18 +3,14 @@ use chrono::{DateTime, Utc};
 
 use crate::db::models::webhook::AttemptRow;
 
-/// One attempt to deliver events: what the receiver answered, or why nothing came.
+/// One POST of events: what it carried, what the receiver answered, or why nothing came.
 pub(crate) struct WebhookDeliveryNode(pub AttemptRow);
 
 #[Object(name = "WebhookDelivery")]
 impl WebhookDeliveryNode {
-    /// The attempt.
+    /// The POST's `Hub-Delivery-Id` (and `deliveryId` in its body).
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
-    }
-    /// The delivery (its `Hub-Delivery-Id` header): attempts of one delivery share it.
-    async fn delivery_id(&self) -> ID {
-        ID(self.0.delivery_id.to_string())
     }
     async fn subscription_id(&self) -> ID {
         ID(self.0.subscription_id.to_string())

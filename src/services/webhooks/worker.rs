@@ -102,14 +102,16 @@ impl Worker {
         let config = &self.webhooks.config;
         let mut next = {
             let mut conn = self.webhooks.db.get().await?;
-            Delivery::next(&mut conn, subscription.id, self.owner, config.lease).await?
+            let max = config.events_per_delivery;
+            Delivery::next(&mut conn, subscription.id, self.owner, config.lease, max).await?
         };
         while let Some(delivery) = next {
             let sent = self.post(&subscription, &delivery).await;
             let failures = u32::try_from(delivery.failed_attempts).unwrap_or(0) + 1;
             let record = AttemptRecord {
                 subscription: subscription.id,
-                delivery: delivery.delivery_id,
+                attempt: delivery.attempt_id,
+                queued: &delivery.queued,
                 status: sent.status.map(i32::from),
                 latency_ms: i32::try_from(sent.latency.as_millis()).unwrap_or(i32::MAX),
                 body: sent.excerpt.as_deref(),
@@ -120,7 +122,8 @@ impl Worker {
             };
             let (outcome, following) = {
                 let mut conn = self.webhooks.db.get().await?;
-                Delivery::record_and_next(&mut conn, &record, self.owner, config.lease).await?
+                let max = config.events_per_delivery;
+                Delivery::record_and_next(&mut conn, &record, self.owner, config.lease, max).await?
             };
             match outcome.as_str() {
                 "DELIVERED" => {}
@@ -140,7 +143,7 @@ impl Worker {
     async fn post(&self, subscription: &Claimed, delivery: &NextDelivery) -> Sent {
         let body = format!(
             r#"{{"deliveryId":"{}","events":{}}}"#,
-            delivery.delivery_id, delivery.events
+            delivery.attempt_id, delivery.events
         );
         let timestamp = Utc::now().timestamp();
         let headers = [
@@ -148,7 +151,7 @@ impl Worker {
                 "hub-signature",
                 signature_header(&subscription.secret, timestamp, body.as_bytes()),
             ),
-            ("hub-delivery-id", delivery.delivery_id.to_string()),
+            ("hub-delivery-id", delivery.attempt_id.to_string()),
         ];
         self.client.post(&subscription.url, &headers, body).await
     }
@@ -159,6 +162,11 @@ impl Worker {
         if jobs_due {
             self.jobs().await?;
         }
+        self.refill(in_flight).await
+    }
+
+    /// Leases subscriptions for the room left and starts delivering to them.
+    async fn refill(&self, in_flight: &mut JoinSet<AppResult<()>>) -> AppResult<()> {
         let room = self
             .webhooks
             .config
@@ -190,14 +198,25 @@ pub fn spawn(worker: Worker) -> Option<tokio::task::JoinHandle<()>> {
         let mut jobs_ran: Option<Instant> = None;
         let mut failing = false;
         loop {
-            tick.tick().await;
-            while let Some(done) = in_flight.try_join_next() {
-                log_delivery_end(done);
-            }
-            let jobs_due = jobs_ran.is_none_or(|at| at.elapsed() >= config.jobs_interval);
-            match worker.poll(&mut in_flight, jobs_due).await {
-                Ok(()) => {
-                    if jobs_due {
+            // A subscription done frees its room at once: another waiting one is leased
+            // without waiting for the next poll.
+            let jobs_due = tokio::select! {
+                _ = tick.tick() => Some(jobs_ran.is_none_or(|at| at.elapsed() >= config.jobs_interval)),
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    log_delivery_end(done);
+                    None
+                }
+            };
+            let polled = match jobs_due {
+                Some(jobs_due) => worker
+                    .poll(&mut in_flight, jobs_due)
+                    .await
+                    .map(|()| jobs_due),
+                None => worker.refill(&mut in_flight).await.map(|()| false),
+            };
+            match polled {
+                Ok(jobs_done) => {
+                    if jobs_done {
                         jobs_ran = Some(Instant::now());
                     }
                     if failing {
