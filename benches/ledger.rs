@@ -746,9 +746,10 @@ async fn drain_webhooks(url: &str) -> f64 {
     loop {
         let pending: Pending = diesel_async::RunQueryDsl::get_result(
             diesel::sql_query(
-                "SELECT (SELECT count(*) FROM webhook_deliveries)
-                      + (SELECT count(*) FROM webhook_events e, webhook_dispatch d
-                         WHERE (e.txid, e.id) > (d.txid, d.event_id)) AS n",
+                "SELECT (SELECT count(*) FROM webhook_subscriptions s, webhook_dispatch w
+                         WHERE s.status = 'ACTIVE' AND (s.cursor_txid, s.cursor_event_id) < (w.txid, w.event_id))
+                      + (SELECT count(*) FROM webhook_events e, webhook_dispatch w
+                         WHERE (e.txid, e.id) > (w.txid, w.event_id)) AS n",
             ),
             &mut conn,
         )

@@ -16,8 +16,12 @@ CREATE TABLE webhook_subscriptions (
     disabled_reason text,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
-    -- delivery state: the oldest undelivered delivery failing since, its attempts, when the
-    -- next may go, and which hub process holds the subscription (a lease) meanwhile
+    -- delivery state: the last event delivered, in the events' (txid, id) order (set to the
+    -- watermark when the subscription is made or resumed); since when and how often the
+    -- next POST has failed, when it may go again, and which hub process holds the
+    -- subscription (a lease) meanwhile
+    cursor_txid xid8 NOT NULL DEFAULT '0',
+    cursor_event_id uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
     failing_since timestamptz,
     failed_attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
@@ -26,9 +30,8 @@ CREATE TABLE webhook_subscriptions (
 );
 CREATE INDEX webhook_subscriptions_partner ON webhook_subscriptions (partner_id);
 
--- Events, written by the transaction that caused them (none for a rolled-back one). The
--- dispatcher reads them in (txid, id) order once every transaction that could still add
--- an earlier one has ended (sql/webhooks/dispatch.sql).
+-- Events, written by the transaction that caused them (none for a rolled-back one), read
+-- in (txid, id) order up to the watermark (sql/webhooks/dispatch.sql).
 CREATE TABLE webhook_events (
     id uuid PRIMARY KEY,
     type text NOT NULL,
@@ -42,7 +45,17 @@ CREATE TABLE webhook_events (
 CREATE INDEX webhook_events_order ON webhook_events (txid, id);
 CREATE INDEX webhook_events_created ON webhook_events USING brin (created_at);
 
--- How far the dispatcher has read webhook_events.
+-- Each event once per party, in the same order: a partner's subscriptions read their
+-- partner's events by this index.
+CREATE TABLE webhook_event_parties (
+    partner_id uuid NOT NULL,
+    txid xid8 NOT NULL,
+    event_id uuid NOT NULL,
+    PRIMARY KEY (partner_id, txid, event_id)
+);
+
+-- The watermark: every event at or below it in (txid, id) order is committed, and no
+-- transaction can add one below it any more.
 CREATE TABLE webhook_dispatch (
     id integer PRIMARY KEY CHECK (id = 1),
     txid xid8 NOT NULL,
@@ -50,18 +63,14 @@ CREATE TABLE webhook_dispatch (
 );
 INSERT INTO webhook_dispatch VALUES (1, '0', '00000000-0000-0000-0000-000000000000');
 
--- The queue: each dispatch's events for one subscription (up to a hundred a row), sent in
--- seq order; a POST carries as many rows as fit in a hundred events. Rows are deleted once
--- a POST carrying them is answered with 2xx; the attempts stay.
-CREATE TABLE webhook_deliveries (
-    id uuid PRIMARY KEY,  -- UUIDv7
-    seq bigint GENERATED ALWAYS AS IDENTITY,
+-- Events to send a subscription again (`redeliverWebhookEvent`), before its stream.
+CREATE TABLE webhook_redeliveries (
+    id uuid PRIMARY KEY,  -- UUIDv7: in order of asking
     subscription_id uuid NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
-    event_ids uuid[] NOT NULL CHECK (cardinality(event_ids) >= 1),
-    redelivery boolean NOT NULL DEFAULT false,
+    event_id uuid NOT NULL,
     created_at timestamptz NOT NULL
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, seq);
+CREATE INDEX webhook_redeliveries_subscription ON webhook_redeliveries (subscription_id, id);
 
 -- Every POST: what it carried, what the receiver answered, or why nothing came.
 CREATE TABLE webhook_attempts (

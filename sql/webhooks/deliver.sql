@@ -1,74 +1,127 @@
--- Delivery: a hub process leases a subscription, sends its deliveries one by one in order,
--- and records each attempt (services::webhooks::worker). The lease keeps two processes from
--- sending the same delivery; when a process dies, its lease runs out and another sends the
--- delivery again, with the same events. Times are the database's, shared by every process.
+-- Delivery: a hub process leases a subscription, sends it the events past its cursor (up
+-- to the watermark) one POST after another, and records each POST
+-- (services::webhooks::worker). The lease keeps two processes from sending the same events;
+-- when a process dies, its lease runs out and another sends the events past the cursor
+-- again, with the same ids. Times are the database's, shared by every process.
 
--- Leases up to p_max subscriptions that have a delivery due, for p_owner.
+-- Leases up to p_max subscriptions that have something to send, for p_owner.
 CREATE OR REPLACE FUNCTION hub_webhook_claim(p_owner uuid, p_lease interval, p_max integer)
 RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
     UPDATE webhook_subscriptions s
     SET lease_owner = p_owner, lease_until = clock_timestamp() + p_lease
-    WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c
+    WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c, webhook_dispatch w
                    WHERE c.status = 'ACTIVE' AND c.next_attempt_at <= clock_timestamp()
                      AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
-                     AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = c.id)
+                     AND ((c.cursor_txid, c.cursor_event_id) < (w.txid, w.event_id)
+                          OR EXISTS (SELECT 1 FROM webhook_redeliveries r
+                                     WHERE r.subscription_id = c.id))
                    ORDER BY c.next_attempt_at
                    LIMIT p_max
-                   FOR UPDATE SKIP LOCKED)
+                   FOR UPDATE OF c SKIP LOCKED)
     RETURNING s.id, s.url, s.secret
 $$;
 
--- The subscription's next POST while p_owner holds the lease (renewed here): a new attempt
--- id, the oldest queued rows whose events fit in p_max_events (at least one row), and their
--- events as the body's JSON array. None when the lease is lost, the subscription paused or
--- disabled, or nothing is queued: then the lease is given up. A subscription that fell
--- behind thus catches up in full POSTs.
+-- The events of a subscription's stream past its cursor, up to the watermark and p_max, in
+-- order: every event for the coalition's subscriptions, the partner's own (by
+-- webhook_event_parties) for a partner's.
+CREATE OR REPLACE FUNCTION hub_webhook_stream(p_sub webhook_subscriptions, v_mark webhook_dispatch,
+                                              p_max integer)
+RETURNS TABLE (txid xid8, event_id uuid, body text) LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_sub.partner_id IS NULL THEN
+        RETURN QUERY
+        SELECT e.txid, e.id, e.body FROM webhook_events e
+        WHERE (e.txid, e.id) > (p_sub.cursor_txid, p_sub.cursor_event_id)
+          AND (e.txid, e.id) <= (v_mark.txid, v_mark.event_id)
+          AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types))
+        ORDER BY e.txid, e.id
+        LIMIT p_max;
+    ELSE
+        RETURN QUERY
+        SELECT p.txid, p.event_id, e.body FROM webhook_event_parties p
+        JOIN webhook_events e ON e.id = p.event_id
+        WHERE p.partner_id = p_sub.partner_id
+          AND (p.txid, p.event_id) > (p_sub.cursor_txid, p_sub.cursor_event_id)
+          AND (p.txid, p.event_id) <= (v_mark.txid, v_mark.event_id)
+          AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types))
+        ORDER BY p.txid, p.event_id
+        LIMIT p_max;
+    END IF;
+END $$;
+
+-- The subscription's next POST while p_owner holds the lease (renewed here once half
+-- spent): a new attempt id, the events as the body's JSON array with their ids, and where
+-- the cursor goes once it is answered (for redeliveries, which come first, the queue rows
+-- instead). None when the lease is lost, the subscription paused or disabled, or nothing is
+-- left: then the lease is given up.
 CREATE OR REPLACE FUNCTION hub_webhook_next(p_subscription uuid, p_owner uuid, p_lease interval,
-                                            p_max_events integer)
-RETURNS TABLE (attempt_id uuid, queued uuid[], events text, failed_attempts integer)
+                                            p_max integer)
+RETURNS TABLE (attempt_id uuid, event_ids uuid[], events text, redeliveries uuid[],
+               cursor_txid bigint, cursor_event_id uuid, failed_attempts integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_sub webhook_subscriptions%ROWTYPE;
-    v_queued uuid[];
+    v_ids uuid[];
+    v_body text;
+    v_redeliveries uuid[];
+    v_count integer;
+    v_last_txid xid8;
+    v_last_event uuid;
+    v_mark webhook_dispatch%ROWTYPE;
 BEGIN
     SELECT * INTO v_sub FROM webhook_subscriptions s WHERE s.id = p_subscription;
     IF NOT FOUND OR v_sub.lease_owner IS DISTINCT FROM p_owner OR v_sub.status <> 'ACTIVE'
        OR v_sub.lease_until < clock_timestamp() THEN
         RETURN;
     END IF;
-    SELECT array_agg(q.id ORDER BY q.seq) INTO v_queued
-    FROM (SELECT d.id, d.seq, d.event_ids,
-                 sum(cardinality(d.event_ids)) OVER (ORDER BY d.seq) AS running,
-                 row_number() OVER (ORDER BY d.seq) AS n
-          FROM (SELECT * FROM webhook_deliveries d WHERE d.subscription_id = p_subscription
-                ORDER BY d.seq LIMIT p_max_events) d) q
-    WHERE q.n = 1 OR q.running <= p_max_events;
-    IF v_queued IS NULL THEN
-        UPDATE webhook_subscriptions SET lease_owner = NULL, lease_until = NULL
-        WHERE id = p_subscription AND lease_owner = p_owner;
-        RETURN;
+    SELECT array_agg(r.id ORDER BY r.id), array_agg(e.id ORDER BY r.id),
+           string_agg(e.body, ',' ORDER BY r.id)
+    INTO v_redeliveries, v_ids, v_body
+    FROM (SELECT * FROM webhook_redeliveries r WHERE r.subscription_id = p_subscription
+          ORDER BY r.id LIMIT p_max) r
+    JOIN webhook_events e ON e.id = r.event_id;
+    IF v_redeliveries IS NULL THEN
+        -- One watermark for the read and the cursor it leads to.
+        SELECT * INTO v_mark FROM webhook_dispatch;
+        SELECT array_agg(s.event_id ORDER BY s.txid, s.event_id),
+               string_agg(s.body, ',' ORDER BY s.txid, s.event_id), count(*),
+               (array_agg(s.txid ORDER BY s.txid DESC, s.event_id DESC))[1],
+               (array_agg(s.event_id ORDER BY s.txid DESC, s.event_id DESC))[1]
+        INTO v_ids, v_body, v_count, v_last_txid, v_last_event
+        FROM hub_webhook_stream(v_sub, v_mark, p_max) s;
+        IF v_ids IS NULL THEN
+            -- Nothing for it up to the watermark: the cursor moves there, the lease goes.
+            UPDATE webhook_subscriptions s
+            SET cursor_txid = v_mark.txid, cursor_event_id = v_mark.event_id
+            WHERE s.id = p_subscription AND s.lease_owner = p_owner
+              AND (v_mark.txid, v_mark.event_id) > (s.cursor_txid, s.cursor_event_id);
+            UPDATE webhook_subscriptions s SET lease_owner = NULL, lease_until = NULL
+            WHERE s.id = p_subscription AND s.lease_owner = p_owner;
+            RETURN;
+        END IF;
     END IF;
-    -- Renewed once half of it is spent (a write per POST saved).
     IF v_sub.lease_until < clock_timestamp() + p_lease / 2 THEN
         UPDATE webhook_subscriptions SET lease_until = clock_timestamp() + p_lease
         WHERE id = p_subscription AND lease_owner = p_owner;
     END IF;
-    RETURN QUERY
-    SELECT hub_uuid_v7(), v_queued,
-           '[' || coalesce(string_agg(e.body, ',' ORDER BY q.ord, u.ord), '') || ']',
-           v_sub.failed_attempts
-    FROM unnest(v_queued) WITH ORDINALITY q (delivery_id, ord)
-    JOIN webhook_deliveries d ON d.id = q.delivery_id
-    CROSS JOIN LATERAL unnest(d.event_ids) WITH ORDINALITY u (event_id, ord)
-    JOIN webhook_events e ON e.id = u.event_id;
+    RETURN QUERY SELECT hub_uuid_v7(), v_ids, '[' || v_body || ']', v_redeliveries,
+        -- fewer than p_max: the stream was read to the watermark
+        CASE WHEN v_redeliveries IS NOT NULL THEN NULL
+             WHEN v_count < p_max THEN v_mark.txid::text::bigint
+             ELSE v_last_txid::text::bigint END,
+        CASE WHEN v_redeliveries IS NOT NULL THEN NULL
+             WHEN v_count < p_max THEN v_mark.event_id
+             ELSE v_last_event END,
+        v_sub.failed_attempts;
 END $$;
 
--- Records one POST. A success deletes the queued rows it carried and clears the
--- subscription's failures; a failure schedules the next attempt after p_retry_in and gives
--- up the lease, and once the subscription has failed for p_retry_for it is disabled with
--- the reason. Answers DELIVERED, RETRY or DISABLED.
+-- Records one POST. A success moves the cursor (or deletes the redeliveries sent) and
+-- clears the subscription's failures; a failure schedules the next attempt after
+-- p_retry_in and gives up the lease, and once the subscription has failed for p_retry_for
+-- it is disabled with the reason. Answers DELIVERED, RETRY or DISABLED.
 CREATE OR REPLACE FUNCTION hub_webhook_record(
-    p_subscription uuid, p_attempt uuid, p_queued uuid[], p_status integer, p_latency_ms integer,
+    p_subscription uuid, p_attempt uuid, p_event_ids uuid[], p_redeliveries uuid[],
+    p_cursor_txid bigint, p_cursor_event_id uuid, p_status integer, p_latency_ms integer,
     p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -77,16 +130,20 @@ DECLARE
 BEGIN
     INSERT INTO webhook_attempts (id, subscription_id, event_ids, redelivery, attempted_at,
                                   status_code, latency_ms, response_body, error, succeeded)
-    SELECT p_attempt, p_subscription,
-           coalesce(array_agg(u.event_id ORDER BY q.ord, u.ord), '{}'), coalesce(bool_or(d.redelivery), false),
-           v_now, p_status, p_latency_ms, p_body, p_error, p_succeeded
-    FROM unnest(p_queued) WITH ORDINALITY q (delivery_id, ord)
-    JOIN webhook_deliveries d ON d.id = q.delivery_id
-    CROSS JOIN LATERAL unnest(d.event_ids) WITH ORDINALITY u (event_id, ord);
+    VALUES (p_attempt, p_subscription, p_event_ids, p_redeliveries IS NOT NULL, v_now,
+            p_status, p_latency_ms, p_body, p_error, p_succeeded);
     IF p_succeeded THEN
-        DELETE FROM webhook_deliveries WHERE id = ANY (p_queued);
-        UPDATE webhook_subscriptions SET failing_since = NULL, failed_attempts = 0
-        WHERE id = p_subscription AND failed_attempts > 0;
+        IF p_redeliveries IS NOT NULL THEN
+            DELETE FROM webhook_redeliveries WHERE id = ANY (p_redeliveries);
+        END IF;
+        UPDATE webhook_subscriptions
+        SET cursor_txid = coalesce(p_cursor_txid::text::xid8, cursor_txid),
+            cursor_event_id = coalesce(p_cursor_event_id, cursor_event_id),
+            failing_since = NULL, failed_attempts = 0
+        WHERE id = p_subscription
+          AND (p_cursor_txid IS NULL
+               OR (p_cursor_txid::text::xid8, p_cursor_event_id) > (cursor_txid, cursor_event_id)
+               OR failed_attempts > 0);
         RETURN 'DELIVERED';
     END IF;
     UPDATE webhook_subscriptions
@@ -111,22 +168,25 @@ END $$;
 -- Records a POST and, when it succeeded, answers the subscription's next POST in the same
 -- round trip (none: the lease is given up, or the POST failed).
 CREATE OR REPLACE FUNCTION hub_webhook_record_next(
-    p_subscription uuid, p_attempt uuid, p_queued uuid[], p_status integer, p_latency_ms integer,
+    p_subscription uuid, p_attempt uuid, p_event_ids uuid[], p_redeliveries uuid[],
+    p_cursor_txid bigint, p_cursor_event_id uuid, p_status integer, p_latency_ms integer,
     p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval,
-    p_owner uuid, p_lease interval, p_max_events integer)
-RETURNS TABLE (outcome text, attempt_id uuid, queued uuid[], events text, failed_attempts integer)
+    p_owner uuid, p_lease interval, p_max integer)
+RETURNS TABLE (outcome text, attempt_id uuid, event_ids uuid[], events text, redeliveries uuid[],
+               cursor_txid bigint, cursor_event_id uuid, failed_attempts integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_outcome text := hub_webhook_record(p_subscription, p_attempt, p_queued, p_status,
+    v_outcome text := hub_webhook_record(p_subscription, p_attempt, p_event_ids, p_redeliveries,
+                                         p_cursor_txid, p_cursor_event_id, p_status,
                                          p_latency_ms, p_body, p_error, p_succeeded,
                                          p_retry_in, p_retry_for);
 BEGIN
     IF v_outcome = 'DELIVERED' THEN
-        RETURN QUERY SELECT v_outcome, n.attempt_id, n.queued, n.events, n.failed_attempts
-                     FROM hub_webhook_next(p_subscription, p_owner, p_lease, p_max_events) n;
+        RETURN QUERY SELECT v_outcome, n.* FROM hub_webhook_next(p_subscription, p_owner, p_lease, p_max) n;
         IF FOUND THEN
             RETURN;
         END IF;
     END IF;
-    RETURN QUERY SELECT v_outcome, NULL::uuid, NULL::uuid[], NULL::text, NULL::integer;
+    RETURN QUERY SELECT v_outcome, NULL::uuid, NULL::uuid[], NULL::text, NULL::uuid[],
+                        NULL::bigint, NULL::uuid, NULL::integer;
 END $$;

@@ -125,21 +125,27 @@ BEGIN
     RETURN v_entries;
 END $$;
 
--- Forgets attempts and events older than p_before. Deliveries waiting stay (a subscription
--- is disabled after its retries run out; its deliveries wait for it to be resumed or
--- deleted), and so do the events they carry.
+-- Forgets attempts and events older than p_before, except events an active subscription
+-- has not been sent yet or is to be sent again.
 CREATE OR REPLACE FUNCTION hub_webhook_purge(p_before timestamptz, p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     v_count integer;
+    v_keep_txid xid8;
 BEGIN
     DELETE FROM webhook_attempts WHERE id IN (
         SELECT id FROM webhook_attempts WHERE id < hub_uuid_v7_floor(p_before) LIMIT p_limit);
     GET DIAGNOSTICS v_count = ROW_COUNT;
-    DELETE FROM webhook_events WHERE id IN (
-        SELECT e.id FROM webhook_events e
-        WHERE e.created_at < p_before
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE e.id = ANY (d.event_ids))
-        LIMIT p_limit);
+    SELECT min(cursor_txid) INTO v_keep_txid FROM webhook_subscriptions WHERE status = 'ACTIVE';
+    WITH gone AS (
+        DELETE FROM webhook_events WHERE id IN (
+            SELECT e.id FROM webhook_events e
+            WHERE e.created_at < p_before
+              AND (v_keep_txid IS NULL OR e.txid < v_keep_txid)
+              AND NOT EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.event_id = e.id)
+            LIMIT p_limit)
+        RETURNING id, txid, partner_ids)
+    DELETE FROM webhook_event_parties p USING gone g
+    WHERE p.event_id = g.id AND p.txid = g.txid AND p.partner_id = ANY (g.partner_ids);
     RETURN v_count;
 END $$;

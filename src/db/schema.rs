@@ -458,13 +458,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_deliveries (id) {
-        id -> Uuid,
-        seq -> Int8,
-        subscription_id -> Uuid,
-        event_ids -> Array<Nullable<Uuid>>,
-        redelivery -> Bool,
-        created_at -> Timestamptz,
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    webhook_dispatch (id) {
+        id -> Int4,
+        txid -> Xid8,
+        event_id -> Uuid,
     }
 }
 
@@ -472,8 +472,8 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Xid8;
 
-    webhook_dispatch (id) {
-        id -> Int4,
+    webhook_event_parties (partner_id, txid, event_id) {
+        partner_id -> Uuid,
         txid -> Xid8,
         event_id -> Uuid,
     }
@@ -502,6 +502,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_redeliveries (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        event_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
     webhook_subscriptions (id) {
         id -> Uuid,
         partner_id -> Nullable<Uuid>,
@@ -512,6 +524,8 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cursor_txid -> Xid8,
+        cursor_event_id -> Uuid,
         failing_since -> Nullable<Timestamptz>,
         failed_attempts -> Int4,
         next_attempt_at -> Timestamptz,
@@ -553,7 +567,7 @@ diesel::joinable!(referrals -> members (referred_member_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> referral_codes (code));
 diesel::joinable!(webhook_attempts -> webhook_subscriptions (subscription_id));
-diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_redeliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_subscriptions -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -595,9 +609,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_records,
     tiers,
     webhook_attempts,
-    webhook_deliveries,
     webhook_dispatch,
+    webhook_event_parties,
     webhook_events,
     webhook_jobs,
+    webhook_redeliveries,
     webhook_subscriptions,
 );

@@ -1,4 +1,4 @@
-//! Webhook subscriptions, events, deliveries and attempts (migrations/…_webhooks,
+//! Webhook subscriptions, events, redeliveries and attempts (migrations/…_webhooks,
 //! sql/webhooks/).
 
 use chrono::{DateTime, Utc};
@@ -6,14 +6,14 @@ use diesel::{
     prelude::*,
     sql_query,
     sql_types::{
-        Array, Bool, Integer, Interval, Json, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+        Array, BigInt, Bool, Integer, Interval, Json, Nullable, Text, Timestamptz, Uuid as SqlUuid,
     },
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{
-    webhook_attempts, webhook_deliveries, webhook_events, webhook_subscriptions,
+    webhook_attempts, webhook_events, webhook_redeliveries, webhook_subscriptions,
 };
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -57,12 +57,27 @@ impl SubscriptionRow {
         }
     }
 
+    /// Inserts the subscription with its cursor at the watermark: it receives what comes
+    /// after.
     pub async fn insert(conn: &mut AsyncPgConnection, row: &SubscriptionRow) -> QueryResult<()> {
         diesel::insert_into(webhook_subscriptions::table)
             .values(row)
             .execute(conn)
-            .await
-            .map(drop)
+            .await?;
+        Self::skip_to_watermark(conn, row.id).await
+    }
+
+    /// Moves the cursor to the watermark (a subscription made or resumed receives what
+    /// comes after, not what it missed).
+    pub async fn skip_to_watermark(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+        sql_query(
+            "UPDATE webhook_subscriptions s SET cursor_txid = w.txid, cursor_event_id = w.event_id \
+             FROM webhook_dispatch w WHERE s.id = $1",
+        )
+        .bind::<SqlUuid, _>(id)
+        .execute(conn)
+        .await
+        .map(drop)
     }
 
     /// The subscription, locked for a change.
@@ -194,20 +209,20 @@ impl EventRow {
             .optional()
     }
 
-    /// Queues the event for the subscription again, after what is already queued.
+    /// Queues the event to be sent to the subscription again (before its stream); answers
+    /// the queue row's id.
     pub async fn redeliver(
         conn: &mut AsyncPgConnection,
         event: Uuid,
         subscription: Uuid,
     ) -> QueryResult<Uuid> {
         let id = Uuid::now_v7();
-        diesel::insert_into(webhook_deliveries::table)
+        diesel::insert_into(webhook_redeliveries::table)
             .values((
-                webhook_deliveries::id.eq(id),
-                webhook_deliveries::subscription_id.eq(subscription),
-                webhook_deliveries::event_ids.eq(vec![Some(event)]),
-                webhook_deliveries::redelivery.eq(true),
-                webhook_deliveries::created_at.eq(Utc::now()),
+                webhook_redeliveries::id.eq(id),
+                webhook_redeliveries::subscription_id.eq(subscription),
+                webhook_redeliveries::event_id.eq(event),
+                webhook_redeliveries::created_at.eq(Utc::now()),
             ))
             .execute(conn)
             .await?;
@@ -245,25 +260,30 @@ pub struct Claimed {
     pub secret: String,
 }
 
-/// The next POST to a leased subscription: its id, the queued rows it carries, their
-/// events as a JSON array.
+/// The next POST to a leased subscription: its id, its events (ids, and the JSON array),
+/// and what an answer settles: the redeliveries it carries, or where the cursor goes.
 #[derive(Debug, QueryableByName)]
 pub struct NextDelivery {
     #[diesel(sql_type = SqlUuid)]
     pub attempt_id: Uuid,
     #[diesel(sql_type = Array<SqlUuid>)]
-    pub queued: Vec<Uuid>,
+    pub event_ids: Vec<Uuid>,
     #[diesel(sql_type = Text)]
     pub events: String,
+    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
+    pub redeliveries: Option<Vec<Uuid>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub cursor_txid: Option<i64>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub cursor_event_id: Option<Uuid>,
     #[diesel(sql_type = Integer)]
     pub failed_attempts: i32,
 }
 
-/// One attempt's outcome, as `hub_webhook_record` takes it.
+/// One POST's outcome, as `hub_webhook_record` takes it.
 pub struct AttemptRecord<'a> {
     pub subscription: Uuid,
-    pub attempt: Uuid,
-    pub queued: &'a [Uuid],
+    pub sent: &'a NextDelivery,
     pub status: Option<i32>,
     pub latency_ms: i32,
     pub body: Option<&'a str>,
@@ -286,11 +306,23 @@ struct Recorded {
     #[diesel(sql_type = Nullable<SqlUuid>)]
     attempt_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
-    queued: Option<Vec<Uuid>>,
+    event_ids: Option<Vec<Uuid>>,
     #[diesel(sql_type = Nullable<Text>)]
     events: Option<String>,
+    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
+    redeliveries: Option<Vec<Uuid>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    cursor_txid: Option<i64>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    cursor_event_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Integer>)]
     failed_attempts: Option<i32>,
+}
+
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = Bool)]
+    moved: bool,
 }
 
 fn interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
@@ -301,18 +333,12 @@ fn interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
 pub struct Delivery;
 
 impl Delivery {
-    /// Events read into deliveries; -1: another process is dispatching.
-    pub async fn dispatch(
-        conn: &mut AsyncPgConnection,
-        limit: i32,
-        per_delivery: i32,
-    ) -> QueryResult<i32> {
-        let row: Count = sql_query("SELECT hub_webhook_dispatch($1, $2) AS n")
-            .bind::<Integer, _>(limit)
-            .bind::<Integer, _>(per_delivery)
+    /// Moves the watermark up; answers whether it moved.
+    pub async fn dispatch(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+        let row: Moved = sql_query("SELECT hub_webhook_dispatch() AS moved")
             .get_result(conn)
             .await?;
-        Ok(row.n)
+        Ok(row.moved)
     }
 
     pub async fn claim(
@@ -346,8 +372,8 @@ impl Delivery {
             .optional()
     }
 
-    /// Records the attempt; answers DELIVERED, RETRY or DISABLED and, after a success,
-    /// the next delivery while `owner` holds the lease.
+    /// Records the POST; answers DELIVERED, RETRY or DISABLED and, after a success, the
+    /// next POST while `owner` holds the lease.
     pub async fn record_and_next(
         conn: &mut AsyncPgConnection,
         a: &AttemptRecord<'_>,
@@ -356,11 +382,15 @@ impl Delivery {
         max_events: i32,
     ) -> QueryResult<(String, Option<NextDelivery>)> {
         let row: Recorded = sql_query(
-            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             $12, $13, $14, $15, $16)",
         )
         .bind::<SqlUuid, _>(a.subscription)
-        .bind::<SqlUuid, _>(a.attempt)
-        .bind::<Array<SqlUuid>, _>(a.queued)
+        .bind::<SqlUuid, _>(a.sent.attempt_id)
+        .bind::<Array<SqlUuid>, _>(&a.sent.event_ids)
+        .bind::<Nullable<Array<SqlUuid>>, _>(a.sent.redeliveries.as_ref())
+        .bind::<Nullable<BigInt>, _>(a.sent.cursor_txid)
+        .bind::<Nullable<SqlUuid>, _>(a.sent.cursor_event_id)
         .bind::<Nullable<Integer>, _>(a.status)
         .bind::<Integer, _>(a.latency_ms)
         .bind::<Nullable<Text>, _>(a.body)
@@ -373,12 +403,20 @@ impl Delivery {
         .bind::<Integer, _>(max_events)
         .get_result(conn)
         .await?;
-        let next = match (row.attempt_id, row.queued, row.events, row.failed_attempts) {
-            (Some(attempt_id), Some(queued), Some(events), Some(failed_attempts)) => {
+        let next = match (
+            row.attempt_id,
+            row.event_ids,
+            row.events,
+            row.failed_attempts,
+        ) {
+            (Some(attempt_id), Some(event_ids), Some(events), Some(failed_attempts)) => {
                 Some(NextDelivery {
                     attempt_id,
-                    queued,
+                    event_ids,
                     events,
+                    redeliveries: row.redeliveries,
+                    cursor_txid: row.cursor_txid,
+                    cursor_event_id: row.cursor_event_id,
                     failed_attempts,
                 })
             }

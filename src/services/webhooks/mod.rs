@@ -204,6 +204,11 @@ pub async fn update(
         }
         after.updated_at = Utc::now();
         SubscriptionRow::save(conn, &after).await?;
+        if before.status != "ACTIVE" && after.status == "ACTIVE" {
+            // Resumed: what comes from now on, as at creation (redeliverWebhookEvent sends
+            // anything missed).
+            SubscriptionRow::skip_to_watermark(conn, id).await?;
+        }
         let change = Change::new("webhook.updated", after.partner_id, id)
             .before(&before.audit())
             .after(&after.audit());
@@ -264,8 +269,8 @@ pub async fn deliveries(
     Ok(AttemptRow::page(&mut conn, subscription, before, limit).await?)
 }
 
-/// Queues one event for the subscription again (after what is queued already); answers the
-/// new delivery's id. The event must be one the subscription receives.
+/// Queues one event to be sent to the subscription again (before the events that come
+/// next); answers the queue row's id. The event must be one the subscription receives.
 pub async fn redeliver(
     webhooks: &Webhooks,
     principal: &Principal,

@@ -21,8 +21,6 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// Events read into deliveries per dispatch transaction.
-const DISPATCH_BATCH: i32 = 5000;
 /// Rows handled per job transaction.
 const JOB_BATCH: i32 = 1000;
 /// Job batches per run at most: a job behind catches up over a few runs.
@@ -47,19 +45,10 @@ impl Worker {
         })
     }
 
-    /// Dispatches every committed event into deliveries; answers the events read (0 when
-    /// another process is dispatching).
-    pub async fn dispatch(&self) -> AppResult<u64> {
+    /// Moves the watermark up to the committed events.
+    pub async fn dispatch(&self) -> AppResult<bool> {
         let mut conn = self.webhooks.db.get().await?;
-        let per_delivery = self.webhooks.config.events_per_delivery;
-        let mut read = 0u64;
-        loop {
-            let n = Delivery::dispatch(&mut conn, DISPATCH_BATCH, per_delivery).await?;
-            read += n.max(0) as u64;
-            if n < DISPATCH_BATCH {
-                return Ok(read);
-            }
-        }
+        Ok(Delivery::dispatch(&mut conn).await?)
     }
 
     /// Finds expiring points and tier changes, and forgets what is past retention.
@@ -110,8 +99,7 @@ impl Worker {
             let failures = u32::try_from(delivery.failed_attempts).unwrap_or(0) + 1;
             let record = AttemptRecord {
                 subscription: subscription.id,
-                attempt: delivery.attempt_id,
-                queued: &delivery.queued,
+                sent: &delivery,
                 status: sent.status.map(i32::from),
                 latency_ms: i32::try_from(sent.latency.as_millis()).unwrap_or(i32::MAX),
                 body: sent.excerpt.as_deref(),
