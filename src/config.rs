@@ -470,7 +470,7 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         WebhookConfig {
-            poll_interval: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),

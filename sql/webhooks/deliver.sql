@@ -4,7 +4,8 @@
 -- when a process dies, its lease runs out and another sends the events past the cursor
 -- again, with the same ids. Times are the database's, shared by every process.
 
--- Leases up to p_max subscriptions that have something to send, for p_owner.
+-- Leases up to p_max subscriptions that have something to send (events of their own past
+-- the cursor, of any type, or redeliveries), for p_owner.
 CREATE OR REPLACE FUNCTION hub_webhook_claim(p_owner uuid, p_lease interval, p_max integer)
 RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
     UPDATE webhook_subscriptions s
@@ -12,7 +13,14 @@ RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
     WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c, webhook_dispatch w
                    WHERE c.status = 'ACTIVE' AND c.next_attempt_at <= clock_timestamp()
                      AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
-                     AND ((c.cursor_txid, c.cursor_event_id) < (w.txid, w.event_id)
+                     AND (EXISTS (SELECT 1 FROM webhook_event_parties p
+                                  WHERE c.partner_id IS NOT NULL AND p.partner_id = c.partner_id
+                                    AND (p.txid, p.event_id) > (c.cursor_txid, c.cursor_event_id)
+                                    AND (p.txid, p.event_id) <= (w.txid, w.event_id))
+                          OR EXISTS (SELECT 1 FROM webhook_events e
+                                     WHERE c.partner_id IS NULL
+                                       AND (e.txid, e.id) > (c.cursor_txid, c.cursor_event_id)
+                                       AND (e.txid, e.id) <= (w.txid, w.event_id))
                           OR EXISTS (SELECT 1 FROM webhook_redeliveries r
                                      WHERE r.subscription_id = c.id))
                    ORDER BY c.next_attempt_at
