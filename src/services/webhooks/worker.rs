@@ -150,11 +150,6 @@ impl Worker {
         if jobs_due {
             self.jobs().await?;
         }
-        self.refill(in_flight).await
-    }
-
-    /// Leases subscriptions for the room left and starts delivering to them.
-    async fn refill(&self, in_flight: &mut JoinSet<AppResult<()>>) -> AppResult<()> {
         let room = self
             .webhooks
             .config
@@ -186,25 +181,16 @@ pub fn spawn(worker: Worker) -> Option<tokio::task::JoinHandle<()>> {
         let mut jobs_ran: Option<Instant> = None;
         let mut failing = false;
         loop {
-            // A subscription done frees its room at once: another waiting one is leased
-            // without waiting for the next poll.
-            let jobs_due = tokio::select! {
-                _ = tick.tick() => Some(jobs_ran.is_none_or(|at| at.elapsed() >= config.jobs_interval)),
-                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    log_delivery_end(done);
-                    None
-                }
-            };
-            let polled = match jobs_due {
-                Some(jobs_due) => worker
-                    .poll(&mut in_flight, jobs_due)
-                    .await
-                    .map(|()| jobs_due),
-                None => worker.refill(&mut in_flight).await.map(|()| false),
-            };
-            match polled {
-                Ok(jobs_done) => {
-                    if jobs_done {
+            // Leases are taken on the tick only: a subscription waits for the next one, and
+            // its events gather into fuller POSTs meanwhile (each POST has a fixed cost).
+            tick.tick().await;
+            while let Some(done) = in_flight.try_join_next() {
+                log_delivery_end(done);
+            }
+            let jobs_due = jobs_ran.is_none_or(|at| at.elapsed() >= config.jobs_interval);
+            match worker.poll(&mut in_flight, jobs_due).await {
+                Ok(()) => {
+                    if jobs_due {
                         jobs_ran = Some(Instant::now());
                     }
                     if failing {
