@@ -733,8 +733,8 @@ async fn subscribe(hub: &Hub, tokens: &[String], receiver: &Receiver, count: usi
     }
 }
 
-/// Waits until every committed webhook event is dispatched and every delivery answered;
-/// answers the seconds it took.
+/// Waits until the watermark has passed every event and every subscription (all of them a
+/// partner's here) has been sent its partner's events up to it; answers the seconds it took.
 async fn drain_webhooks(url: &str) -> f64 {
     #[derive(diesel::QueryableByName)]
     struct Pending {
@@ -747,7 +747,11 @@ async fn drain_webhooks(url: &str) -> f64 {
         let pending: Pending = diesel_async::RunQueryDsl::get_result(
             diesel::sql_query(
                 "SELECT (SELECT count(*) FROM webhook_subscriptions s, webhook_dispatch w
-                         WHERE s.status = 'ACTIVE' AND (s.cursor_txid, s.cursor_event_id) < (w.txid, w.event_id))
+                         WHERE s.status = 'ACTIVE' AND EXISTS (
+                             SELECT 1 FROM webhook_event_parties p
+                             WHERE p.partner_id = s.partner_id
+                               AND (p.txid, p.event_id) > (s.cursor_txid, s.cursor_event_id)
+                               AND (p.txid, p.event_id) <= (w.txid, w.event_id)))
                       + (SELECT count(*) FROM webhook_events e, webhook_dispatch w
                          WHERE (e.txid, e.id) > (w.txid, w.event_id)) AS n",
             ),
