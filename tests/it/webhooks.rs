@@ -276,6 +276,31 @@ async fn issue(app: &TestApp, token: &str, customer: &str, points: i64, key: &st
         .to_owned()
 }
 
+/// Polls `check` until it answers something, for at most `secs` seconds.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The subscription's POSTs as `webhookDeliveries` lists them, newest first.
+async fn attempts(app: &TestApp, token: &str, hook: &str) -> Vec<Value> {
+    let listed = app.gql(token, DELIVERIES, json!({"s": hook})).await;
+    listed.data()["webhookDeliveries"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 fn types_of(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
@@ -430,29 +455,17 @@ async fn a_receiver_down_then_up_gets_every_event_in_order() {
         );
     }
     // Attempts fail while nothing listens...
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let listed = app.gql(&token, DELIVERIES, json!({"s": hook})).await;
-        let attempts = listed.data()["webhookDeliveries"]["nodes"]
-            .as_array()
-            .unwrap()
-            .clone();
-        if attempts.len() >= 2 {
-            assert!(
-                attempts
-                    .iter()
-                    .all(|a| a["succeeded"] == false && a["statusCode"].is_null())
-            );
-            let error = attempts[0]["error"].as_str().unwrap();
-            assert!(error.contains("could not connect"), "{error}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failed attempts recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let failed = eventually(10, "no failed attempts recorded", || async {
+        Some(attempts(&app, &token, &hook).await).filter(|a| a.len() >= 2)
+    })
+    .await;
+    assert!(
+        failed
+            .iter()
+            .all(|a| a["succeeded"] == false && a["statusCode"].is_null())
+    );
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("could not connect"), "{error}");
     let failing = app
         .gql(&token, "query($id: ID!) { webhookSubscription(id: $id) { status failedAttempts failingSince } }", json!({"id": hook}))
         .await;
@@ -488,28 +501,16 @@ async fn a_slow_receiver_times_out_is_retried_and_a_dead_one_is_disabled_with_it
     receiver.set_mode(Mode::Slow(Duration::from_secs(3)));
     let earn = issue(&app, &token, "S-1", 25, "s1").await;
     // The hub gives up after its timeout and says so.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let listed = app.gql(&token, DELIVERIES, json!({"s": hook})).await;
-        let attempts = listed.data()["webhookDeliveries"]["nodes"]
-            .as_array()
-            .unwrap()
-            .clone();
-        if let Some(last) = attempts.first() {
-            assert_eq!(last["succeeded"], false);
-            assert!(
-                last["error"].as_str().unwrap().contains("timed out"),
-                "{last}"
-            );
-            assert!(last["latencyMs"].as_i64().unwrap() >= 900, "{last}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no attempt recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = eventually(10, "no attempt recorded", || async {
+        attempts(&app, &token, &hook).await.first().cloned()
+    })
+    .await;
+    assert_eq!(last["succeeded"], false);
+    assert!(
+        last["error"].as_str().unwrap().contains("timed out"),
+        "{last}"
+    );
+    assert!(last["latencyMs"].as_i64().unwrap() >= 900, "{last}");
     // Answered in time, the retry delivers the same event.
     receiver.set_mode(Mode::Answer);
     let events = receiver.wait_for("shop", 1).await;
@@ -518,22 +519,14 @@ async fn a_slow_receiver_times_out_is_retried_and_a_dead_one_is_disabled_with_it
     // A receiver that only fails: after retry_for the subscription is disabled, with why.
     receiver.set_mode(Mode::Fail);
     issue(&app, &token, "S-1", 5, "s2").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let status_query = "query($id: ID!) { webhookSubscription(id: $id) { status disabledReason } }";
-    loop {
+    let disabled = eventually(15, "never disabled", || async {
         let read = app.gql(&token, status_query, json!({"id": hook})).await;
-        let sub = read.data()["webhookSubscription"].clone();
-        if sub["status"] == "DISABLED" {
-            let reason = sub["disabledReason"].as_str().unwrap();
-            assert!(reason.contains("HTTP 500"), "{reason}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never disabled: {sub}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        Some(read.data()["webhookSubscription"].clone()).filter(|s| s["status"] == "DISABLED")
+    })
+    .await;
+    let reason = disabled["disabledReason"].as_str().unwrap();
+    assert!(reason.contains("HTTP 500"), "{reason}");
     // Resumed by its owner, it receives what comes from then on; the event it missed comes
     // when asked for.
     receiver.set_mode(Mode::Answer);
@@ -562,21 +555,16 @@ async fn a_slow_receiver_times_out_is_retried_and_a_dead_one_is_disabled_with_it
     assert_eq!(events[2]["id"], missed.as_str());
     assert_eq!(events[2]["data"]["points"], 5);
     // Listed once the hub has recorded the answer.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let listed = app.gql(&token, DELIVERIES, json!({"s": hook})).await;
-        let newest = listed.data()["webhookDeliveries"]["nodes"][0].clone();
-        if newest["redelivery"] == true {
-            assert_eq!(newest["eventIds"], json!([missed]));
-            assert_eq!(newest["succeeded"], true);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "redelivery not listed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let newest = eventually(5, "redelivery not listed", || async {
+        attempts(&app, &token, &hook)
+            .await
+            .into_iter()
+            .next()
+            .filter(|a| a["redelivery"] == true)
+    })
+    .await;
+    assert_eq!(newest["eventIds"], json!([missed]));
+    assert_eq!(newest["succeeded"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -598,11 +586,10 @@ async fn a_hub_killed_mid_delivery_leaves_the_event_to_another_which_sends_the_s
     // The receiver takes the POST and holds it; the hub dies while it waits.
     receiver.set_mode(Mode::Slow(Duration::from_secs(30)));
     issue(&first, &token, "K-1", 70, "k1").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while receiver.arrivals("shop").is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "nothing was sent");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(10, "nothing was sent", || async {
+        (!receiver.arrivals("shop").is_empty()).then_some(())
+    })
+    .await;
     drop(first);
     receiver.set_mode(Mode::Answer);
     // Another hub takes the subscription over once the dead one's lease runs out.
@@ -624,15 +611,11 @@ async fn a_hub_killed_mid_delivery_leaves_the_event_to_another_which_sends_the_s
         .await;
     assert_eq!(events[0]["id"], recorded.as_str());
     // The hub records the answer right after it.
-    let recorded = "SELECT count(*) FROM webhook_attempts WHERE succeeded";
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while second.sql_count(recorded).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never marked delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let succeeded = "SELECT count(*) FROM webhook_attempts WHERE succeeded";
+    eventually(5, "never recorded", || async {
+        (second.sql_count(succeeded).await > 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
