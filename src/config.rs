@@ -453,6 +453,9 @@ pub struct WebhookConfig {
     /// Subscriptions one process delivers to at once.
     pub concurrency: usize,
     pub events_per_delivery: i32,
+    /// Recent events each process keeps in memory, read once and shared by all the
+    /// subscriptions it delivers to; one further behind reads its own from PostgreSQL.
+    pub tail_events: usize,
     pub retry: RetrySchedule,
     /// A subscription failing this long is disabled.
     pub retry_for: Duration,
@@ -476,6 +479,7 @@ impl Default for WebhookConfig {
             lease: Duration::from_secs(60),
             concurrency: 16,
             events_per_delivery: 100,
+            tail_events: 20_000,
             retry: RetrySchedule {
                 base: Duration::from_secs(10),
                 max: Duration::from_secs(3600),
@@ -506,6 +510,7 @@ impl WebhookConfig {
                 "HUB_WEBHOOK_EVENTS_PER_DELIVERY",
                 d.events_per_delivery,
             )?,
+            tail_events: parse_var("HUB_WEBHOOK_TAIL_EVENTS", d.tail_events)?,
             retry: RetrySchedule {
                 base: millis("HUB_WEBHOOK_RETRY_BASE_MS", d.retry.base.as_millis() as u64)?,
                 max: secs("HUB_WEBHOOK_RETRY_MAX_SECS", d.retry.max.as_secs())?,
@@ -530,6 +535,9 @@ impl WebhookConfig {
         }
         if !(1..=1000).contains(&self.events_per_delivery) {
             bail!("HUB_WEBHOOK_EVENTS_PER_DELIVERY must be 1 to 1000");
+        }
+        if !(1_000..=1_000_000).contains(&self.tail_events) {
+            bail!("HUB_WEBHOOK_TAIL_EVENTS must be 1000 to 1000000");
         }
         if !(0..=365).contains(&self.expiry_notice_days) {
             bail!("HUB_WEBHOOK_EXPIRY_NOTICE_DAYS must be 0 to 365");

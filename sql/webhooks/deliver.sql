@@ -3,11 +3,24 @@
 -- (services::webhooks::worker). The lease keeps two processes from sending the same events;
 -- when a process dies, its lease runs out and another sends the events past the cursor
 -- again, with the same ids. Times are the database's, shared by every process.
+--
+-- Each process reads the newest events once into memory (hub_webhook_tail) and builds the
+-- POSTs of every subscription it leases from there; a subscription further behind reads
+-- its own (hub_webhook_next), and so do redeliveries.
+
+DROP FUNCTION IF EXISTS hub_webhook_claim(uuid, interval, integer);
+DROP FUNCTION IF EXISTS hub_webhook_record(uuid, uuid, uuid[], uuid[], bigint, uuid, integer,
+    integer, text, text, boolean, interval, interval);
+DROP FUNCTION IF EXISTS hub_webhook_record_next(uuid, uuid, uuid[], uuid[], bigint, uuid, integer,
+    integer, text, text, boolean, interval, interval, uuid, interval, integer);
 
 -- Leases up to p_max subscriptions that have something to send (events of their own past
 -- the cursor, of any type, or redeliveries), for p_owner.
 CREATE OR REPLACE FUNCTION hub_webhook_claim(p_owner uuid, p_lease interval, p_max integer)
-RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
+RETURNS TABLE (id uuid, url text, secret text, partner_id uuid, event_types text[],
+               cursor_txid bigint, cursor_event_id uuid, failed_attempts integer,
+               redeliveries boolean)
+LANGUAGE sql AS $$
     UPDATE webhook_subscriptions s
     SET lease_owner = p_owner, lease_until = clock_timestamp() + p_lease
     WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c, webhook_dispatch w
@@ -26,7 +39,28 @@ RETURNS TABLE (id uuid, url text, secret text) LANGUAGE sql AS $$
                    ORDER BY c.next_attempt_at
                    LIMIT p_max
                    FOR UPDATE OF c SKIP LOCKED)
-    RETURNING s.id, s.url, s.secret
+    RETURNING s.id, s.url, s.secret, s.partner_id, s.event_types, s.cursor_txid::text::bigint,
+              s.cursor_event_id, s.failed_attempts,
+              EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.subscription_id = s.id)
+$$;
+
+-- The events past p_after up to the watermark, at most p_max, in order: what a process
+-- keeps in memory for the subscriptions it leases.
+CREATE OR REPLACE FUNCTION hub_webhook_tail(p_after_txid bigint, p_after_event_id uuid,
+                                            p_max integer)
+RETURNS TABLE (txid bigint, event_id uuid, type text, partner_ids uuid[], body text,
+               watermark_txid bigint, watermark_event_id uuid)
+LANGUAGE sql STABLE AS $$
+    SELECT e.txid::text::bigint, e.id, e.type, e.partner_ids, e.body,
+           w.txid::text::bigint, w.event_id
+    FROM webhook_dispatch w
+    LEFT JOIN LATERAL (
+        SELECT * FROM webhook_events e
+        WHERE (e.txid, e.id) > (p_after_txid::text::xid8, p_after_event_id)
+          AND (e.txid, e.id) <= (w.txid, w.event_id)
+        ORDER BY e.txid, e.id
+        LIMIT p_max) e ON true
+    ORDER BY e.txid, e.id
 $$;
 
 -- The events of a subscription's stream past its cursor, up to the watermark and p_max, in
@@ -123,45 +157,63 @@ BEGIN
         v_sub.failed_attempts;
 END $$;
 
--- Records one POST. A success moves the cursor (or deletes the redeliveries sent) and
--- clears the subscription's failures; a failure schedules the next attempt after
--- p_retry_in and gives up the lease, and once the subscription has failed for p_retry_for
--- it is disabled with the reason. Answers DELIVERED, RETRY or DISABLED.
+-- Records one POST. A success moves the cursor (or deletes the redeliveries sent), clears
+-- the subscription's failures and renews the lease once half spent (p_release: gives it
+-- up, nothing is left to send); a failure schedules the next attempt after p_retry_in and
+-- gives up the lease, and once the subscription has failed for p_retry_for it is disabled
+-- with the reason. Answers DELIVERED, RETRY, DISABLED, or STOPPED: delivered, but the
+-- lease is no longer p_owner's or the subscription was paused meanwhile.
 CREATE OR REPLACE FUNCTION hub_webhook_record(
     p_subscription uuid, p_attempt uuid, p_event_ids uuid[], p_redeliveries uuid[],
     p_cursor_txid bigint, p_cursor_event_id uuid, p_status integer, p_latency_ms integer,
-    p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval)
+    p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval,
+    p_owner uuid, p_lease interval, p_release boolean)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     v_sub webhook_subscriptions%ROWTYPE;
+    v_held boolean;
 BEGIN
     INSERT INTO webhook_attempts (id, subscription_id, event_ids, redelivery, attempted_at,
                                   status_code, latency_ms, response_body, error, succeeded)
     VALUES (p_attempt, p_subscription, p_event_ids, p_redeliveries IS NOT NULL, v_now,
             p_status, p_latency_ms, p_body, p_error, p_succeeded);
+    SELECT * INTO v_sub FROM webhook_subscriptions WHERE id = p_subscription FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'STOPPED';  -- deleted meanwhile
+    END IF;
+    v_held := v_sub.lease_owner = p_owner AND v_sub.lease_until >= v_now;
     IF p_succeeded THEN
         IF p_redeliveries IS NOT NULL THEN
             DELETE FROM webhook_redeliveries WHERE id = ANY (p_redeliveries);
         END IF;
+        IF p_cursor_txid IS NOT NULL
+           AND (p_cursor_txid::text::xid8, p_cursor_event_id) > (v_sub.cursor_txid, v_sub.cursor_event_id) THEN
+            v_sub.cursor_txid := p_cursor_txid::text::xid8;
+            v_sub.cursor_event_id := p_cursor_event_id;
+        END IF;
+        IF v_held AND (p_release OR v_sub.status <> 'ACTIVE') THEN
+            v_sub.lease_owner := NULL;
+            v_sub.lease_until := NULL;
+        ELSIF v_held AND v_sub.lease_until < v_now + p_lease / 2 THEN
+            v_sub.lease_until := v_now + p_lease;
+        END IF;
         UPDATE webhook_subscriptions
-        SET cursor_txid = coalesce(p_cursor_txid::text::xid8, cursor_txid),
-            cursor_event_id = coalesce(p_cursor_event_id, cursor_event_id),
-            failing_since = NULL, failed_attempts = 0
-        WHERE id = p_subscription
-          AND (p_cursor_txid IS NULL
-               OR (p_cursor_txid::text::xid8, p_cursor_event_id) > (cursor_txid, cursor_event_id)
-               OR failed_attempts > 0);
-        RETURN 'DELIVERED';
+        SET cursor_txid = v_sub.cursor_txid, cursor_event_id = v_sub.cursor_event_id,
+            failing_since = NULL, failed_attempts = 0,
+            lease_owner = v_sub.lease_owner, lease_until = v_sub.lease_until
+        WHERE id = p_subscription;
+        RETURN CASE WHEN v_held AND v_sub.status = 'ACTIVE' THEN 'DELIVERED' ELSE 'STOPPED' END;
     END IF;
     UPDATE webhook_subscriptions
     SET failing_since = coalesce(failing_since, v_now),
         failed_attempts = failed_attempts + 1,
         next_attempt_at = v_now + p_retry_in,
-        lease_owner = NULL, lease_until = NULL
+        lease_owner = CASE WHEN v_held THEN NULL ELSE lease_owner END,
+        lease_until = CASE WHEN v_held THEN NULL ELSE lease_until END
     WHERE id = p_subscription
     RETURNING * INTO v_sub;
-    IF NOT FOUND OR v_sub.failing_since + p_retry_for > v_now OR v_sub.status <> 'ACTIVE' THEN
+    IF v_sub.failing_since + p_retry_for > v_now OR v_sub.status <> 'ACTIVE' THEN
         RETURN 'RETRY';
     END IF;
     UPDATE webhook_subscriptions
@@ -173,28 +225,19 @@ BEGIN
     RETURN 'DISABLED';
 END $$;
 
--- Records a POST and, when it succeeded, answers the subscription's next POST in the same
--- round trip (none: the lease is given up, or the POST failed).
-CREATE OR REPLACE FUNCTION hub_webhook_record_next(
-    p_subscription uuid, p_attempt uuid, p_event_ids uuid[], p_redeliveries uuid[],
-    p_cursor_txid bigint, p_cursor_event_id uuid, p_status integer, p_latency_ms integer,
-    p_body text, p_error text, p_succeeded boolean, p_retry_in interval, p_retry_for interval,
-    p_owner uuid, p_lease interval, p_max integer)
-RETURNS TABLE (outcome text, attempt_id uuid, event_ids uuid[], events text, redeliveries uuid[],
-               cursor_txid bigint, cursor_event_id uuid, failed_attempts integer)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_outcome text := hub_webhook_record(p_subscription, p_attempt, p_event_ids, p_redeliveries,
-                                         p_cursor_txid, p_cursor_event_id, p_status,
-                                         p_latency_ms, p_body, p_error, p_succeeded,
-                                         p_retry_in, p_retry_for);
-BEGIN
-    IF v_outcome = 'DELIVERED' THEN
-        RETURN QUERY SELECT v_outcome, n.* FROM hub_webhook_next(p_subscription, p_owner, p_lease, p_max) n;
-        IF FOUND THEN
-            RETURN;
-        END IF;
-    END IF;
-    RETURN QUERY SELECT v_outcome, NULL::uuid, NULL::uuid[], NULL::text, NULL::uuid[],
-                        NULL::bigint, NULL::uuid, NULL::integer;
-END $$;
+-- Gives up p_owner's lease with nothing (more) to send, the cursor moved up to p_cursor:
+-- the events up to there were none of the subscription's types.
+CREATE OR REPLACE FUNCTION hub_webhook_release(p_subscription uuid, p_owner uuid,
+                                               p_cursor_txid bigint, p_cursor_event_id uuid)
+RETURNS void LANGUAGE sql AS $$
+    -- (SET reads the row as it was: both cursor fields test the old cursor)
+    UPDATE webhook_subscriptions s
+    SET cursor_txid = CASE WHEN (p_cursor_txid::text::xid8, p_cursor_event_id)
+                                > (s.cursor_txid, s.cursor_event_id)
+                           THEN p_cursor_txid::text::xid8 ELSE s.cursor_txid END,
+        cursor_event_id = CASE WHEN (p_cursor_txid::text::xid8, p_cursor_event_id)
+                                    > (s.cursor_txid, s.cursor_event_id)
+                               THEN p_cursor_event_id ELSE s.cursor_event_id END,
+        lease_owner = NULL, lease_until = NULL
+    WHERE s.id = p_subscription AND s.lease_owner = p_owner
+$$;

@@ -258,6 +258,39 @@ pub struct Claimed {
     pub url: String,
     #[diesel(sql_type = Text)]
     pub secret: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub partner_id: Option<Uuid>,
+    #[diesel(sql_type = Array<Text>)]
+    pub event_types: Vec<String>,
+    #[diesel(sql_type = BigInt)]
+    pub cursor_txid: i64,
+    #[diesel(sql_type = SqlUuid)]
+    pub cursor_event_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    pub failed_attempts: i32,
+    /// Events are queued to be sent again (they go first).
+    #[diesel(sql_type = Bool)]
+    pub redeliveries: bool,
+}
+
+/// An event past a position, with the watermark it was read under (`hub_webhook_tail`;
+/// the event's fields are none when nothing was past it).
+#[derive(Debug, QueryableByName)]
+pub struct TailRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub txid: Option<i64>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub event_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub r#type: Option<String>,
+    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
+    pub partner_ids: Option<Vec<Uuid>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub body: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub watermark_txid: i64,
+    #[diesel(sql_type = SqlUuid)]
+    pub watermark_event_id: Uuid,
 }
 
 /// The next POST to a leased subscription: its id, its events (ids, and the JSON array),
@@ -291,6 +324,10 @@ pub struct AttemptRecord<'a> {
     pub succeeded: bool,
     pub retry_in: std::time::Duration,
     pub retry_for: std::time::Duration,
+    /// The lease holder, the lease's length, and whether it is given up with this answer.
+    pub owner: Uuid,
+    pub lease: std::time::Duration,
+    pub release: bool,
 }
 
 #[derive(QueryableByName)]
@@ -300,23 +337,9 @@ struct Count {
 }
 
 #[derive(QueryableByName)]
-struct Recorded {
+struct Outcome {
     #[diesel(sql_type = Text)]
     outcome: String,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    attempt_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
-    event_ids: Option<Vec<Uuid>>,
-    #[diesel(sql_type = Nullable<Text>)]
-    events: Option<String>,
-    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
-    redeliveries: Option<Vec<Uuid>>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    cursor_txid: Option<i64>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    cursor_event_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    failed_attempts: Option<i32>,
 }
 
 #[derive(QueryableByName)]
@@ -372,18 +395,31 @@ impl Delivery {
             .optional()
     }
 
-    /// Records the POST; answers DELIVERED, RETRY or DISABLED and, after a success, the
-    /// next POST while `owner` holds the lease.
-    pub async fn record_and_next(
+    /// The events past `after` up to the watermark, at most `max` (one row with the
+    /// watermark alone when there are none).
+    pub async fn tail(
+        conn: &mut AsyncPgConnection,
+        after_txid: i64,
+        after_event_id: Uuid,
+        max: i32,
+    ) -> QueryResult<Vec<TailRow>> {
+        sql_query("SELECT * FROM hub_webhook_tail($1, $2, $3)")
+            .bind::<BigInt, _>(after_txid)
+            .bind::<SqlUuid, _>(after_event_id)
+            .bind::<Integer, _>(max)
+            .load(conn)
+            .await
+    }
+
+    /// Records the POST; answers DELIVERED, RETRY, DISABLED or STOPPED
+    /// (`hub_webhook_record`).
+    pub async fn record(
         conn: &mut AsyncPgConnection,
         a: &AttemptRecord<'_>,
-        owner: Uuid,
-        lease: std::time::Duration,
-        max_events: i32,
-    ) -> QueryResult<(String, Option<NextDelivery>)> {
-        let row: Recorded = sql_query(
-            "SELECT * FROM hub_webhook_record_next($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16)",
+    ) -> QueryResult<String> {
+        let row: Outcome = sql_query(
+            "SELECT hub_webhook_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16) AS outcome",
         )
         .bind::<SqlUuid, _>(a.subscription)
         .bind::<SqlUuid, _>(a.sent.attempt_id)
@@ -398,31 +434,30 @@ impl Delivery {
         .bind::<Bool, _>(a.succeeded)
         .bind::<Interval, _>(interval(a.retry_in))
         .bind::<Interval, _>(interval(a.retry_for))
-        .bind::<SqlUuid, _>(owner)
-        .bind::<Interval, _>(interval(lease))
-        .bind::<Integer, _>(max_events)
+        .bind::<SqlUuid, _>(a.owner)
+        .bind::<Interval, _>(interval(a.lease))
+        .bind::<Bool, _>(a.release)
         .get_result(conn)
         .await?;
-        let next = match (
-            row.attempt_id,
-            row.event_ids,
-            row.events,
-            row.failed_attempts,
-        ) {
-            (Some(attempt_id), Some(event_ids), Some(events), Some(failed_attempts)) => {
-                Some(NextDelivery {
-                    attempt_id,
-                    event_ids,
-                    events,
-                    redeliveries: row.redeliveries,
-                    cursor_txid: row.cursor_txid,
-                    cursor_event_id: row.cursor_event_id,
-                    failed_attempts,
-                })
-            }
-            _ => None,
-        };
-        Ok((row.outcome, next))
+        Ok(row.outcome)
+    }
+
+    /// Gives up the lease, the cursor moved up to the given position.
+    pub async fn release(
+        conn: &mut AsyncPgConnection,
+        subscription: Uuid,
+        owner: Uuid,
+        cursor_txid: i64,
+        cursor_event_id: Uuid,
+    ) -> QueryResult<()> {
+        sql_query("SELECT hub_webhook_release($1, $2, $3, $4)")
+            .bind::<SqlUuid, _>(subscription)
+            .bind::<SqlUuid, _>(owner)
+            .bind::<BigInt, _>(cursor_txid)
+            .bind::<SqlUuid, _>(cursor_event_id)
+            .execute(conn)
+            .await
+            .map(drop)
     }
 
     /// Lots newly noticed as expiring within `days`.

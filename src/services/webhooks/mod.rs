@@ -4,6 +4,7 @@
 //! [`worker`].
 
 pub(crate) mod client;
+pub mod tail;
 pub mod worker;
 
 use std::sync::Arc;

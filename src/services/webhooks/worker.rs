@@ -1,11 +1,15 @@
-//! Webhook delivery inside `serve`, in every hub process: each poll, the process
-//! dispatches committed events into deliveries (one process at a time), leases subscriptions
-//! with deliveries due (each to one process), and sends each leased subscription's
-//! deliveries in order, one POST at a time. Every so often it also runs the jobs that find
-//! expiring points and tier changes, and forgets old deliveries. How the pieces keep events
-//! from being lost or sent twice: sql/webhooks/dispatch.sql and deliver.sql.
+//! Webhook delivery inside `serve`, in every hub process: each poll, the process moves the
+//! watermark up to the committed events, reads the new ones into its [`Tail`], leases
+//! subscriptions with events due (each to one process), and sends each leased
+//! subscription's events in order, one POST at a time. Every so often it also runs the
+//! jobs that find expiring points and tier changes, and forgets old deliveries. How the
+//! pieces keep events from being lost or sent twice: sql/webhooks/dispatch.sql and
+//! deliver.sql.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, PoisonError, RwLock},
+    time::Instant,
+};
 
 use chrono::Utc;
 use tokio::task::JoinSet;
@@ -14,9 +18,10 @@ use uuid::Uuid;
 use super::{
     Webhooks,
     client::{Sent, WebhookClient},
+    tail::{Audience, Position, Tail, TailEvent, TailRead},
 };
 use crate::{
-    db::models::webhook::{AttemptRecord, Claimed, Delivery, NextDelivery},
+    db::models::webhook::{AttemptRecord, Claimed, Delivery, NextDelivery, TailRow},
     domain::webhook::signature_header,
     error::{AppError, AppResult},
 };
@@ -25,6 +30,8 @@ use crate::{
 const JOB_BATCH: i32 = 1000;
 /// Job batches per run at most: a job behind catches up over a few runs.
 const JOB_ROUNDS: usize = 20;
+/// Tail reads per poll at most, each of at most a quarter of the tail.
+const TAIL_READS: usize = 4;
 
 /// One process's delivery worker.
 #[derive(Clone)]
@@ -33,12 +40,21 @@ pub struct Worker {
     client: WebhookClient,
     /// This process, as the lease owner.
     owner: Uuid,
+    /// Written by the poll only; read by the deliveries.
+    tail: Arc<RwLock<Tail>>,
+}
+
+/// The next POST to a leased subscription, and whether the lease goes with its answer.
+struct Post {
+    delivery: NextDelivery,
+    last: bool,
 }
 
 impl Worker {
     pub fn new(webhooks: Webhooks) -> anyhow::Result<Worker> {
         let client = WebhookClient::new(&webhooks.config)?;
         Ok(Worker {
+            tail: Arc::new(RwLock::new(Tail::new(webhooks.config.tail_events))),
             webhooks,
             client,
             owner: Uuid::new_v4(),
@@ -84,47 +100,152 @@ impl Worker {
         Ok(Delivery::claim(&mut conn, self.owner, self.webhooks.config.lease, room).await?)
     }
 
-    /// Sends the subscription's deliveries in order until none is left, one fails, or the
-    /// lease is lost: one PostgreSQL round trip per POST (the attempt recorded, the next
-    /// delivery read).
-    async fn deliver(self, subscription: Claimed) -> AppResult<()> {
-        let config = &self.webhooks.config;
-        let mut next = {
-            let mut conn = self.webhooks.db.get().await?;
-            let max = config.events_per_delivery;
-            Delivery::next(&mut conn, subscription.id, self.owner, config.lease, max).await?
-        };
-        while let Some(delivery) = next {
-            let sent = self.post(&subscription, &delivery).await;
-            let failures = u32::try_from(delivery.failed_attempts).unwrap_or(0) + 1;
-            let record = AttemptRecord {
-                subscription: subscription.id,
-                sent: &delivery,
-                status: sent.status.map(i32::from),
-                latency_ms: i32::try_from(sent.latency.as_millis()).unwrap_or(i32::MAX),
-                body: sent.excerpt.as_deref(),
-                error: sent.error.as_deref(),
-                succeeded: sent.succeeded(),
-                retry_in: config.retry.delay(failures, rand::random::<f64>()),
-                retry_for: config.retry_for,
+    /// Reads the events past the tail up to the watermark into it.
+    async fn read_tail(&self) -> AppResult<()> {
+        let mut conn = self.webhooks.db.get().await?;
+        let max = (self.webhooks.config.tail_events / 4).max(1);
+        for _ in 0..TAIL_READS {
+            let after = self
+                .tail
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .after();
+            let limit = i32::try_from(max).unwrap_or(i32::MAX);
+            let rows = Delivery::tail(&mut conn, after.txid, after.event_id, limit).await?;
+            let watermark = rows.first().map(|r| Position {
+                txid: r.watermark_txid,
+                event_id: r.watermark_event_id,
+            });
+            let Some(watermark) = watermark else {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "hub_webhook_tail answered no row"
+                )));
             };
-            let (outcome, following) = {
-                let mut conn = self.webhooks.db.get().await?;
-                let max = config.events_per_delivery;
-                Delivery::record_and_next(&mut conn, &record, self.owner, config.lease, max).await?
-            };
-            match outcome.as_str() {
-                "DELIVERED" => {}
-                "DISABLED" => {
-                    tracing::warn!(subscription = %subscription.id, "webhook subscription disabled: its deliveries failed for too long")
-                }
-                _ => {
-                    tracing::debug!(subscription = %subscription.id, status = ?sent.status, error = ?sent.error, "webhook delivery failed; retrying later")
-                }
+            let events: Vec<TailEvent> = rows.into_iter().filter_map(tail_event).collect();
+            let read = events.len();
+            let mut tail = self.tail.write().unwrap_or_else(PoisonError::into_inner);
+            tail.extend(events, watermark, max);
+            if read < max {
+                break;
             }
-            next = following;
         }
         Ok(())
+    }
+
+    /// Sends the subscription's events in order until none is left, one fails, or the
+    /// lease is lost: one PostgreSQL round trip per POST (the attempt recorded) while its
+    /// events are in the tail, two when it reads its own.
+    async fn deliver(self, subscription: Claimed) -> AppResult<()> {
+        let mut cursor = Position {
+            txid: subscription.cursor_txid,
+            event_id: subscription.cursor_event_id,
+        };
+        let mut own_read = subscription.redeliveries;
+        let mut failed_attempts = subscription.failed_attempts;
+        while let Some(post) = self
+            .next_post(&subscription, cursor, own_read, failed_attempts)
+            .await?
+        {
+            if self.send(&subscription, &post).await? != "DELIVERED" || post.last {
+                break;
+            }
+            // Redeliveries may be followed by more; the stream goes back to the tail.
+            own_read = post.delivery.redeliveries.is_some();
+            if let (Some(txid), Some(event_id)) =
+                (post.delivery.cursor_txid, post.delivery.cursor_event_id)
+            {
+                cursor = Position { txid, event_id };
+            }
+            failed_attempts = 0;
+        }
+        Ok(())
+    }
+
+    /// The subscription's next POST: from the tail, or (redeliveries, a cursor older than
+    /// the tail) read from PostgreSQL. None: nothing is left, and the lease is given up.
+    async fn next_post(
+        &self,
+        subscription: &Claimed,
+        cursor: Position,
+        own_read: bool,
+        failed_attempts: i32,
+    ) -> AppResult<Option<Post>> {
+        let config = &self.webhooks.config;
+        let max = config.events_per_delivery;
+        let read = if own_read {
+            TailRead::Uncovered
+        } else {
+            let audience = Audience {
+                partner_id: subscription.partner_id,
+                event_types: &subscription.event_types,
+            };
+            let tail = self.tail.read().unwrap_or_else(PoisonError::into_inner);
+            tail.read(&audience, cursor, usize::try_from(max).unwrap_or(1))
+        };
+        let mut conn = self.webhooks.db.get().await?;
+        match read {
+            TailRead::Batch(batch) => Ok(Some(Post {
+                delivery: NextDelivery {
+                    attempt_id: Uuid::now_v7(),
+                    event_ids: batch.event_ids,
+                    events: batch.events,
+                    redeliveries: None,
+                    cursor_txid: Some(batch.cursor.txid),
+                    cursor_event_id: Some(batch.cursor.event_id),
+                    failed_attempts,
+                },
+                last: batch.last,
+            })),
+            TailRead::Nothing { cursor } => {
+                let (txid, event) = (cursor.txid, cursor.event_id);
+                Delivery::release(&mut conn, subscription.id, self.owner, txid, event).await?;
+                Ok(None)
+            }
+            TailRead::Uncovered => {
+                let id = subscription.id;
+                let next = Delivery::next(&mut conn, id, self.owner, config.lease, max).await?;
+                Ok(next.map(|delivery| Post {
+                    delivery,
+                    last: false,
+                }))
+            }
+        }
+    }
+
+    /// Sends the POST and records it; answers the outcome (`hub_webhook_record`).
+    async fn send(&self, subscription: &Claimed, post: &Post) -> AppResult<String> {
+        let config = &self.webhooks.config;
+        let delivery = &post.delivery;
+        let sent = self.post(subscription, delivery).await;
+        let failures = u32::try_from(delivery.failed_attempts).unwrap_or(0) + 1;
+        let record = AttemptRecord {
+            subscription: subscription.id,
+            sent: delivery,
+            status: sent.status.map(i32::from),
+            latency_ms: i32::try_from(sent.latency.as_millis()).unwrap_or(i32::MAX),
+            body: sent.excerpt.as_deref(),
+            error: sent.error.as_deref(),
+            succeeded: sent.succeeded(),
+            retry_in: config.retry.delay(failures, rand::random::<f64>()),
+            retry_for: config.retry_for,
+            owner: self.owner,
+            lease: config.lease,
+            release: post.last,
+        };
+        let outcome = {
+            let mut conn = self.webhooks.db.get().await?;
+            Delivery::record(&mut conn, &record).await?
+        };
+        match outcome.as_str() {
+            "DELIVERED" | "STOPPED" => {}
+            "DISABLED" => {
+                tracing::warn!(subscription = %subscription.id, "webhook subscription disabled: its deliveries failed for too long")
+            }
+            _ => {
+                tracing::debug!(subscription = %subscription.id, status = ?sent.status, error = ?sent.error, "webhook delivery failed; retrying later")
+            }
+        }
+        Ok(outcome)
     }
 
     /// One signed POST of a delivery's events.
@@ -147,6 +268,7 @@ impl Worker {
     /// One poll: dispatch, the jobs when due, and new leases for the room left.
     async fn poll(&self, in_flight: &mut JoinSet<AppResult<()>>, jobs_due: bool) -> AppResult<()> {
         self.dispatch().await?;
+        self.read_tail().await?;
         if jobs_due {
             self.jobs().await?;
         }
@@ -207,6 +329,18 @@ pub fn spawn(worker: Worker) -> Option<tokio::task::JoinHandle<()>> {
             }
         }
     }))
+}
+
+fn tail_event(row: TailRow) -> Option<TailEvent> {
+    Some(TailEvent {
+        position: Position {
+            txid: row.txid?,
+            event_id: row.event_id?,
+        },
+        event_type: row.r#type?,
+        partner_ids: row.partner_ids?,
+        body: row.body?,
+    })
 }
 
 fn log_delivery_end(done: Result<AppResult<()>, tokio::task::JoinError>) {
