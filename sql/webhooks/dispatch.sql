@@ -1,21 +1,19 @@
 -- The watermark: how far subscriptions may read the events (services::webhooks::worker).
 --
--- Events are read in (txid, id) order, and only up to the newest event of a transaction
--- older than every transaction still running (the snapshot's xmin): no transaction can
--- add an event at or below the watermark any more, so a subscription's cursor never skips
--- one that commits late.
+-- Events are read in (txid, id) order, and only up to the watermark (xmin, nil): below the
+-- oldest transaction still running (the snapshot's xmin). Every transaction under it has
+-- ended and every new one gets a larger txid, so no event can appear at or below the
+-- watermark any more, and a subscription's cursor never skips one that commits late. It
+-- costs no read of the events.
 
--- Moves the watermark up to the newest event of a finished transaction; answers whether it
--- moved. (Processes may run it at once: the row's lock orders them, and it only moves up.)
+-- Moves the watermark up to the snapshot's xmin; answers whether it moved. (Processes may
+-- run it at once: the row's lock orders them, and it only moves up.)
 CREATE OR REPLACE FUNCTION hub_webhook_dispatch() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     v_xmin xid8 := pg_snapshot_xmin(pg_current_snapshot());
 BEGIN
-    UPDATE webhook_dispatch d SET txid = l.txid, event_id = l.id
-    FROM (SELECT e.txid, e.id FROM webhook_events e
-          WHERE e.txid < v_xmin
-          ORDER BY e.txid DESC, e.id DESC
-          LIMIT 1) l
-    WHERE d.id = 1 AND (l.txid, l.id) > (d.txid, d.event_id);
+    UPDATE webhook_dispatch d
+    SET txid = v_xmin, event_id = '00000000-0000-0000-0000-000000000000'
+    WHERE d.id = 1 AND v_xmin > d.txid;
     RETURN FOUND;
 END $$;

@@ -73,7 +73,7 @@ BEGIN
                                  'relatedEntryId', y.related_entry_id, 'campaignId', y.campaign_id,
                                  'availableAt', y.available_at)),
            y.created_at
-    FROM (SELECT hub_uuid_v7() AS event_id, x.*
+    FROM (SELECT x.id AS event_id, x.*  -- one event per entry: the entry's id is the event's
           FROM (SELECT e.*, hub_webhook_entry_type(e.kind) AS type,
                        CASE WHEN e.kind = 'BONUS'
                             THEN ARRAY[e.partner_id, (SELECT r.partner_id FROM journal_entries r

@@ -89,18 +89,22 @@ BEGIN
                                           ELSE greatest(v_cursor, v_upto) END
     WHERE name = 'tier_watch';
     -- Only members who may have gone up: lifetime earnings (never less than the points in
-    -- the window) reaching the next tier above the one each was seen at.
+    -- the window) reaching the next tier above the one each was seen at (no mark: the
+    -- lowest).
     SELECT array_agg(b.member_id) INTO v_members
     FROM member_balances b
     LEFT JOIN member_tier_marks k ON k.member_id = b.member_id
-    WHERE b.member_id = ANY (v_members)
-      AND b.lifetime_earned >= (SELECT min(t.min_points) FROM tiers t
-                                WHERE t.min_points > coalesce((SELECT m.min_points FROM tiers m
-                                                               WHERE m.name = k.tier), 0));
-    v_members := coalesce(v_members, '{}') || ARRAY(
-        SELECT k.member_id FROM member_tier_marks k
-        WHERE k.tier <> v_lowest AND k.marked_at < p_now - interval '1 day'
-        LIMIT p_limit);
+    JOIN (SELECT t.name, (SELECT min(u.min_points) FROM tiers u WHERE u.min_points > t.min_points)
+                         AS above
+          FROM tiers t) n ON n.name = coalesce(k.tier, v_lowest)
+    WHERE b.member_id = ANY (v_members) AND b.lifetime_earned >= n.above;
+    -- Once the entries are read up to the settle line (once per run, not per batch).
+    IF v_entries < p_limit THEN
+        v_members := coalesce(v_members, '{}') || ARRAY(
+            SELECT k.member_id FROM member_tier_marks k
+            WHERE k.tier <> v_lowest AND k.marked_at < p_now - interval '1 day'
+            LIMIT p_limit);
+    END IF;
     WITH seen AS (
         SELECT m.id AS member_id, coalesce(k.tier, v_lowest) AS was, hub_tier_name(m.id, p_now) AS now,
                k.member_id IS NOT NULL AS has_mark
