@@ -477,7 +477,7 @@ impl Default for WebhookConfig {
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
-            concurrency: 16,
+            concurrency: 64,
             events_per_delivery: 100,
             tail_events: 20_000,
             retry: RetrySchedule {

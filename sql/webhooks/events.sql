@@ -57,7 +57,8 @@ DECLARE
     v_everything boolean;
     v_partners uuid[];
 BEGIN
-    SELECT bool_or(partner_id IS NULL), array_agg(partner_id) FILTER (WHERE partner_id IS NOT NULL)
+    SELECT bool_or(partner_id IS NULL),
+           array_agg(DISTINCT partner_id) FILTER (WHERE partner_id IS NOT NULL)
     INTO v_everything, v_partners
     FROM webhook_subscriptions WHERE status = 'ACTIVE';
     IF v_everything IS NULL THEN

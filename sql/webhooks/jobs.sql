@@ -129,8 +129,8 @@ BEGIN
     RETURN v_entries;
 END $$;
 
--- Forgets attempts and events older than p_before, except events an active subscription
--- has not been sent yet or is to be sent again.
+-- Forgets attempts and events older than p_before (by their UUIDv7 ids), except events an
+-- active subscription has not been sent yet or is to be sent again.
 CREATE OR REPLACE FUNCTION hub_webhook_purge(p_before timestamptz, p_limit integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -144,7 +144,7 @@ BEGIN
     WITH gone AS (
         DELETE FROM webhook_events WHERE id IN (
             SELECT e.id FROM webhook_events e
-            WHERE e.created_at < p_before
+            WHERE e.id < hub_uuid_v7_floor(p_before)
               AND (v_keep_txid IS NULL OR e.txid < v_keep_txid)
               AND NOT EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.event_id = e.id)
             LIMIT p_limit)
