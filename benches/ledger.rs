@@ -746,12 +746,13 @@ async fn drain_webhooks(url: &str) -> f64 {
     loop {
         let pending: Pending = diesel_async::RunQueryDsl::get_result(
             diesel::sql_query(
-                "SELECT (SELECT count(*) FROM webhook_subscriptions s, webhook_dispatch w
+                "SELECT (SELECT count(*) FROM webhook_subscriptions s
+                         JOIN webhook_cursors c ON c.subscription_id = s.id, webhook_dispatch w
                          WHERE s.status = 'ACTIVE' AND EXISTS (
-                             SELECT 1 FROM webhook_event_parties p
-                             WHERE p.partner_id = s.partner_id
-                               AND (p.txid, p.event_id) > (s.cursor_txid, s.cursor_event_id)
-                               AND (p.txid, p.event_id) <= (w.txid, w.event_id)))
+                             SELECT 1 FROM webhook_events e
+                             WHERE (e.txid, e.id) > (c.cursor_txid, c.cursor_event_id)
+                               AND (e.txid, e.id) <= (w.txid, w.event_id)
+                               AND (s.partner_id IS NULL OR s.partner_id = ANY (e.partner_ids))))
                       + (SELECT count(*) FROM webhook_events e, webhook_dispatch w
                          WHERE (e.txid, e.id) > (w.txid, w.event_id)) AS n",
             ),

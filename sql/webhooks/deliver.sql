@@ -2,7 +2,8 @@
 -- to the watermark) one POST after another, and records each POST
 -- (services::webhooks::worker). The lease keeps two processes from sending the same events;
 -- when a process dies, its lease runs out and another sends the events past the cursor
--- again, with the same ids. Times are the database's, shared by every process.
+-- again, with the same ids. Times are the database's, shared by every process. Cursors and
+-- leases live in webhook_cursors, so that webhook_subscriptions stays still.
 --
 -- Each process reads the newest events once into memory (hub_webhook_tail) and builds the
 -- POSTs of every subscription it leases from there; a subscription further behind reads
@@ -13,34 +14,47 @@ DROP FUNCTION IF EXISTS hub_webhook_record(uuid, uuid, uuid[], uuid[], bigint, u
     integer, text, text, boolean, interval, interval);
 DROP FUNCTION IF EXISTS hub_webhook_record_next(uuid, uuid, uuid[], uuid[], bigint, uuid, integer,
     integer, text, text, boolean, interval, interval, uuid, interval, integer);
+DROP FUNCTION IF EXISTS hub_webhook_stream(webhook_subscriptions, webhook_dispatch, integer);
 
--- Leases up to p_max subscriptions that have something to send (events of their own past
--- the cursor, of any type, or redeliveries), for p_owner.
-CREATE OR REPLACE FUNCTION hub_webhook_claim(p_owner uuid, p_lease interval, p_max integer)
+-- Leases up to p_max subscriptions with something to send, for p_owner: redeliveries; a
+-- cursor older than the caller's tail (p_tail_start: the subscription reads its own
+-- events); or, by the tail, a newer event than the cursor (p_newest, any event, for the
+-- coalition's; p_partners with their newest events' positions, for partners').
+CREATE OR REPLACE FUNCTION hub_webhook_claim(
+    p_owner uuid, p_lease interval, p_max integer,
+    p_tail_start_txid bigint, p_tail_start_event_id uuid,
+    p_newest_txid bigint, p_newest_event_id uuid,
+    p_partners uuid[], p_partner_txids bigint[], p_partner_event_ids uuid[])
 RETURNS TABLE (id uuid, url text, secret text, partner_id uuid, event_types text[],
                cursor_txid bigint, cursor_event_id uuid, failed_attempts integer,
                redeliveries boolean)
 LANGUAGE sql AS $$
-    UPDATE webhook_subscriptions s
+    WITH newest AS (
+        SELECT n.partner_id, n.txid::text::xid8 AS txid, n.event_id
+        FROM unnest(p_partners, p_partner_txids, p_partner_event_ids) n (partner_id, txid, event_id)),
+    due AS (
+        SELECT c.subscription_id FROM webhook_cursors c
+        JOIN webhook_subscriptions s ON s.id = c.subscription_id
+        CROSS JOIN webhook_dispatch w
+        LEFT JOIN newest n ON n.partner_id = s.partner_id
+        WHERE s.status = 'ACTIVE' AND s.next_attempt_at <= clock_timestamp()
+          AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
+          AND ((c.cursor_txid, c.cursor_event_id)
+                   < (p_tail_start_txid::text::xid8, p_tail_start_event_id)
+               AND (c.cursor_txid, c.cursor_event_id) < (w.txid, w.event_id)
+               OR s.partner_id IS NULL
+                  AND (c.cursor_txid, c.cursor_event_id) < (p_newest_txid::text::xid8, p_newest_event_id)
+               OR (c.cursor_txid, c.cursor_event_id) < (n.txid, n.event_id)
+               OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.subscription_id = s.id))
+        ORDER BY s.next_attempt_at
+        LIMIT p_max
+        FOR UPDATE OF c SKIP LOCKED)
+    UPDATE webhook_cursors c
     SET lease_owner = p_owner, lease_until = clock_timestamp() + p_lease
-    WHERE s.id IN (SELECT c.id FROM webhook_subscriptions c, webhook_dispatch w
-                   WHERE c.status = 'ACTIVE' AND c.next_attempt_at <= clock_timestamp()
-                     AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
-                     AND (EXISTS (SELECT 1 FROM webhook_event_parties p
-                                  WHERE c.partner_id IS NOT NULL AND p.partner_id = c.partner_id
-                                    AND (p.txid, p.event_id) > (c.cursor_txid, c.cursor_event_id)
-                                    AND (p.txid, p.event_id) <= (w.txid, w.event_id))
-                          OR EXISTS (SELECT 1 FROM webhook_events e
-                                     WHERE c.partner_id IS NULL
-                                       AND (e.txid, e.id) > (c.cursor_txid, c.cursor_event_id)
-                                       AND (e.txid, e.id) <= (w.txid, w.event_id))
-                          OR EXISTS (SELECT 1 FROM webhook_redeliveries r
-                                     WHERE r.subscription_id = c.id))
-                   ORDER BY c.next_attempt_at
-                   LIMIT p_max
-                   FOR UPDATE OF c SKIP LOCKED)
-    RETURNING s.id, s.url, s.secret, s.partner_id, s.event_types, s.cursor_txid::text::bigint,
-              s.cursor_event_id, s.failed_attempts,
+    FROM webhook_subscriptions s
+    WHERE s.id = c.subscription_id AND c.subscription_id IN (SELECT subscription_id FROM due)
+    RETURNING s.id, s.url, s.secret, s.partner_id, s.event_types, c.cursor_txid::text::bigint,
+              c.cursor_event_id, s.failed_attempts,
               EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.subscription_id = s.id)
 $$;
 
@@ -63,39 +77,57 @@ LANGUAGE sql STABLE AS $$
     ORDER BY e.txid, e.id
 $$;
 
--- The events of a subscription's stream past its cursor, up to the watermark and p_max, in
--- order: every event for the coalition's subscriptions, the partner's own (by
--- webhook_event_parties) for a partner's.
-CREATE OR REPLACE FUNCTION hub_webhook_stream(p_sub webhook_subscriptions, v_mark webhook_dispatch,
-                                              p_max integer)
-RETURNS TABLE (txid xid8, event_id uuid, body text) LANGUAGE plpgsql STABLE AS $$
+-- A subscription's own read of its next POST from the events themselves: the events past
+-- its cursor up to the watermark, looked through 10,000 at a time (at most ten times a
+-- call), of which at most p_max are its own (every event for the coalition's, its
+-- partner's for a partner's; of its types). The cursor goes to the last of them when
+-- p_max were found, else as far as was looked.
+CREATE OR REPLACE FUNCTION hub_webhook_own_read(
+    p_sub webhook_subscriptions, p_cursor webhook_cursors, p_mark webhook_dispatch, p_max integer,
+    OUT event_ids uuid[], OUT events text, OUT cursor_txid xid8, OUT cursor_event_id uuid)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_window constant integer := 10000;
+    v_looked integer;
+    v_count integer;
 BEGIN
-    IF p_sub.partner_id IS NULL THEN
-        RETURN QUERY
-        SELECT e.txid, e.id, e.body FROM webhook_events e
-        WHERE (e.txid, e.id) > (p_sub.cursor_txid, p_sub.cursor_event_id)
-          AND (e.txid, e.id) <= (v_mark.txid, v_mark.event_id)
-          AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types))
-        ORDER BY e.txid, e.id
-        LIMIT p_max;
-    ELSE
-        RETURN QUERY
-        SELECT p.txid, p.event_id, e.body FROM webhook_event_parties p
-        JOIN webhook_events e ON e.id = p.event_id
-        WHERE p.partner_id = p_sub.partner_id
-          AND (p.txid, p.event_id) > (p_sub.cursor_txid, p_sub.cursor_event_id)
-          AND (p.txid, p.event_id) <= (v_mark.txid, v_mark.event_id)
-          AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types))
-        ORDER BY p.txid, p.event_id
-        LIMIT p_max;
-    END IF;
+    cursor_txid := p_cursor.cursor_txid;
+    cursor_event_id := p_cursor.cursor_event_id;
+    FOR i IN 1..10 LOOP
+        WITH window_ AS (
+            SELECT e.txid, e.id, e.body,
+                   (p_sub.partner_id IS NULL OR p_sub.partner_id = ANY (e.partner_ids))
+                   AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types)) AS own
+            FROM webhook_events e
+            WHERE (e.txid, e.id) > (cursor_txid, cursor_event_id)
+              AND (e.txid, e.id) <= (p_mark.txid, p_mark.event_id)
+            ORDER BY e.txid, e.id
+            LIMIT v_window),
+        taken AS (SELECT * FROM window_ WHERE own ORDER BY txid, id LIMIT p_max),
+        last_looked AS (SELECT * FROM window_ ORDER BY txid DESC, id DESC LIMIT 1),
+        last_taken AS (SELECT * FROM taken ORDER BY txid DESC, id DESC LIMIT 1)
+        SELECT (SELECT count(*) FROM window_), (SELECT count(*) FROM taken),
+               (SELECT array_agg(t.id ORDER BY t.txid, t.id) FROM taken t),
+               (SELECT string_agg(t.body, ',' ORDER BY t.txid, t.id) FROM taken t),
+               CASE WHEN (SELECT count(*) FROM taken) = p_max THEN (SELECT txid FROM last_taken)
+                    ELSE coalesce((SELECT txid FROM last_looked), cursor_txid) END,
+               CASE WHEN (SELECT count(*) FROM taken) = p_max THEN (SELECT id FROM last_taken)
+                    ELSE coalesce((SELECT id FROM last_looked), cursor_event_id) END
+        INTO v_looked, v_count, event_ids, events, cursor_txid, cursor_event_id;
+        IF v_looked < v_window AND v_count < p_max THEN
+            -- Looked through to the watermark.
+            cursor_txid := p_mark.txid;
+            cursor_event_id := p_mark.event_id;
+        END IF;
+        EXIT WHEN v_count > 0 OR v_looked < v_window;
+    END LOOP;
 END $$;
 
 -- The subscription's next POST while p_owner holds the lease (renewed here once half
 -- spent): a new attempt id, the events as the body's JSON array with their ids, and where
 -- the cursor goes once it is answered (for redeliveries, which come first, the queue rows
 -- instead). None when the lease is lost, the subscription paused or disabled, or nothing is
--- left: then the lease is given up.
+-- left: then the lease is given up, the cursor moved as far as was looked.
 CREATE OR REPLACE FUNCTION hub_webhook_next(p_subscription uuid, p_owner uuid, p_lease interval,
                                             p_max integer)
 RETURNS TABLE (attempt_id uuid, event_ids uuid[], events text, redeliveries uuid[],
@@ -103,17 +135,18 @@ RETURNS TABLE (attempt_id uuid, event_ids uuid[], events text, redeliveries uuid
 LANGUAGE plpgsql AS $$
 DECLARE
     v_sub webhook_subscriptions%ROWTYPE;
+    v_cursor webhook_cursors%ROWTYPE;
     v_ids uuid[];
+    v_cursor_txid xid8;
+    v_cursor_event uuid;
     v_body text;
     v_redeliveries uuid[];
-    v_count integer;
-    v_last_txid xid8;
-    v_last_event uuid;
     v_mark webhook_dispatch%ROWTYPE;
 BEGIN
     SELECT * INTO v_sub FROM webhook_subscriptions s WHERE s.id = p_subscription;
-    IF NOT FOUND OR v_sub.lease_owner IS DISTINCT FROM p_owner OR v_sub.status <> 'ACTIVE'
-       OR v_sub.lease_until < clock_timestamp() THEN
+    SELECT * INTO v_cursor FROM webhook_cursors c WHERE c.subscription_id = p_subscription;
+    IF v_sub.id IS NULL OR v_cursor.lease_owner IS DISTINCT FROM p_owner
+       OR v_sub.status <> 'ACTIVE' OR v_cursor.lease_until < clock_timestamp() THEN
         RETURN;
     END IF;
     SELECT array_agg(r.id ORDER BY r.id), array_agg(e.id ORDER BY r.id),
@@ -125,35 +158,22 @@ BEGIN
     IF v_redeliveries IS NULL THEN
         -- One watermark for the read and the cursor it leads to.
         SELECT * INTO v_mark FROM webhook_dispatch;
-        SELECT array_agg(s.event_id ORDER BY s.txid, s.event_id),
-               string_agg(s.body, ',' ORDER BY s.txid, s.event_id), count(*),
-               (array_agg(s.txid ORDER BY s.txid DESC, s.event_id DESC))[1],
-               (array_agg(s.event_id ORDER BY s.txid DESC, s.event_id DESC))[1]
-        INTO v_ids, v_body, v_count, v_last_txid, v_last_event
-        FROM hub_webhook_stream(v_sub, v_mark, p_max) s;
+        SELECT r.event_ids, r.events, r.cursor_txid, r.cursor_event_id
+        INTO v_ids, v_body, v_cursor_txid, v_cursor_event
+        FROM hub_webhook_own_read(v_sub, v_cursor, v_mark, p_max) r;
         IF v_ids IS NULL THEN
-            -- Nothing for it up to the watermark: the cursor moves there, the lease goes.
-            UPDATE webhook_subscriptions s
-            SET cursor_txid = v_mark.txid, cursor_event_id = v_mark.event_id
-            WHERE s.id = p_subscription AND s.lease_owner = p_owner
-              AND (v_mark.txid, v_mark.event_id) > (s.cursor_txid, s.cursor_event_id);
-            UPDATE webhook_subscriptions s SET lease_owner = NULL, lease_until = NULL
-            WHERE s.id = p_subscription AND s.lease_owner = p_owner;
+            -- Nothing for it as far as was looked: the cursor moves there, the lease goes.
+            PERFORM hub_webhook_release(p_subscription, p_owner,
+                                        v_cursor_txid::text::bigint, v_cursor_event);
             RETURN;
         END IF;
     END IF;
-    IF v_sub.lease_until < clock_timestamp() + p_lease / 2 THEN
-        UPDATE webhook_subscriptions SET lease_until = clock_timestamp() + p_lease
-        WHERE id = p_subscription AND lease_owner = p_owner;
+    IF v_cursor.lease_until < clock_timestamp() + p_lease / 2 THEN
+        UPDATE webhook_cursors SET lease_until = clock_timestamp() + p_lease
+        WHERE subscription_id = p_subscription AND lease_owner = p_owner;
     END IF;
     RETURN QUERY SELECT hub_uuid_v7(), v_ids, '[' || v_body || ']', v_redeliveries,
-        -- fewer than p_max: the stream was read to the watermark
-        CASE WHEN v_redeliveries IS NOT NULL THEN NULL
-             WHEN v_count < p_max THEN v_mark.txid::text::bigint
-             ELSE v_last_txid::text::bigint END,
-        CASE WHEN v_redeliveries IS NOT NULL THEN NULL
-             WHEN v_count < p_max THEN v_mark.event_id
-             ELSE v_last_event END,
+        v_cursor_txid::text::bigint, v_cursor_event,  -- none for redeliveries
         v_sub.failed_attempts;
 END $$;
 
@@ -162,7 +182,7 @@ END $$;
 -- up, nothing is left to send); a failure schedules the next attempt after p_retry_in and
 -- gives up the lease, and once the subscription has failed for p_retry_for it is disabled
 -- with the reason. Answers DELIVERED, RETRY, DISABLED, or STOPPED: delivered, but the
--- lease is no longer p_owner's or the subscription was paused meanwhile.
+-- lease is no longer p_owner's or the subscription was paused or deleted meanwhile.
 CREATE OR REPLACE FUNCTION hub_webhook_record(
     p_subscription uuid, p_attempt uuid, p_event_ids uuid[], p_redeliveries uuid[],
     p_cursor_txid bigint, p_cursor_event_id uuid, p_status integer, p_latency_ms integer,
@@ -172,47 +192,33 @@ RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := clock_timestamp();
     v_sub webhook_subscriptions%ROWTYPE;
+    v_cursor webhook_cursors%ROWTYPE;
     v_held boolean;
 BEGIN
+    SELECT * INTO v_cursor FROM webhook_cursors WHERE subscription_id = p_subscription FOR UPDATE;
+    SELECT * INTO v_sub FROM webhook_subscriptions WHERE id = p_subscription;
+    IF v_cursor.subscription_id IS NULL OR v_sub.id IS NULL THEN
+        RETURN 'STOPPED';  -- deleted meanwhile: its attempts went with it
+    END IF;
     INSERT INTO webhook_attempts (id, subscription_id, event_ids, redelivery, attempted_at,
                                   status_code, latency_ms, response_body, error, succeeded)
     VALUES (p_attempt, p_subscription, p_event_ids, p_redeliveries IS NOT NULL, v_now,
             p_status, p_latency_ms, p_body, p_error, p_succeeded);
-    SELECT * INTO v_sub FROM webhook_subscriptions WHERE id = p_subscription FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN 'STOPPED';  -- deleted meanwhile
-    END IF;
-    v_held := v_sub.lease_owner = p_owner AND v_sub.lease_until >= v_now;
+    v_held := v_cursor.lease_owner = p_owner AND v_cursor.lease_until >= v_now;
     IF p_succeeded THEN
-        IF p_redeliveries IS NOT NULL THEN
-            DELETE FROM webhook_redeliveries WHERE id = ANY (p_redeliveries);
-        END IF;
-        IF p_cursor_txid IS NOT NULL
-           AND (p_cursor_txid::text::xid8, p_cursor_event_id) > (v_sub.cursor_txid, v_sub.cursor_event_id) THEN
-            v_sub.cursor_txid := p_cursor_txid::text::xid8;
-            v_sub.cursor_event_id := p_cursor_event_id;
-        END IF;
-        IF v_held AND (p_release OR v_sub.status <> 'ACTIVE') THEN
-            v_sub.lease_owner := NULL;
-            v_sub.lease_until := NULL;
-        ELSIF v_held AND v_sub.lease_until < v_now + p_lease / 2 THEN
-            v_sub.lease_until := v_now + p_lease;
-        END IF;
-        UPDATE webhook_subscriptions
-        SET cursor_txid = v_sub.cursor_txid, cursor_event_id = v_sub.cursor_event_id,
-            failing_since = NULL, failed_attempts = 0,
-            lease_owner = v_sub.lease_owner, lease_until = v_sub.lease_until
-        WHERE id = p_subscription;
-        RETURN CASE WHEN v_held AND v_sub.status = 'ACTIVE' THEN 'DELIVERED' ELSE 'STOPPED' END;
+        RETURN hub_webhook_delivered(v_sub, v_cursor, v_held, p_redeliveries, p_cursor_txid,
+                                     p_cursor_event_id, p_lease, p_release, v_now);
     END IF;
     UPDATE webhook_subscriptions
     SET failing_since = coalesce(failing_since, v_now),
         failed_attempts = failed_attempts + 1,
-        next_attempt_at = v_now + p_retry_in,
-        lease_owner = CASE WHEN v_held THEN NULL ELSE lease_owner END,
-        lease_until = CASE WHEN v_held THEN NULL ELSE lease_until END
+        next_attempt_at = v_now + p_retry_in
     WHERE id = p_subscription
     RETURNING * INTO v_sub;
+    IF v_held THEN
+        UPDATE webhook_cursors SET lease_owner = NULL, lease_until = NULL
+        WHERE subscription_id = p_subscription;
+    END IF;
     IF v_sub.failing_since + p_retry_for > v_now OR v_sub.status <> 'ACTIVE' THEN
         RETURN 'RETRY';
     END IF;
@@ -225,19 +231,51 @@ BEGIN
     RETURN 'DISABLED';
 END $$;
 
+-- hub_webhook_record's success (the cursor row locked by it).
+CREATE OR REPLACE FUNCTION hub_webhook_delivered(
+    p_sub webhook_subscriptions, p_cursor webhook_cursors, p_held boolean,
+    p_redeliveries uuid[], p_cursor_txid bigint, p_cursor_event_id uuid, p_lease interval,
+    p_release boolean, p_now timestamptz)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_redeliveries IS NOT NULL THEN
+        DELETE FROM webhook_redeliveries WHERE id = ANY (p_redeliveries);
+    END IF;
+    IF p_cursor_txid IS NOT NULL
+       AND (p_cursor_txid::text::xid8, p_cursor_event_id) > (p_cursor.cursor_txid, p_cursor.cursor_event_id) THEN
+        p_cursor.cursor_txid := p_cursor_txid::text::xid8;
+        p_cursor.cursor_event_id := p_cursor_event_id;
+    END IF;
+    IF p_held AND (p_release OR p_sub.status <> 'ACTIVE') THEN
+        p_cursor.lease_owner := NULL;
+        p_cursor.lease_until := NULL;
+    ELSIF p_held AND p_cursor.lease_until < p_now + p_lease / 2 THEN
+        p_cursor.lease_until := p_now + p_lease;
+    END IF;
+    UPDATE webhook_cursors
+    SET cursor_txid = p_cursor.cursor_txid, cursor_event_id = p_cursor.cursor_event_id,
+        lease_owner = p_cursor.lease_owner, lease_until = p_cursor.lease_until
+    WHERE subscription_id = p_cursor.subscription_id;
+    IF p_sub.failed_attempts > 0 OR p_sub.failing_since IS NOT NULL THEN
+        UPDATE webhook_subscriptions SET failing_since = NULL, failed_attempts = 0
+        WHERE id = p_sub.id;
+    END IF;
+    RETURN CASE WHEN p_held AND p_sub.status = 'ACTIVE' THEN 'DELIVERED' ELSE 'STOPPED' END;
+END $$;
+
 -- Gives up p_owner's lease with nothing (more) to send, the cursor moved up to p_cursor:
--- the events up to there were none of the subscription's types.
+-- the events up to there were none of the subscription's.
 CREATE OR REPLACE FUNCTION hub_webhook_release(p_subscription uuid, p_owner uuid,
                                                p_cursor_txid bigint, p_cursor_event_id uuid)
 RETURNS void LANGUAGE sql AS $$
     -- (SET reads the row as it was: both cursor fields test the old cursor)
-    UPDATE webhook_subscriptions s
+    UPDATE webhook_cursors c
     SET cursor_txid = CASE WHEN (p_cursor_txid::text::xid8, p_cursor_event_id)
-                                > (s.cursor_txid, s.cursor_event_id)
-                           THEN p_cursor_txid::text::xid8 ELSE s.cursor_txid END,
+                                > (c.cursor_txid, c.cursor_event_id)
+                           THEN p_cursor_txid::text::xid8 ELSE c.cursor_txid END,
         cursor_event_id = CASE WHEN (p_cursor_txid::text::xid8, p_cursor_event_id)
-                                    > (s.cursor_txid, s.cursor_event_id)
-                               THEN p_cursor_event_id ELSE s.cursor_event_id END,
+                                    > (c.cursor_txid, c.cursor_event_id)
+                               THEN p_cursor_event_id ELSE c.cursor_event_id END,
         lease_owner = NULL, lease_until = NULL
-    WHERE s.id = p_subscription AND s.lease_owner = p_owner
+    WHERE c.subscription_id = p_subscription AND c.lease_owner = p_owner
 $$;

@@ -114,16 +114,7 @@ CREATE OR REPLACE TRIGGER member_links_webhooks AFTER INSERT ON member_links
     REFERENCING NEW TABLE AS new_links
     FOR EACH STATEMENT EXECUTE FUNCTION hub_webhook_member_links();
 
--- Each event once per party (webhook_event_parties), for the partners' subscriptions.
-CREATE OR REPLACE FUNCTION hub_webhook_event_parties() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO webhook_event_parties (partner_id, txid, event_id)
-    SELECT DISTINCT p.partner_id, n.txid, n.id
-    FROM new_events n CROSS JOIN LATERAL unnest(n.partner_ids) p (partner_id)
-    WHERE p.partner_id IS NOT NULL;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE TRIGGER webhook_events_parties AFTER INSERT ON webhook_events
-    REFERENCING NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION hub_webhook_event_parties();
+-- The per-partner index of events is gone (migration …_webhook_cursors): partners' new
+-- events are known from each process's tail (services::webhooks::tail).
+DROP TRIGGER IF EXISTS webhook_events_parties ON webhook_events;
+DROP FUNCTION IF EXISTS hub_webhook_event_parties();

@@ -140,16 +140,14 @@ BEGIN
     DELETE FROM webhook_attempts WHERE id IN (
         SELECT id FROM webhook_attempts WHERE id < hub_uuid_v7_floor(p_before) LIMIT p_limit);
     GET DIAGNOSTICS v_count = ROW_COUNT;
-    SELECT min(cursor_txid) INTO v_keep_txid FROM webhook_subscriptions WHERE status = 'ACTIVE';
-    WITH gone AS (
-        DELETE FROM webhook_events WHERE id IN (
-            SELECT e.id FROM webhook_events e
-            WHERE e.id < hub_uuid_v7_floor(p_before)
-              AND (v_keep_txid IS NULL OR e.txid < v_keep_txid)
-              AND NOT EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.event_id = e.id)
-            LIMIT p_limit)
-        RETURNING id, txid, partner_ids)
-    DELETE FROM webhook_event_parties p USING gone g
-    WHERE p.event_id = g.id AND p.txid = g.txid AND p.partner_id = ANY (g.partner_ids);
+    SELECT min(c.cursor_txid) INTO v_keep_txid
+    FROM webhook_cursors c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+    WHERE s.status = 'ACTIVE';
+    DELETE FROM webhook_events WHERE id IN (
+        SELECT e.id FROM webhook_events e
+        WHERE e.id < hub_uuid_v7_floor(p_before)
+          AND (v_keep_txid IS NULL OR e.txid < v_keep_txid)
+          AND NOT EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.event_id = e.id)
+        LIMIT p_limit);
     RETURN v_count;
 END $$;

@@ -461,10 +461,12 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Xid8;
 
-    webhook_dispatch (id) {
-        id -> Int4,
-        txid -> Xid8,
-        event_id -> Uuid,
+    webhook_cursors (subscription_id) {
+        subscription_id -> Uuid,
+        cursor_txid -> Xid8,
+        cursor_event_id -> Uuid,
+        lease_owner -> Nullable<Uuid>,
+        lease_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -472,8 +474,8 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Xid8;
 
-    webhook_event_parties (partner_id, txid, event_id) {
-        partner_id -> Uuid,
+    webhook_dispatch (id) {
+        id -> Int4,
         txid -> Xid8,
         event_id -> Uuid,
     }
@@ -511,9 +513,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql_types::Xid8;
-
     webhook_subscriptions (id) {
         id -> Uuid,
         partner_id -> Nullable<Uuid>,
@@ -524,13 +523,9 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        cursor_txid -> Xid8,
-        cursor_event_id -> Uuid,
         failing_since -> Nullable<Timestamptz>,
         failed_attempts -> Int4,
         next_attempt_at -> Timestamptz,
-        lease_owner -> Nullable<Uuid>,
-        lease_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -567,6 +562,7 @@ diesel::joinable!(referrals -> members (referred_member_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> referral_codes (code));
 diesel::joinable!(webhook_attempts -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_cursors -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_redeliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_subscriptions -> partners (partner_id));
 
@@ -609,8 +605,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_records,
     tiers,
     webhook_attempts,
+    webhook_cursors,
     webhook_dispatch,
-    webhook_event_parties,
     webhook_events,
     webhook_jobs,
     webhook_redeliveries,

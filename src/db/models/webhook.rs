@@ -71,8 +71,10 @@ impl SubscriptionRow {
     /// comes after, not what it missed).
     pub async fn skip_to_watermark(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
         sql_query(
-            "UPDATE webhook_subscriptions s SET cursor_txid = w.txid, cursor_event_id = w.event_id \
-             FROM webhook_dispatch w WHERE s.id = $1",
+            "INSERT INTO webhook_cursors (subscription_id, cursor_txid, cursor_event_id) \
+             SELECT $1, w.txid, w.event_id FROM webhook_dispatch w \
+             ON CONFLICT (subscription_id) DO UPDATE \
+             SET cursor_txid = excluded.cursor_txid, cursor_event_id = excluded.cursor_event_id",
         )
         .bind::<SqlUuid, _>(id)
         .execute(conn)
@@ -352,6 +354,18 @@ fn interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
     diesel::pg::data_types::PgInterval::from_microseconds(d.as_micros().min(i64::MAX as u128) as i64)
 }
 
+/// What a process's tail knows, for `hub_webhook_claim`: positions as (txid, event id).
+pub struct TailSummary {
+    /// Subscriptions with an older cursor read their own events.
+    pub start: (i64, Uuid),
+    /// The newest event in the tail (`start` when it holds none).
+    pub newest: (i64, Uuid),
+    /// Partners with events in the tail, each with its newest one's position.
+    pub partners: Vec<Uuid>,
+    pub partner_txids: Vec<i64>,
+    pub partner_event_ids: Vec<Uuid>,
+}
+
 /// The delivery functions of sql/webhooks/ (dispatch.sql, deliver.sql, jobs.sql).
 pub struct Delivery;
 
@@ -369,11 +383,19 @@ impl Delivery {
         owner: Uuid,
         lease: std::time::Duration,
         max: i32,
+        tail: &TailSummary,
     ) -> QueryResult<Vec<Claimed>> {
-        sql_query("SELECT * FROM hub_webhook_claim($1, $2, $3)")
+        sql_query("SELECT * FROM hub_webhook_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind::<SqlUuid, _>(owner)
             .bind::<Interval, _>(interval(lease))
             .bind::<Integer, _>(max)
+            .bind::<BigInt, _>(tail.start.0)
+            .bind::<SqlUuid, _>(tail.start.1)
+            .bind::<BigInt, _>(tail.newest.0)
+            .bind::<SqlUuid, _>(tail.newest.1)
+            .bind::<Array<SqlUuid>, _>(&tail.partners)
+            .bind::<Array<BigInt>, _>(&tail.partner_txids)
+            .bind::<Array<SqlUuid>, _>(&tail.partner_event_ids)
             .load(conn)
             .await
     }

@@ -3,7 +3,7 @@
 //! POST. A subscription whose cursor is older than the tail reads its own events from
 //! PostgreSQL (`hub_webhook_next`) until it has caught up.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use uuid::Uuid;
 
@@ -83,6 +83,9 @@ pub struct Tail {
     start: Option<Position>,
     end: Position,
     capacity: usize,
+    /// Each partner with events in the tail, and its newest event's position: which
+    /// partners' subscriptions have something to send.
+    newest_of: HashMap<Uuid, Position>,
 }
 
 impl Tail {
@@ -93,7 +96,23 @@ impl Tail {
             start: None,
             end: Position::END,
             capacity,
+            newest_of: HashMap::new(),
         }
+    }
+
+    /// Where the tail begins: a subscription with an older cursor reads its own events.
+    pub fn start(&self) -> Position {
+        self.start.unwrap_or(Position::END)
+    }
+
+    /// The newest event in the tail ([`Tail::start`] when it holds none).
+    pub fn newest(&self) -> Position {
+        self.events.back().map_or(self.start(), |e| e.position)
+    }
+
+    /// The partners with events in the tail, with their newest event's position.
+    pub fn partners(&self) -> impl Iterator<Item = (Uuid, Position)> + '_ {
+        self.newest_of.iter().map(|(p, at)| (*p, *at))
     }
 
     /// Where the next read starts.
@@ -114,14 +133,21 @@ impl Tail {
         for event in read {
             assert!(event.position > self.end, "events are read in order, once");
             self.end = event.position;
+            for partner in &event.partner_ids {
+                self.newest_of.insert(*partner, event.position);
+            }
             self.events.push_back(event);
         }
         if complete {
             self.end = self.end.max(watermark);
         }
-        while self.events.len() > self.capacity {
-            let dropped = self.events.pop_front().expect("more than capacity");
-            self.start = Some(dropped.position);
+        if self.events.len() > self.capacity {
+            while self.events.len() > self.capacity {
+                let dropped = self.events.pop_front().expect("more than capacity");
+                self.start = Some(dropped.position);
+            }
+            let start = self.start();
+            self.newest_of.retain(|_, newest| *newest > start);
         }
     }
 
@@ -212,6 +238,11 @@ mod tests {
         );
         // The oldest event was dropped: a cursor before it is no longer covered.
         assert_eq!(tail.read(&everyone, at(5), 10), TailRead::Uncovered);
+        assert_eq!(tail.start(), at(6).max(event(6, 1, 1, "a").position));
+        assert_eq!(tail.newest(), event(8, 3, 1, "a").position);
+        // Partner 2's only event was dropped with it.
+        let partners: Vec<_> = tail.partners().collect();
+        assert_eq!(partners, vec![(Uuid::from_bytes([1; 16]), tail.newest())]);
         match tail.read(&everyone, event(6, 1, 1, "a").position, 10) {
             TailRead::Batch(b) => {
                 assert_eq!(b.events, r#"[{"n":2},{"n":3}]"#);

@@ -21,7 +21,7 @@ use super::{
     tail::{Audience, Position, Tail, TailEvent, TailRead},
 };
 use crate::{
-    db::models::webhook::{AttemptRecord, Claimed, Delivery, NextDelivery, TailRow},
+    db::models::webhook::{AttemptRecord, Claimed, Delivery, NextDelivery, TailRow, TailSummary},
     domain::webhook::signature_header,
     error::{AppError, AppResult},
 };
@@ -93,11 +93,24 @@ impl Worker {
         Ok(())
     }
 
-    /// Leases up to `room` subscriptions with deliveries due.
+    /// Leases up to `room` subscriptions with events due, by what the tail knows.
     async fn claim(&self, room: usize) -> AppResult<Vec<Claimed>> {
+        let summary = {
+            let tail = self.tail.read().unwrap_or_else(PoisonError::into_inner);
+            let (start, newest) = (tail.start(), tail.newest());
+            let (partners, newest_of): (Vec<Uuid>, Vec<Position>) = tail.partners().unzip();
+            TailSummary {
+                start: (start.txid, start.event_id),
+                newest: (newest.txid, newest.event_id),
+                partners,
+                partner_txids: newest_of.iter().map(|p| p.txid).collect(),
+                partner_event_ids: newest_of.iter().map(|p| p.event_id).collect(),
+            }
+        };
         let mut conn = self.webhooks.db.get().await?;
         let room = i32::try_from(room).unwrap_or(i32::MAX);
-        Ok(Delivery::claim(&mut conn, self.owner, self.webhooks.config.lease, room).await?)
+        let lease = self.webhooks.config.lease;
+        Ok(Delivery::claim(&mut conn, self.owner, lease, room, &summary).await?)
     }
 
     /// Reads the events past the tail up to the watermark into it.
