@@ -46,7 +46,8 @@ LANGUAGE sql AS $$
                   AND (c.cursor_txid, c.cursor_event_id) < (p_newest_txid::text::xid8, p_newest_event_id)
                OR (c.cursor_txid, c.cursor_event_id) < (n.txid, n.event_id)
                OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.subscription_id = s.id))
-        ORDER BY s.next_attempt_at
+        -- the furthest behind first: none waits on others leased poll after poll
+        ORDER BY c.cursor_txid, c.cursor_event_id
         LIMIT p_max
         FOR UPDATE OF c SKIP LOCKED)
     UPDATE webhook_cursors c
@@ -95,7 +96,7 @@ BEGIN
     cursor_event_id := p_cursor.cursor_event_id;
     FOR i IN 1..10 LOOP
         WITH window_ AS (
-            SELECT e.txid, e.id, e.body,
+            SELECT e.txid, e.id,
                    (p_sub.partner_id IS NULL OR p_sub.partner_id = ANY (e.partner_ids))
                    AND (e.type = ANY (p_sub.event_types) OR '*' = ANY (p_sub.event_types)) AS own
             FROM webhook_events e
@@ -108,7 +109,8 @@ BEGIN
         last_taken AS (SELECT * FROM taken ORDER BY txid DESC, id DESC LIMIT 1)
         SELECT (SELECT count(*) FROM window_), (SELECT count(*) FROM taken),
                (SELECT array_agg(t.id ORDER BY t.txid, t.id) FROM taken t),
-               (SELECT string_agg(t.body, ',' ORDER BY t.txid, t.id) FROM taken t),
+               (SELECT string_agg(e.body, ',' ORDER BY t.txid, t.id)
+                FROM taken t JOIN webhook_events e ON e.id = t.id),
                CASE WHEN (SELECT count(*) FROM taken) = p_max THEN (SELECT txid FROM last_taken)
                     ELSE coalesce((SELECT txid FROM last_looked), cursor_txid) END,
                CASE WHEN (SELECT count(*) FROM taken) = p_max THEN (SELECT id FROM last_taken)

@@ -485,6 +485,72 @@ async fn a_receiver_down_then_up_gets_every_event_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_behind_the_tail_read_their_own_events_then_the_tails() {
+    // A tail of 3 events and POSTs of 2: after the outage both subscriptions are far behind
+    // the tail, read their own events from PostgreSQL, and go on from the tail.
+    let app = TestApp::builder()
+        .await
+        .config(|c| {
+            quick(c);
+            c.webhooks.tail_events = 3;
+            c.webhooks.events_per_delivery = 2;
+        })
+        .spawn()
+        .await;
+    let mut receiver = Receiver::reserved().await;
+    let shop = app.create_partner("tail-shop").await;
+    let cafe = app.create_partner("tail-cafe").await;
+    let idle = app.create_partner("tail-idle").await;
+    let shop_token = app.partner_token(&shop, ALL_SCOPES);
+    let cafe_token = app.partner_token(&cafe, ALL_SCOPES);
+    let idle_token = app.partner_token(&idle, ALL_SCOPES);
+    subscribe(&app, &shop_token, &receiver, "shop", &["points.issued"]).await;
+    subscribe(&app, &cafe_token, &receiver, "cafe", &["points.issued"]).await;
+    let idle_hook = subscribe(&app, &idle_token, &receiver, "idle", &["*"]).await;
+    let (mut shop_earns, mut cafe_earns) = (Vec::new(), Vec::new());
+    for i in 0..12 {
+        let (token, earns) = if i % 3 == 0 {
+            (&cafe_token, &mut cafe_earns)
+        } else {
+            (&shop_token, &mut shop_earns)
+        };
+        earns.push(
+            issue(
+                &app,
+                token,
+                &format!("T-{}", i % 5),
+                10 + i,
+                &format!("t{i}"),
+            )
+            .await,
+        );
+    }
+    receiver.start().await;
+    let shop_events = receiver.wait_for("shop", 8).await;
+    let cafe_events = receiver.wait_for("cafe", 4).await;
+    assert_eq!(
+        entry_ids(&shop_events),
+        shop_earns.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        entry_ids(&cafe_events),
+        cafe_earns.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // Then new events come from the tail, once each.
+    let later = issue(&app, &shop_token, "T-9", 99, "t-later").await;
+    let shop_events = receiver.wait_for("shop", 9).await;
+    assert_eq!(entry_ids(&shop_events)[8], later);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.events("shop").len(), 9, "an event arrived twice");
+    assert_eq!(receiver.events("cafe").len(), 4, "an event arrived twice");
+    assert!(receiver.events("idle").is_empty());
+    assert!(
+        attempts(&app, &idle_token, &idle_hook).await.is_empty(),
+        "an empty POST was sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_receiver_times_out_is_retried_and_a_dead_one_is_disabled_with_its_reason() {
     let app = TestApp::builder()
         .await
