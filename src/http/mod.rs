@@ -4,6 +4,7 @@
 pub(crate) mod attempts;
 pub(crate) mod audit;
 pub(crate) mod documents;
+pub(crate) mod graphiql;
 pub(crate) mod graphql;
 pub(crate) mod metrics;
 pub(crate) mod oauth;
@@ -16,7 +17,7 @@ use axum::{
     extract::{Request, State},
     http::{HeaderValue, StatusCode},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::json;
@@ -69,7 +70,10 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/settlement/statements/{id}/csv", get(settlement::csv))
         .route("/audit/csv", get(audit::csv));
     if graphiql {
-        router = router.route("/", get(graphiql_page));
+        router = router.route("/", get(graphiql::page)).route(
+            &format!("{}/{{name}}", graphiql::ASSETS_PATH),
+            get(graphiql::asset),
+        );
     }
     router
         .layer(middleware::from_fn(request_id))
@@ -127,13 +131,4 @@ async fn jwks(State(state): State<HttpState>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
-}
-
-async fn graphiql_page() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Coalition hub")
-            .finish(),
-    )
 }

@@ -14,6 +14,7 @@ mod ledger_properties;
 mod ledger_queue;
 mod live;
 mod oauth;
+mod pages;
 mod partners_members;
 mod pending_points;
 mod presence;
