@@ -3,7 +3,7 @@
 #
 # Without DATABASE_URL / REDIS_URL it installs what is missing and starts private
 # instances (scripts/services.sh); it also installs the diesel CLI, which the schema drift
-# test runs. Extra arguments go to `cargo test` (for example a test name filter).
+# test runs, and Chromium, in which the page tests run. Extra arguments go to `cargo test` (for example a test name filter).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +20,15 @@ DIESEL_VERSION=2.3.7
 if ! command -v diesel >/dev/null || ! diesel --version | grep -q "$DIESEL_VERSION"; then
   echo "test: installing diesel_cli $DIESEL_VERSION (once per machine)" >&2
   cargo install diesel_cli --version "$DIESEL_VERSION" --no-default-features --features postgres --locked
+fi
+
+# Pages are tested in a real browser: Debian's Chromium and its WebDriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "test: installing chromium and chromium-driver from Debian packages (once per machine)" >&2
+  sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  sudo_if env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >&2
 fi
 
 # Databases of earlier runs (each test clones its own from a template), and templates of

@@ -85,3 +85,66 @@ async fn graphiql_is_not_served_unless_configured() {
         .unwrap();
     assert_eq!(asset.status(), 404);
 }
+
+/// Chromium (installed by scripts/test.sh), headless, on `url`, with every host but the
+/// hub's unresolvable: a page that needs anything from elsewhere does not render. Answers
+/// the DOM after the page's scripts ran and saves a screenshot under
+/// target/screenshots/`name`.png.
+async fn chromium(url: &str, name: &str) -> String {
+    let screenshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    // A profile of its own: runs at once do not share (and lock) one.
+    let profile =
+        std::env::temp_dir().join(format!("hub-chromium-{}-{name}", uuid::Uuid::new_v4()));
+    let run = |extra: Vec<String>| {
+        let mut command = tokio::process::Command::new("chromium");
+        command.arg(format!("--user-data-dir={}", profile.display()));
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=10000",
+                "--window-size=1280,800",
+            ])
+            .args(extra)
+            .arg(url)
+            .kill_on_drop(true);
+        async move {
+            let output = tokio::time::timeout(std::time::Duration::from_secs(90), command.output())
+                .await
+                .expect("chromium took over 90 s")
+                .expect("chromium runs (scripts/test.sh installs it)");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap()
+        }
+    };
+    let shot = screenshots.join(format!("{name}.png"));
+    run(vec![format!("--screenshot={}", shot.display())]).await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 0);
+    let dom = run(vec!["--dump-dom".to_owned()]).await;
+    std::fs::remove_dir_all(&profile).ok();
+    dom
+}
+
+#[tokio::test]
+async fn graphiql_renders_in_a_browser_that_reaches_nothing_but_the_hub() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.graphiql = true)
+        .spawn()
+        .await;
+    let dom = chromium(&app.url("/"), "graphiql").await;
+    assert!(
+        dom.contains("graphiql-container"),
+        "GraphiQL did not render: {dom}"
+    );
+    assert!(dom.contains("graphiql-execute-button"), "{dom}");
+    assert!(!dom.contains("Loading GraphiQL"), "{dom}");
+}
