@@ -53,6 +53,7 @@ pub(super) fn refuse_for(error: AppError) -> Response {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::PartnerSuspended | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::LeaderboardUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(source) => {
             tracing::error!(error = ?source, "request failed before execution");
             StatusCode::SERVICE_UNAVAILABLE

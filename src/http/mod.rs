@@ -3,6 +3,7 @@
 
 pub(crate) mod attempts;
 pub(crate) mod audit;
+pub(crate) mod boards;
 pub(crate) mod documents;
 pub(crate) mod graphiql;
 pub(crate) mod graphql;
@@ -68,7 +69,10 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .route("/settlement/statements/{id}/csv", get(settlement::csv))
-        .route("/audit/csv", get(audit::csv));
+        .route("/audit/csv", get(audit::csv))
+        .route("/boards/public", get(boards::page))
+        .route("/boards/public/board.js", get(boards::script))
+        .route("/boards/public/data", get(boards::data));
     if graphiql {
         router = router.route("/", get(graphiql::page)).route(
             &format!("{}/{{name}}", graphiql::ASSETS_PATH),

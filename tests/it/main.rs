@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod browser;
 mod campaigns;
 mod donations;
 mod family;

@@ -1,8 +1,14 @@
-//! Pages the hub serves to people: GraphiQL, from files built into the binary.
+//! Pages the hub serves to people, tested over HTTP and in a real browser: GraphiQL (from
+//! files built into the binary) and the public ambassador board.
 
+use coalition_hub::services::leaderboards::relay;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::TestApp;
+use crate::{
+    browser::Browser,
+    support::{ALL_SCOPES, TestApp},
+};
 
 /// Every `src="…"` and `href="…"` of the page.
 fn references(page: &str) -> Vec<String> {
@@ -86,53 +92,6 @@ async fn graphiql_is_not_served_unless_configured() {
     assert_eq!(asset.status(), 404);
 }
 
-/// Chromium (installed by scripts/test.sh), headless, on `url`, with every host but the
-/// hub's unresolvable: a page that needs anything from elsewhere does not render. Answers
-/// the DOM after the page's scripts ran and saves a screenshot under
-/// target/screenshots/`name`.png.
-async fn chromium(url: &str, name: &str) -> String {
-    let screenshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&screenshots).unwrap();
-    // A profile of its own: runs at once do not share (and lock) one.
-    let profile =
-        std::env::temp_dir().join(format!("hub-chromium-{}-{name}", uuid::Uuid::new_v4()));
-    let run = |extra: Vec<String>| {
-        let mut command = tokio::process::Command::new("chromium");
-        command.arg(format!("--user-data-dir={}", profile.display()));
-        command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=10000",
-                "--window-size=1280,800",
-            ])
-            .args(extra)
-            .arg(url)
-            .kill_on_drop(true);
-        async move {
-            let output = tokio::time::timeout(std::time::Duration::from_secs(90), command.output())
-                .await
-                .expect("chromium took over 90 s")
-                .expect("chromium runs (scripts/test.sh installs it)");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8(output.stdout).unwrap()
-        }
-    };
-    let shot = screenshots.join(format!("{name}.png"));
-    run(vec![format!("--screenshot={}", shot.display())]).await;
-    assert!(std::fs::metadata(&shot).unwrap().len() > 0);
-    let dom = run(vec!["--dump-dom".to_owned()]).await;
-    std::fs::remove_dir_all(&profile).ok();
-    dom
-}
-
 #[tokio::test]
 async fn graphiql_renders_in_a_browser_that_reaches_nothing_but_the_hub() {
     let app = TestApp::builder()
@@ -140,11 +99,131 @@ async fn graphiql_renders_in_a_browser_that_reaches_nothing_but_the_hub() {
         .config(|c| c.graphiql = true)
         .spawn()
         .await;
-    let dom = chromium(&app.url("/"), "graphiql").await;
-    assert!(
-        dom.contains("graphiql-container"),
-        "GraphiQL did not render: {dom}"
+    let browser = Browser::start().await;
+    browser.open(&app.url("/")).await;
+    browser
+        .wait_for_text(20, "GraphiQL did not render", |t| {
+            t.contains("Welcome to GraphiQL")
+        })
+        .await;
+    let rendered = browser
+        .eval("return !!document.querySelector('.graphiql-container .graphiql-execute-button')")
+        .await;
+    assert_eq!(rendered, serde_json::json!(true));
+    browser.screenshot("graphiql").await;
+    browser.close().await;
+}
+
+const RECORD: &str = "mutation($input: RecordAmbassadorActivityInput!) { recordAmbassadorActivity(input: $input) { score } }";
+
+/// A shop with two ambassadors, `ana_pub` and `ben_pub`; answers the shop's token and
+/// their ambassador ids.
+async fn shop_with_ambassadors(app: &TestApp) -> (String, Vec<String>) {
+    let shop = app.create_partner("board-shop").await;
+    let token = app.partner_token(&shop, ALL_SCOPES);
+    let mut ambassadors = Vec::new();
+    for handle in ["ana_pub", "ben_pub"] {
+        let (member, _) = app.enroll(&token, &format!("c-{handle}")).await;
+        let enrolled = app
+            .gql(
+                &app.operator_token(),
+                "mutation($m: ID!, $h: String!) { enrollAmbassador(input: {member: {memberId: $m}, handle: $h}) { id } }",
+                json!({"m": member, "h": handle}),
+            )
+            .await;
+        ambassadors.push(
+            enrolled.data()["enrollAmbassador"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    (token, ambassadors)
+}
+
+async fn record(app: &TestApp, token: &str, ambassador: &str, score: i64, key: &str) {
+    let input = json!({"ambassadorId": ambassador, "kind": "REVIEW", "score": score, "idempotencyKey": key});
+    app.gql(token, RECORD, json!({ "input": input }))
+        .await
+        .data();
+    relay::run_once(&app.state.leaderboards, true)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_public_board_shows_handles_and_scores_only() {
+    let app = TestApp::new().await;
+    let (token, ambassadors) = shop_with_ambassadors(&app).await;
+    record(&app, &token, &ambassadors[0], 10, "p1").await;
+    record(&app, &token, &ambassadors[1], 25, "p2").await;
+    let client = reqwest::Client::new();
+    let board: Value = client
+        .get(app.url("/boards/public/data?partner=board-shop&period=week"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        board["entries"],
+        json!([{"rank": 1, "handle": "ben_pub", "score": 25}, {"rank": 2, "handle": "ana_pub", "score": 10}])
     );
-    assert!(dom.contains("graphiql-execute-button"), "{dom}");
-    assert!(!dom.contains("Loading GraphiQL"), "{dom}");
+    assert_eq!(board["totalRanked"], 2);
+    // The coalition's board, with no query at all.
+    let coalition: Value = client
+        .get(app.url("/boards/public/data"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(coalition["entries"][0]["handle"], "ben_pub");
+    for (query, status, code) in [
+        ("?period=year", 400, "BAD_USER_INPUT"),
+        ("?first=0", 400, "BAD_USER_INPUT"),
+        ("?partner=no-such-shop", 404, "NOT_FOUND"),
+    ] {
+        let answer = client
+            .get(app.url(&format!("/boards/public/data{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{query}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_public_board_updates_by_itself_in_a_browser_and_fits_a_phone() {
+    let app = TestApp::new().await;
+    let (token, ambassadors) = shop_with_ambassadors(&app).await;
+    record(&app, &token, &ambassadors[0], 10, "u1").await;
+    let browser = Browser::start().await;
+    browser
+        .open(&app.url("/boards/public?partner=board-shop"))
+        .await;
+    browser
+        .wait_for_text(20, "the board did not show", |t| t.contains("ana_pub"))
+        .await;
+    browser.screenshot("boards-public").await;
+    // An activity elsewhere: the open page shows it on its own.
+    record(&app, &token, &ambassadors[1], 30, "u2").await;
+    let text = browser
+        .wait_for_text(20, "the board did not update", |t| t.contains("ben_pub"))
+        .await;
+    assert!(
+        text.find("ben_pub").unwrap() < text.find("ana_pub").unwrap(),
+        "{text}"
+    );
+    browser.resize(375, 740).await;
+    assert!(
+        browser.fits_width().await,
+        "the board scrolls sideways at 375 px"
+    );
+    browser.screenshot("boards-public-phone").await;
+    browser.close().await;
 }

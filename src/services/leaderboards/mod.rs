@@ -185,6 +185,28 @@ pub fn resolve_board(
     Ok(Board::at(scope, period, at))
 }
 
+/// The board a screen in a shop shows, open to anyone: the coalition's, or an active
+/// partner's by its slug (a suspended or unknown one is `NOT_FOUND`), for the current
+/// window. Its entries carry handles and scores only.
+pub async fn public_top(
+    boards: &Leaderboards,
+    partner_slug: Option<&str>,
+    period: Period,
+    first: i64,
+) -> AppResult<BoardPage> {
+    let scope = match partner_slug {
+        None => BoardScope::Coalition,
+        Some(slug) => {
+            let mut conn = boards.db.get().await?;
+            match crate::db::models::partner::Partner::find_by_slug(&mut conn, slug).await? {
+                Some(p) if p.status == "ACTIVE" && !p.is_coalition => BoardScope::Partner(p.id),
+                _ => return Err(AppError::NotFound("partner")),
+            }
+        }
+    };
+    top(boards, Board::at(scope, period, Utc::now()), first).await
+}
+
 pub async fn top(boards: &Leaderboards, board: Board, first: i64) -> AppResult<BoardPage> {
     if !(1..=MAX_BOARD_PAGE).contains(&first) {
         return Err(AppError::bad_input(format!(
