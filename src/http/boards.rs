@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{HttpState, graphql::refuse_for};
+use super::{HttpState, graphql::refuse_for, page_headers};
 use crate::{
     domain::leaderboard::Period,
     error::{AppError, AppResult},
@@ -25,8 +25,14 @@ pub(crate) struct BoardQuery {
     first: Option<i64>,
 }
 
-pub(crate) async fn page() -> Html<&'static str> {
-    Html(include_str!("../../web/boards/public.html"))
+/// Its script and data from the hub only; its one stylesheet is inline. A shop's signage
+/// may frame it.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+pub(crate) async fn page() -> Response {
+    let html = Html(include_str!("../../web/boards/public.html"));
+    (page_headers(POLICY), html).into_response()
 }
 
 pub(crate) async fn script() -> Response {

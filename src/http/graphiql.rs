@@ -9,6 +9,13 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
+use super::page_headers;
+
+/// Scripts and data from the hub only; GraphiQL styles its editors inline.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
 /// Where the files are served; the version in the path lets browsers keep them for good.
 pub(crate) const ASSETS_PATH: &str = "/assets/graphiql-3.8.3";
 
@@ -41,8 +48,8 @@ pub(crate) const ASSETS: [(&str, &str, &[u8]); 5] = [
     ),
 ];
 
-pub(crate) async fn page() -> Html<String> {
-    Html(format!(
+pub(crate) async fn page() -> Response {
+    let html = Html(format!(
         r#"<!doctype html>
 <html lang="en">
 <head>
@@ -61,7 +68,8 @@ pub(crate) async fn page() -> Html<String> {
 </body>
 </html>
 "#
-    ))
+    ));
+    (page_headers(POLICY), html).into_response()
 }
 
 pub(crate) async fn asset(Path(name): Path<String>) -> Response {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     extract::{Request, State},
-    http::{HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -82,6 +82,25 @@ pub(crate) fn router(app: AppState) -> Router {
     router
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// The headers of every page: its content security policy, no guessing of content types,
+/// no referrer sent on.
+pub(crate) fn page_headers(policy: &'static str) -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(policy),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ]
 }
 
 /// Gives every request an id (the caller's `x-request-id` if sane, else a new one), logs it

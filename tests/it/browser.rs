@@ -44,6 +44,7 @@ impl Browser {
         let profile = std::env::temp_dir().join(format!("hub-chromium-{}", uuid::Uuid::new_v4()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": [
@@ -123,6 +124,19 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The page's console errors so far (a refused load, a script error, a violated
+    /// content security policy).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let body = json!({"type": "browser"});
+        let logs = self.command(reqwest::Method::POST, "/se/log", body).await;
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["level"] == "SEVERE")
+            .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Sets the window's size (375 wide: a phone).

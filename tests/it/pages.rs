@@ -31,6 +31,12 @@ async fn graphiql_loads_everything_from_the_hub_itself() {
     let client = reqwest::Client::new();
     let page = client.get(app.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
     let page = page.text().await.unwrap();
     let references = references(&page);
     assert_eq!(references.len(), 5, "{page}");
@@ -110,6 +116,12 @@ async fn graphiql_renders_in_a_browser_that_reaches_nothing_but_the_hub() {
         .eval("return !!document.querySelector('.graphiql-container .graphiql-execute-button')")
         .await;
     assert_eq!(rendered, serde_json::json!(true));
+    // Without a token GraphiQL's introspection is refused (401): besides the missing
+    // favicon, that is the only error (no refused script, style or policy violation).
+    let errors = browser.console_errors().await;
+    let expected =
+        |e: &String| e.contains("/graphql") && e.contains("401") || e.contains("/favicon.ico");
+    assert!(errors.iter().all(expected), "{errors:?}");
     browser.screenshot("graphiql").await;
     browser.close().await;
 }
@@ -210,6 +222,11 @@ async fn the_public_board_updates_by_itself_in_a_browser_and_fits_a_phone() {
         .wait_for_text(20, "the board did not show", |t| t.contains("ana_pub"))
         .await;
     browser.screenshot("boards-public").await;
+    let errors = browser.console_errors().await;
+    assert!(
+        errors.iter().all(|e| e.contains("/favicon.ico")),
+        "{errors:?}"
+    );
     // An activity elsewhere: the open page shows it on its own.
     record(&app, &token, &ambassadors[1], 30, "u2").await;
     let text = browser
