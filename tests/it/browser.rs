@@ -8,19 +8,13 @@ use std::{path::PathBuf, time::Duration};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::support::free_port;
+
 pub struct Browser {
     http: reqwest::Client,
     session: String,
     _driver: tokio::process::Child,
     profile: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {

@@ -14,7 +14,7 @@ use coalition_hub::services::leaderboards::{rebuild, relay};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
-use crate::support::{ALL_SCOPES, Gql, TestApp};
+use crate::support::{ALL_SCOPES, Gql, TestApp, free_port};
 
 const BOARD: &str = "query($scope: LeaderboardScopeInput, $period: LeaderboardPeriod!, $at: DateTime, $first: Int!) {
     leaderboard(scope: $scope, period: $period, at: $at, first: $first) {
@@ -579,14 +579,6 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -163,6 +163,10 @@ async fn record(app: &TestApp, token: &str, ambassador: &str, score: i64, key: &
         .unwrap();
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_public_board_shows_handles_and_scores_only() {
     let app = TestApp::new().await;
@@ -170,28 +174,18 @@ async fn the_public_board_shows_handles_and_scores_only() {
     record(&app, &token, &ambassadors[0], 10, "p1").await;
     record(&app, &token, &ambassadors[1], 25, "p2").await;
     let client = reqwest::Client::new();
-    let board: Value = client
-        .get(app.url("/boards/public/data?partner=board-shop&period=week"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let board: Value = get_json(
+        &client,
+        &app.url("/boards/public/data?partner=board-shop&period=week"),
+    )
+    .await;
     assert_eq!(
         board["entries"],
         json!([{"rank": 1, "handle": "ben_pub", "score": 25}, {"rank": 2, "handle": "ana_pub", "score": 10}])
     );
     assert_eq!(board["totalRanked"], 2);
     // The coalition's board, with no query at all.
-    let coalition: Value = client
-        .get(app.url("/boards/public/data"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let coalition: Value = get_json(&client, &app.url("/boards/public/data")).await;
     assert_eq!(coalition["entries"][0]["handle"], "ben_pub");
     for (query, status, code) in [
         ("?period=year", 400, "BAD_USER_INPUT"),

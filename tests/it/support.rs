@@ -428,3 +428,12 @@ impl TestApp {
 }
 
 pub const ALL_SCOPES: &str = "points:issue points:redeem points:reverse members:read members:token settlement:read ambassadors:write";
+
+/// A port nothing listens on now (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -195,7 +195,6 @@ impl Worker {
             let tail = self.tail.read().unwrap_or_else(PoisonError::into_inner);
             tail.read(&audience, cursor, usize::try_from(max).unwrap_or(1))
         };
-        let mut conn = self.webhooks.db.get().await?;
         match read {
             TailRead::Batch(batch) => Ok(Some(Post {
                 delivery: NextDelivery {
@@ -210,11 +209,13 @@ impl Worker {
                 last: batch.last,
             })),
             TailRead::Nothing { cursor } => {
+                let mut conn = self.webhooks.db.get().await?;
                 let (txid, event) = (cursor.txid, cursor.event_id);
                 Delivery::release(&mut conn, subscription.id, self.owner, txid, event).await?;
                 Ok(None)
             }
             TailRead::Uncovered => {
+                let mut conn = self.webhooks.db.get().await?;
                 let id = subscription.id;
                 let next = Delivery::next(&mut conn, id, self.owner, config.lease, max).await?;
                 Ok(next.map(|delivery| Post {
