@@ -38,6 +38,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub ledger: LedgerConfig,
     pub webhooks: WebhookConfig,
+    /// Signed-in browsers of the pages (docs/API.md, "Pages").
+    pub sessions: SessionConfig,
     pub graphiql: bool,
     /// Who may introspect the schema (anonymous callers never can).
     pub introspection: Introspection,
@@ -273,6 +275,7 @@ impl Config {
                 },
                 ..WebhookConfig::default()
             },
+            sessions: SessionConfig::default(),
             graphiql: false,
             introspection: Introspection::Authenticated,
         }
@@ -335,11 +338,23 @@ impl Config {
             limits: Limits::from_env()?,
             ledger: LedgerConfig::from_env(db_pool_size)?,
             webhooks: WebhookConfig::from_env(dev_defaults)?,
+            sessions: SessionConfig::from_env()?,
             graphiql: parse_var("HUB_GRAPHIQL", dev_defaults)?,
             introspection: parse_var("HUB_INTROSPECTION", Introspection::Authenticated)?,
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Whether session cookies are `Secure`: always outside loopback.
+    pub fn secure_cookies(&self) -> bool {
+        self.sessions.secure_cookies.unwrap_or_else(|| {
+            let https = self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https:"));
+            https || !self.listen.ip().is_loopback()
+        })
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -435,6 +450,57 @@ impl RateLimits {
                 defaults.member,
             )?,
         })
+    }
+}
+
+/// Sessions of the pages' users (docs/API.md, "Pages").
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: Duration,
+    /// Wrong passwords in a row that lock an account...
+    pub max_failed_logins: i32,
+    /// ...for this long.
+    pub lockout: Duration,
+    /// `Secure` cookies; None: unless the hub listens on loopback only and its public URL
+    /// (if any) is not https.
+    pub secure_cookies: Option<bool>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            max_failed_logins: 5,
+            lockout: Duration::from_secs(15 * 60),
+            secure_cookies: None,
+        }
+    }
+}
+
+impl SessionConfig {
+    fn from_env() -> anyhow::Result<SessionConfig> {
+        let d = SessionConfig::default();
+        let config = SessionConfig {
+            idle: secs("HUB_SESSION_IDLE_SECS", d.idle.as_secs())?,
+            absolute: secs("HUB_SESSION_MAX_SECS", d.absolute.as_secs())?,
+            max_failed_logins: parse_var("HUB_LOGIN_MAX_FAILURES", d.max_failed_logins)?,
+            lockout: secs("HUB_LOGIN_LOCKOUT_SECS", d.lockout.as_secs())?,
+            secure_cookies: var("HUB_SECURE_COOKIES")
+                .map(|raw| raw.trim().parse())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("HUB_SECURE_COOKIES is not true or false: {e}"))?,
+        };
+        if config.idle.is_zero() || config.absolute < config.idle {
+            bail!("HUB_SESSION_IDLE_SECS must be above 0 and at most HUB_SESSION_MAX_SECS");
+        }
+        if config.max_failed_logins < 1 {
+            bail!("HUB_LOGIN_MAX_FAILURES must be at least 1");
+        }
+        Ok(config)
     }
 }
 

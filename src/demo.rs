@@ -10,9 +10,12 @@ use crate::{
     app::AppState,
     auth::{Principal, Scopes, TokenRequest},
     db::models::Partner,
-    domain::partner::PartnerCategory,
+    domain::{
+        partner::PartnerCategory,
+        portal::{PortalRole, wallet_link},
+    },
     error::AppResult,
-    services::{ambassadors, credentials, ledger, members, members::MemberRef, partners},
+    services::{ambassadors, credentials, ledger, members, members::MemberRef, partners, portal},
 };
 
 pub struct DemoPartner {
@@ -24,6 +27,8 @@ pub struct DemoPartner {
 
 pub struct DemoCoalition {
     pub operator_token: String,
+    /// (email, role, password) of the pages' demo users.
+    pub portal_users: Vec<(String, &'static str, String)>,
     pub partners: Vec<DemoPartner>,
     pub members: Vec<(String, String, String)>,
 }
@@ -59,6 +64,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
         demo_members.push(seed_member(state, &operator, fresh_mart, customer, points).await?);
     }
     seed_ambassadors(state, &operator, fresh_mart).await?;
+    let portal_users = seed_portal_users(state, &operator, fresh_mart).await?;
     let operator_token = state
         .keys
         .mint(TokenRequest {
@@ -68,6 +74,7 @@ pub async fn seed(state: &AppState) -> AppResult<DemoCoalition> {
         .token;
     Ok(DemoCoalition {
         operator_token,
+        portal_users,
         partners: demo_partners,
         members: demo_members,
     })
@@ -197,6 +204,44 @@ async fn seed_ambassadors(
     Ok(())
 }
 
+/// The pages' demo users: the operator's admin, Fresh Mart's admin and one of its staff.
+/// Each seeding gives them new passwords (the old ones cannot be shown again).
+async fn seed_portal_users(
+    state: &AppState,
+    operator: &Principal,
+    fresh_mart: Uuid,
+) -> AppResult<Vec<(String, &'static str, String)>> {
+    let users = [
+        ("ops@coalition.example", PortalRole::Admin, None),
+        (
+            "admin@fresh-mart.example",
+            PortalRole::Admin,
+            Some(fresh_mart),
+        ),
+        (
+            "staff@fresh-mart.example",
+            PortalRole::Staff,
+            Some(fresh_mart),
+        ),
+    ];
+    let mut seeded = Vec::new();
+    for (email, role, partner_id) in users {
+        let created = match portal::find_by_email(&state.db, email).await? {
+            Some(user) => portal::reset_password(&state.db, operator, user.id).await?,
+            None => {
+                let new = portal::NewPortalUser {
+                    email: email.into(),
+                    role,
+                    partner_id,
+                };
+                portal::create_user(&state.db, operator, new).await?
+            }
+        };
+        seeded.push((created.user.email, role.as_str(), created.password));
+    }
+    Ok(seeded)
+}
+
 async fn demo_member_number(
     state: &AppState,
     partner_id: uuid::Uuid,
@@ -228,8 +273,16 @@ impl DemoCoalition {
             println!("  token {}\n", p.token);
         }
         for (customer, number, token) in &self.members {
-            println!("Member {number} (Fresh Mart customer {customer})\n  token {token}\n");
+            println!("Member {number} (Fresh Mart customer {customer})\n  token {token}");
+            println!("  wallet    {}\n", wallet_link(Some(base_url), token));
         }
+        println!("Pages: sign in at {base_url}/login (the operator's console, a partner's portal)");
+        for (email, role, password) in &self.portal_users {
+            println!("  {email:<28} {role:<6} password {password}");
+        }
+        println!(
+            "Boards:     {base_url}/boards (an ambassador, from the wallet)   {base_url}/boards/public (a shop's screen)\n"
+        );
         let partner_token = &self.partners[0].token;
         println!("Try it (a partner enrols a member and reads it back):");
         println!(

@@ -24,10 +24,12 @@ pub enum Scope {
     MembersToken,
     SettlementRead,
     AmbassadorsWrite,
+    /// The partner's own credentials and portal users (a partner admin in the portal).
+    PartnerAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::PointsIssue,
         Scope::PointsRedeem,
         Scope::PointsReverse,
@@ -35,6 +37,7 @@ impl Scope {
         Scope::MembersToken,
         Scope::SettlementRead,
         Scope::AmbassadorsWrite,
+        Scope::PartnerAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Scope {
             Scope::MembersToken => "members:token",
             Scope::SettlementRead => "settlement:read",
             Scope::AmbassadorsWrite => "ambassadors:write",
+            Scope::PartnerAdmin => "partner:admin",
         }
     }
 }

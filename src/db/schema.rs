@@ -362,6 +362,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    portal_users (id) {
+        id -> Uuid,
+        email -> Text,
+        partner_id -> Nullable<Uuid>,
+        role -> Text,
+        password_hash -> Text,
+        failed_logins -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        created_by -> Text,
+        disabled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     postings (entry_id, account_id) {
         entry_id -> Uuid,
         account_id -> Int8,
@@ -439,6 +454,18 @@ diesel::table! {
         name -> Text,
         min_points -> Int8,
         earn_multiplier -> Numeric,
+    }
+}
+
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Nullable<Uuid>,
+        member_id -> Nullable<Uuid>,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -553,6 +580,7 @@ diesel::joinable!(offer_activations -> members (member_id));
 diesel::joinable!(partner_accounts -> partners (partner_id));
 diesel::joinable!(partner_credentials -> partners (partner_id));
 diesel::joinable!(partner_rates -> partners (partner_id));
+diesel::joinable!(portal_users -> partners (partner_id));
 diesel::joinable!(presence_codes -> members (member_id));
 diesel::joinable!(referral_codes -> ambassadors (ambassador_id));
 diesel::joinable!(referral_codes -> partners (partner_id));
@@ -561,6 +589,8 @@ diesel::joinable!(referrals -> ambassadors (ambassador_id));
 diesel::joinable!(referrals -> members (referred_member_id));
 diesel::joinable!(referrals -> partners (partner_id));
 diesel::joinable!(referrals -> referral_codes (code));
+diesel::joinable!(web_sessions -> members (member_id));
+diesel::joinable!(web_sessions -> portal_users (user_id));
 diesel::joinable!(webhook_attempts -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_cursors -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_redeliveries -> webhook_subscriptions (subscription_id));
@@ -597,6 +627,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_rates,
     partners,
     pending_lots,
+    portal_users,
     postings,
     presence_codes,
     referral_codes,
@@ -604,6 +635,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_periods,
     settlement_records,
     tiers,
+    web_sessions,
     webhook_attempts,
     webhook_cursors,
     webhook_dispatch,

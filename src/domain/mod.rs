@@ -7,6 +7,7 @@ pub(crate) mod ledger;
 pub(crate) mod member;
 pub(crate) mod money;
 pub(crate) mod partner;
+pub mod portal;
 pub mod rate_limit;
 pub mod settlement;
 pub(crate) mod tiers;

@@ -32,6 +32,8 @@ pub struct Query(
     query::campaigns::CampaignQuery,
     query::audit::AuditQuery,
     query::webhooks::WebhookQuery,
+    query::portal::PortalQuery,
+    query::reports::ReportQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +48,7 @@ pub struct Mutation(
     mutation::family::FamilyMutation,
     mutation::campaigns::CampaignMutation,
     mutation::webhooks::WebhookMutation,
+    mutation::portal::PortalMutation,
 );
 
 pub type HubSchema = Schema<Query, Mutation, live::LiveSubscription>;

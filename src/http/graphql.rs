@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::Instrument;
 
-use super::HttpState;
+use super::{HttpState, sessions};
 use crate::{
     auth::Principal,
     config::Introspection,
@@ -173,7 +173,7 @@ pub(crate) async fn get(
     protocol: Result<GraphQLProtocol, StatusCode>,
 ) -> Response {
     if let (Ok(upgrade), Ok(protocol)) = (upgrade, protocol) {
-        return websocket(http, upgrade, protocol);
+        return websocket(http, upgrade, protocol, headers);
     }
     let response = get_query(http, &headers, params).await;
     in_media_type(&headers, response)
@@ -214,7 +214,12 @@ async fn get_query(
 /// refused. It serves subscriptions only (`graphql::extensions::WebsocketGate`), at most
 /// [`SUBSCRIPTIONS_PER_CONNECTION`] at once, and a principal holds at most
 /// [`CONNECTIONS_PER_PRINCIPAL`] connections per process. It closes when the token expires.
-fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtocol) -> Response {
+fn websocket(
+    http: HttpState,
+    upgrade: WebSocketUpgrade,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // Clients send a few small messages; the default 128 KiB buffers would cost that
@@ -228,7 +233,8 @@ fn websocket(http: HttpState, upgrade: WebSocketUpgrade, protocol: GraphQLProtoc
             let init_http = http.clone();
             let serve = GraphQLWebSocket::new(socket, http.websocket_schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
-                    let (principal, valid_until, held) = admit(&init_http, &payload).await?;
+                    let (principal, valid_until, held) =
+                        admit(&init_http, &payload, &headers).await?;
                     let _ = expires_tx.send(valid_until);
                     let _ = held_tx.send(held);
                     let mut data = async_graphql::Data::default();
@@ -283,18 +289,25 @@ impl Drop for HeldConnection {
     }
 }
 
-/// `connection_init`: the token, the partner's status, and a place among the principal's
-/// connections.
+/// `connection_init`: the token (or a page's session and its CSRF token), the partner's
+/// status, and a place among the principal's connections.
 async fn admit(
     http: &HttpState,
     payload: &serde_json::Value,
+    upgrade_headers: &HeaderMap,
 ) -> Result<(Principal, i64, HeldConnection), AppError> {
     let token = ["authorization", "Authorization", "token"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
-        .ok_or(AppError::Unauthenticated("no token in connection_init"))?;
-    let (principal, valid_until) = http.app.keys.verify_until(&token)?;
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned());
+    let csrf = payload.get("csrfToken").and_then(|v| v.as_str());
+    let (principal, valid_until) = match (token, csrf) {
+        (Some(token), _) => http.app.keys.verify_until(&token)?,
+        (None, Some(csrf)) => sessions::for_websocket(http, upgrade_headers, csrf)
+            .await
+            .map(|s| (s.principal, s.expires_at.timestamp()))?,
+        (None, None) => return Err(AppError::Unauthenticated("no token in connection_init")),
+    };
     if let Principal::Partner { partner_id, .. } = &principal {
         http.app
             .partners
@@ -313,13 +326,50 @@ async fn admit(
     Ok((principal, valid_until, HeldConnection { subject, counts }))
 }
 
+/// The caller of a request that changes nothing (a query, a download).
 pub(super) async fn authenticate(
     http: &HttpState,
     headers: &HeaderMap,
 ) -> Result<Principal, AppError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(AppError::Unauthenticated("no bearer token"))?;
+    authenticate_caller(http, headers, false)
+        .await
+        .map(|caller| caller.principal)
+}
+
+/// Who calls: a bearer token's principal, or a page's session (cookie). A session's state
+/// change (`changes`) must carry its CSRF token.
+pub(super) struct Caller {
+    pub principal: Principal,
+    /// A staff member's session: queries only.
+    pub read_only: bool,
+}
+
+pub(super) async fn authenticate_caller(
+    http: &HttpState,
+    headers: &HeaderMap,
+    changes: bool,
+) -> Result<Caller, AppError> {
+    let principal = match headers.get(header::AUTHORIZATION) {
+        Some(value) => bearer(http, value)?,
+        None => match sessions::from_cookie(http, headers, changes).await? {
+            Some(session) => {
+                return active(http, session.principal.clone())
+                    .await
+                    .map(|principal| Caller {
+                        principal,
+                        read_only: session.read_only,
+                    });
+            }
+            None => return Err(AppError::Unauthenticated("no bearer token")),
+        },
+    };
+    Ok(Caller {
+        principal: active(http, principal).await?,
+        read_only: false,
+    })
+}
+
+fn bearer(http: &HttpState, value: &HeaderValue) -> Result<Principal, AppError> {
     let token = value
         .to_str()
         .ok()
@@ -327,8 +377,11 @@ pub(super) async fn authenticate(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or(AppError::Unauthenticated("malformed Authorization header"))?;
-    let principal = http.app.keys.verify(token)?;
-    // Checked on every request, so a suspension takes effect at once.
+    http.app.keys.verify(token)
+}
+
+/// Checked on every request, so a suspension takes effect at once.
+async fn active(http: &HttpState, principal: Principal) -> Result<Principal, AppError> {
     if let Principal::Partner { partner_id, .. } = &principal {
         http.app
             .partners
@@ -366,10 +419,12 @@ async fn execute(
     mut request: async_graphql::Request,
     over_get: bool,
 ) -> Response {
-    let principal = match authenticate(&http, headers).await {
-        Ok(p) => p,
+    // Every POST counts as a state change: its CSRF token is checked before it is parsed.
+    let caller = match authenticate_caller(&http, headers, !over_get).await {
+        Ok(caller) => caller,
         Err(e) => return refuse_for(e),
     };
+    let principal = caller.principal;
     let may_introspect = match http.app.config.introspection {
         Introspection::Off => false,
         Introspection::Operator => principal.is_operator(),
@@ -379,6 +434,11 @@ async fn execute(
         Ok(is_mutation) => is_mutation,
         Err(refused) => return with_status(headers, *refused),
     };
+    if is_mutation && caller.read_only {
+        return refuse_for(AppError::forbidden(
+            "a staff account reads; an admin of the account makes changes",
+        ));
+    }
     let kind_label = if is_mutation { "mutation" } else { "query" };
     let charge = match charge(&http, &principal, &mut request).await {
         Ok(charge) => charge,

@@ -9,6 +9,8 @@ pub(crate) mod graphiql;
 pub(crate) mod graphql;
 pub(crate) mod metrics;
 pub(crate) mod oauth;
+pub(crate) mod pages;
+pub(crate) mod sessions;
 pub(crate) mod settlement;
 
 use std::sync::Arc;
@@ -72,7 +74,16 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/audit/csv", get(audit::csv))
         .route("/boards/public", get(boards::page))
         .route("/boards/public/board.js", get(boards::script))
-        .route("/boards/public/data", get(boards::data));
+        .route("/boards/public/data", get(boards::data))
+        .route("/login", get(pages::login).post(sessions::login))
+        .route("/logout", post(sessions::logout))
+        .route("/session", get(sessions::current))
+        .route("/app/session", post(sessions::member))
+        .route("/app", get(pages::wallet))
+        .route("/boards", get(pages::boards))
+        .route("/portal", get(pages::portal))
+        .route("/console", get(pages::console))
+        .route("/pages/{name}", get(pages::asset));
     if graphiql {
         router = router.route("/", get(graphiql::page)).route(
             &format!("{}/{{name}}", graphiql::ASSETS_PATH),

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        KeySet, Principal, Scopes, TokenRequest,
+        KeySet, Principal, Scope, Scopes, TokenRequest,
         keys::MintedToken,
         secrets::{decoy_hash, hash_secret, random_token, verify_secret},
     },
@@ -27,10 +27,15 @@ pub(crate) async fn create(
     partner_id: Uuid,
     scopes: &[String],
 ) -> AppResult<NewCredentials> {
-    principal.require_operator()?;
+    let partner_id = principal.acting_partner(Scope::PartnerAdmin, Some(partner_id))?;
     let scopes = Scopes::from_list(scopes.iter().map(String::as_str))?;
     if scopes.is_empty() {
         return Err(AppError::bad_input("credentials need at least one scope"));
+    }
+    if !scopes.is_subset(&principal.scopes()) {
+        return Err(AppError::forbidden(
+            "a partner grants its credentials only scopes it holds itself",
+        ));
     }
     let mut conn = db.get().await?;
     let partner = Partner::find(&mut conn, partner_id)
@@ -76,11 +81,13 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn revoke(db: &DbPool, principal: &Principal, client_id: &str) -> AppResult<()> {
-    principal.require_operator()?;
+    let own = principal.records_partner(Scope::PartnerAdmin)?;
     let mut conn = db.get().await?;
     conn.transaction(async |conn| {
+        // A partner's revocation of another's credentials rolls back, unseen.
         let revoked = Credential::revoke(conn, client_id)
             .await?
+            .filter(|revoked| own.is_none_or(|partner_id| revoked.partner_id == partner_id))
             .ok_or(AppError::NotFound("live credentials"))?;
         let change =
             Change::new("credentials.revoked", Some(revoked.partner_id), client_id).after(&revoked);

@@ -10,11 +10,21 @@ use serde_json::{Value, json};
 
 use crate::support::free_port;
 
+/// WebDriver's codes of the keys that are not characters.
+pub struct Key;
+
+impl Key {
+    pub const TAB: &str = "\u{E004}";
+    pub const ENTER: &str = "\u{E007}";
+}
+
 pub struct Browser {
     http: reqwest::Client,
     session: String,
     _driver: tokio::process::Child,
     profile: PathBuf,
+    /// Where downloads land.
+    pub downloads: PathBuf,
 }
 
 impl Browser {
@@ -36,6 +46,8 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = std::env::temp_dir().join(format!("hub-chromium-{}", uuid::Uuid::new_v4()));
+        let downloads = profile.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
@@ -47,6 +59,10 @@ impl Browser {
                     format!("--user-data-dir={}", profile.display()),
                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                 ],
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                },
             },
         }}});
         let created: Value = http
@@ -67,6 +83,7 @@ impl Browser {
             session: format!("{base}/session/{session}"),
             _driver: driver,
             profile,
+            downloads,
         }
     }
 
@@ -90,6 +107,91 @@ impl Browser {
     pub async fn eval(&self, script: &str) -> Value {
         let body = json!({"script": script, "args": []});
         self.command(reqwest::Method::POST, "/execute/sync", body)
+            .await
+    }
+
+    /// The address the page shows now.
+    pub async fn url(&self) -> String {
+        let url = self
+            .command(reqwest::Method::GET, "/url", Value::Null)
+            .await;
+        url.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Presses keys as a person would, one after another, on whatever has the focus.
+    /// `Key::TAB` and `Key::ENTER` are the keys of those names.
+    pub async fn keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for key in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": key.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": key.to_string()}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.command(reqwest::Method::POST, "/actions", body).await;
+    }
+
+    /// Presses Tab until the focused element's text or label contains `what` (at most
+    /// `limit` times): whatever a mouse can use, the keyboard reaches.
+    pub async fn tab_to(&self, what: &str, limit: usize) {
+        let describe = "const e = document.activeElement; \
+            if (!e || e === document.body) return ''; \
+            return [e.textContent, e.getAttribute('aria-label'), e.name, \
+            e.closest('label') && e.closest('label').textContent].filter(Boolean).join(' ')";
+        let mut seen = Vec::new();
+        for _ in 0..limit {
+            self.keys(Key::TAB).await;
+            let focused = self.eval(describe).await;
+            let focused = focused.as_str().unwrap_or_default().to_owned();
+            if focused.contains(what) {
+                return;
+            }
+            seen.push(focused);
+        }
+        panic!("Tab never reached {what:?}; it reached {seen:?}");
+    }
+
+    /// What the page keeps in its storage (local and session): it must hold no secret.
+    pub async fn storage(&self) -> Value {
+        self.eval("return [JSON.stringify(localStorage), JSON.stringify(sessionStorage)]")
+            .await
+    }
+
+    /// The cookies the browser holds for the page, as WebDriver describes them.
+    pub async fn cookies(&self) -> Vec<Value> {
+        let cookies = self
+            .command(reqwest::Method::GET, "/cookie", Value::Null)
+            .await;
+        cookies.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits (at most `secs`) for a download that ends in `suffix`; answers its text.
+    pub async fn downloaded(&self, suffix: &str, secs: u64) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let found = std::fs::read_dir(&self.downloads)
+                .unwrap()
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(suffix));
+            if let Some(path) = found {
+                return std::fs::read_to_string(path).unwrap();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no download ending in {suffix}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `script` (the body of an async function) in the page and answers what its
+    /// promise resolves to.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1]; (async () => {{ {script} }})().then(done, e => done(String(e)));"
+        );
+        let body = json!({"script": wrapped, "args": []});
+        self.command(reqwest::Method::POST, "/execute/async", body)
             .await
     }
 

@@ -24,6 +24,7 @@ mod readme_commands;
 mod refusals;
 mod round_trips;
 mod schema_drift;
+mod sessions;
 mod settlement;
 mod sql_functions;
 mod support;

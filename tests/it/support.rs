@@ -130,7 +130,20 @@ pub async fn template_database() -> &'static str {
                     .batch_execute(&format!("CREATE DATABASE {building}"))
                     .await
                     .unwrap();
-                db::migrate(&url_for_database(&base, &building)).await.unwrap();
+                // The migration harness blocks in place, which needs a multi-threaded
+                // runtime; most tests run on the current-thread one.
+                let url = url_for_database(&base, &building);
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(db::migrate(&url))
+                })
+                .join()
+                .unwrap()
+                .unwrap();
                 admin
                     .batch_execute(&format!(
                         "ALTER DATABASE {building} RENAME TO {name}; ALTER DATABASE {name} IS_TEMPLATE true"
@@ -427,7 +440,7 @@ impl TestApp {
     }
 }
 
-pub const ALL_SCOPES: &str = "points:issue points:redeem points:reverse members:read members:token settlement:read ambassadors:write";
+pub const ALL_SCOPES: &str = "points:issue points:redeem points:reverse members:read members:token settlement:read ambassadors:write partner:admin";
 
 /// A port nothing listens on now (for a process the test starts).
 pub fn free_port() -> u16 {

@@ -1,5 +1,6 @@
 //! Rows and the queries over them, as async functions over `&mut AsyncPgConnection`.
 
+pub mod activity;
 pub mod ambassador;
 pub mod audit;
 pub mod campaign;
@@ -9,6 +10,7 @@ pub mod family;
 pub mod ledger;
 pub mod member;
 pub mod partner;
+pub mod portal;
 pub mod settlement;
 pub mod tiers;
 pub mod webhook;

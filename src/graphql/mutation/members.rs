@@ -1,5 +1,6 @@
 use async_graphql::{Context, Object, Result};
 
+use crate::domain::portal::wallet_link;
 use crate::graphql::ContextExt;
 use crate::graphql::scalars::parse_id;
 use crate::graphql::types::EnrollMemberInput;
@@ -96,6 +97,7 @@ impl MemberMutation {
         )
         .await?;
         Ok(MemberToken {
+            wallet_link: wallet_link(state.config.public_url.as_deref(), &minted.token),
             token: minted.token,
             expires_at: minted.expires_at,
             member: MemberNode::from(member),

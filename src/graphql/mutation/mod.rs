@@ -5,6 +5,7 @@ pub(crate) mod family;
 pub(crate) mod ledger;
 pub(crate) mod members;
 pub(crate) mod partners;
+pub(crate) mod portal;
 pub(crate) mod settlement;
 pub(crate) mod tiers;
 pub(crate) mod webhooks;

@@ -68,7 +68,8 @@ impl PartnerMutation {
         Ok(PartnerNode(partner))
     }
 
-    /// Operator: new OAuth2 client credentials for a partner (`POST /oauth/token`).
+    /// New OAuth2 client credentials for a partner (`POST /oauth/token`): the operator for
+    /// any partner, a partner holding `partner:admin` for itself (scopes it holds only).
     async fn create_partner_credentials(
         &self,
         ctx: &Context<'_>,
@@ -87,7 +88,8 @@ impl PartnerMutation {
         })
     }
 
-    /// Operator: revokes credentials; tokens already issued run out with their lifetime.
+    /// Revokes credentials (the operator any, a `partner:admin` its own); tokens already
+    /// issued run out with their lifetime.
     async fn revoke_partner_credentials(
         &self,
         ctx: &Context<'_>,
