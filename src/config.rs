@@ -672,6 +672,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn session_cookies_are_secure_outside_loopback() {
+        let mut config = Config::development("postgres://x".into(), "redis://x".into());
+        assert!(
+            !config.secure_cookies(),
+            "loopback, plain http: a developer's machine"
+        );
+        config.public_url = Some("https://hub.example".into());
+        assert!(config.secure_cookies(), "served over https through a proxy");
+        config.public_url = None;
+        config.listen = SocketAddr::from(([0, 0, 0, 0], 8080));
+        assert!(config.secure_cookies(), "reachable from other machines");
+        config.sessions.secure_cookies = Some(false);
+        assert!(!config.secure_cookies(), "the operator's explicit choice");
+    }
+
+    #[test]
     fn the_pool_must_outnumber_the_group_commit_workers() {
         let mut config = Config::development("postgres://x".into(), "redis://x".into());
         config.db_pool_size = 4;

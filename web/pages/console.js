@@ -47,7 +47,22 @@ async function loadPartners() {
 }
 
 function showRates() {
-  show("rates", form([
+  show("rates",
+    h("h3", {}, "Edit a partner"),
+    form([
+      { name: "id", label: "Partner", options: partners.map((p) => [p.id, p.name]) },
+      { name: "name", label: "New name (blank: keep)", optional: true },
+      { name: "earnRate", label: "New earn rate (blank: keep)", optional: true, inputmode: "decimal" },
+    ], "Save", async (v) => {
+      const input = {};
+      if (v.name.trim()) input.name = v.name.trim();
+      if (v.earnRate.trim()) input.earnRate = v.earnRate.trim();
+      await gql("mutation($id: ID!, $input: UpdatePartnerInput!) { updatePartner(id: $id, input: $input) { id } }", { id: v.id, input });
+      await loadPartners();
+      return "Saved.";
+    }),
+    h("h3", {}, "Rate card"),
+    form([
     { name: "partnerId", label: "Partner", options: partners.map((p) => [p.id, p.name]) },
     { name: "redemptionValue", label: "Owed to it per point redeemed", value: "0.01" },
     { name: "issuanceFee", label: "Its fee per point issued", value: "0.002" },
