@@ -145,7 +145,7 @@ pub(crate) async fn reset_password(
 /// The user with this email, for the demo's seeding.
 pub(crate) async fn find_by_email(db: &DbPool, email: &str) -> AppResult<Option<PortalUser>> {
     let mut conn = db.get().await?;
-    Ok(PortalUser::find_by_email(&mut conn, &normalize_email(email)?).await?)
+    Ok(PortalUser::find_by_email_for_update(&mut conn, &normalize_email(email)?).await?)
 }
 
 /// The operator: every user, or one partner's; a partner admin: its own.

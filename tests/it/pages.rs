@@ -243,10 +243,22 @@ async fn the_public_board_updates_by_itself_in_a_browser_and_fits_a_phone() {
     browser.close().await;
 }
 
-/// Types into whatever has the focus, then Tab: a person filling a form by keyboard.
-async fn type_and_tab(browser: &Browser, text: &str) {
-    browser.keys(text).await;
+/// Signs in at the open /login by keyboard: the email field has the focus; type, Tab,
+/// type, Enter.
+async fn sign_in_by_keyboard(browser: &Browser, email: &str, password: &str) {
+    browser.keys(email).await;
     browser.keys(Key::TAB).await;
+    browser.keys(password).await;
+    browser.keys(Key::ENTER).await;
+}
+
+/// Tabs to "Sign out", presses Enter, and waits for the page that follows to show `then`.
+async fn sign_out_by_keyboard(browser: &Browser, then: &str) {
+    browser.tab_to("Sign out", 80).await;
+    browser.keys(Key::ENTER).await;
+    browser
+        .wait_for_text(10, "sign-out did not lead on", |t| t.contains(then))
+        .await;
 }
 
 /// No console errors but the ones `allowed` describes.
@@ -339,13 +351,7 @@ async fn a_member_follows_its_wallet_link_and_sees_an_earn_arrive_live() {
 
     // Keyboard only: every form is reachable, and sign-out works by Enter.
     browser.tab_to("Ask to link", 40).await;
-    browser.tab_to("Sign out", 40).await;
-    browser.keys(Key::ENTER).await;
-    browser
-        .wait_for_text(10, "sign-out did not end the wallet", |t| {
-            t.contains("Open your wallet from your partner's app")
-        })
-        .await;
+    sign_out_by_keyboard(&browser, "Open your wallet from your partner's app").await;
     browser.open(&app.url("/app")).await;
     browser
         .wait_for_text(10, "the wallet opened without a session", |t| {
@@ -379,10 +385,7 @@ async fn an_operator_signs_in_by_keyboard_closes_a_period_and_downloads_its_csv(
         .await;
     browser.screenshot("login").await;
     check_phone_width(&browser, "login").await;
-    // The email field has the focus: type, Tab, type, Enter.
-    type_and_tab(&browser, "ops@console.example").await;
-    browser.keys(&password).await;
-    browser.keys(Key::ENTER).await;
+    sign_in_by_keyboard(&browser, "ops@console.example", &password).await;
     browser
         .wait_for_text(20, "the console did not open", |t| {
             t.contains("Run the checks") && t.contains("Partner partner-1")
@@ -434,13 +437,7 @@ async fn an_operator_signs_in_by_keyboard_closes_a_period_and_downloads_its_csv(
     // The refused forgery is the only error the page saw.
     assert_no_console_errors(&browser, |e| e.contains("/graphql") && e.contains("403")).await;
 
-    browser.tab_to("Sign out", 20).await;
-    browser.keys(Key::ENTER).await;
-    browser
-        .wait_for_text(10, "sign-out did not return to sign-in", |t| {
-            t.contains("Sign in")
-        })
-        .await;
+    sign_out_by_keyboard(&browser, "Sign in").await;
     assert_eq!(browser.url().await, app.url("/login"));
     browser.open(&app.url("/console")).await;
     browser
@@ -467,9 +464,7 @@ async fn a_partners_admin_and_staff_use_the_portal() {
     browser
         .wait_for_text(10, "no sign-in form", |t| t.contains("Sign in"))
         .await;
-    type_and_tab(&browser, "admin@portal.example").await;
-    browser.keys(&admin).await;
-    browser.keys(Key::ENTER).await;
+    sign_in_by_keyboard(&browser, "admin@portal.example", &admin).await;
     browser
         .wait_for_text(20, "the portal did not open", |t| {
             t.contains("Partner portal-shop") && t.contains("API credentials")
@@ -503,18 +498,10 @@ async fn a_partners_admin_and_staff_use_the_portal() {
     assert_session_cookie_is_guarded(&browser).await;
     check_phone_width(&browser, "portal").await;
     assert_no_console_errors(&browser, |_| false).await;
-    browser.tab_to("Sign out", 80).await;
-    browser.keys(Key::ENTER).await;
-    browser
-        .wait_for_text(10, "sign-out did not return to sign-in", |t| {
-            t.contains("Sign in")
-        })
-        .await;
+    sign_out_by_keyboard(&browser, "Sign in").await;
 
     // Staff read, and see nothing to change.
-    type_and_tab(&browser, "staff@portal.example").await;
-    browser.keys(&staff).await;
-    browser.keys(Key::ENTER).await;
+    sign_in_by_keyboard(&browser, "staff@portal.example", &staff).await;
     let text = browser
         .wait_for_text(20, "the staff portal did not open", |t| {
             t.contains("signed in as staff") && t.contains("Settlement statements")

@@ -46,7 +46,8 @@ impl PortalUser {
             .optional()
     }
 
-    /// Locked for the sign-in that reads it, so that concurrent wrong passwords all count.
+    /// Locked for the sign-in that reads it, so that concurrent wrong passwords all count
+    /// (outside a transaction the lock ends with the statement).
     pub async fn find_by_email_for_update(
         conn: &mut AsyncPgConnection,
         email: &str,
@@ -113,18 +114,6 @@ impl PortalUser {
         .get_result(conn)
         .await
         .optional()
-    }
-
-    pub async fn find_by_email(
-        conn: &mut AsyncPgConnection,
-        email: &str,
-    ) -> QueryResult<Option<PortalUser>> {
-        portal_users::table
-            .filter(portal_users::email.eq(email))
-            .select(PortalUser::as_select())
-            .first(conn)
-            .await
-            .optional()
     }
 
     pub async fn disable(
