@@ -10,10 +10,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{
-    HttpState,
-    graphql::{authenticate, refuse_for},
-};
+use super::{HttpState, callers::authenticate, refusals::refuse_for};
 use crate::{db::models::audit::AuditFilter, error::AppError, services::audit};
 
 #[derive(Deserialize)]

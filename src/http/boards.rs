@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{HttpState, graphql::refuse_for, page_headers};
+use super::{HttpState, page_headers, refusals::refuse_for};
 use crate::{
     domain::leaderboard::Period,
     error::{AppError, AppResult},

@@ -24,7 +24,12 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::Instrument;
 
-use super::{HttpState, sessions};
+use super::{
+    HttpState,
+    callers::authenticate_caller,
+    refusals::{refuse, refuse_for},
+    sessions,
+};
 use crate::{
     auth::Principal,
     config::Introspection,
@@ -35,33 +40,6 @@ use crate::{
     },
     services::rate_limits::Charge,
 };
-
-/// A response with errors only (no `data`), for requests refused before execution.
-fn refuse(status: StatusCode, error: AppError) -> Response {
-    let body = json!({ "errors": [error.to_server_error()] });
-    let mut response = (status, Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
-pub(super) fn refuse_for(error: AppError) -> Response {
-    let status = match &error {
-        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        AppError::PartnerSuspended | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::LeaderboardUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Internal(source) => {
-            tracing::error!(error = ?source, "request failed before execution");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    refuse(status, error)
-}
 
 /// The GraphQL-over-HTTP media type: a client that accepts it gets it, and a request that
 /// failed before execution (no `data`) is answered 400 rather than 200.
@@ -324,71 +302,6 @@ async fn admit(
     *count += 1;
     drop(open);
     Ok((principal, valid_until, HeldConnection { subject, counts }))
-}
-
-/// The caller of a request that changes nothing (a query, a download).
-pub(super) async fn authenticate(
-    http: &HttpState,
-    headers: &HeaderMap,
-) -> Result<Principal, AppError> {
-    authenticate_caller(http, headers, false)
-        .await
-        .map(|caller| caller.principal)
-}
-
-/// Who calls: a bearer token's principal, or a page's session (cookie). A session's state
-/// change (`changes`) must carry its CSRF token.
-pub(super) struct Caller {
-    pub principal: Principal,
-    /// A staff member's session: queries only.
-    pub read_only: bool,
-}
-
-pub(super) async fn authenticate_caller(
-    http: &HttpState,
-    headers: &HeaderMap,
-    changes: bool,
-) -> Result<Caller, AppError> {
-    let principal = match headers.get(header::AUTHORIZATION) {
-        Some(value) => bearer(http, value)?,
-        None => match sessions::from_cookie(http, headers, changes).await? {
-            Some(session) => {
-                return active(http, session.principal.clone())
-                    .await
-                    .map(|principal| Caller {
-                        principal,
-                        read_only: session.read_only,
-                    });
-            }
-            None => return Err(AppError::Unauthenticated("no bearer token")),
-        },
-    };
-    Ok(Caller {
-        principal: active(http, principal).await?,
-        read_only: false,
-    })
-}
-
-fn bearer(http: &HttpState, value: &HeaderValue) -> Result<Principal, AppError> {
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or(AppError::Unauthenticated("malformed Authorization header"))?;
-    http.app.keys.verify(token)
-}
-
-/// Checked on every request, so a suspension takes effect at once.
-async fn active(http: &HttpState, principal: Principal) -> Result<Principal, AppError> {
-    if let Principal::Partner { partner_id, .. } = &principal {
-        http.app
-            .partners
-            .require_active(&http.app.db, *partner_id)
-            .await?;
-    }
-    Ok(principal)
 }
 
 fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {

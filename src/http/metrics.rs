@@ -16,10 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    HttpState,
-    graphql::{authenticate, refuse_for},
-};
+use super::{HttpState, callers::authenticate, refusals::refuse_for};
 
 #[derive(Default)]
 pub(crate) struct Metrics {

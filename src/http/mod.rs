@@ -4,12 +4,14 @@
 pub(crate) mod attempts;
 pub(crate) mod audit;
 pub(crate) mod boards;
+pub(crate) mod callers;
 pub(crate) mod documents;
 pub(crate) mod graphiql;
 pub(crate) mod graphql;
 pub(crate) mod metrics;
 pub(crate) mod oauth;
 pub(crate) mod pages;
+pub(crate) mod refusals;
 pub(crate) mod sessions;
 pub(crate) mod settlement;
 

@@ -13,7 +13,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{HttpState, graphql::refuse_for};
+use super::{HttpState, refusals::refuse_for};
 use crate::{
     auth::Principal,
     error::{AppError, AppResult},

@@ -7,10 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    HttpState,
-    graphql::{authenticate, refuse_for},
-};
+use super::{HttpState, callers::authenticate, refusals::refuse_for};
 use crate::{error::AppError, services::settlement};
 
 pub(crate) async fn csv(
