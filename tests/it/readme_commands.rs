@@ -150,3 +150,137 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
     assert_eq!(page.status(), 200);
     child.kill().await.unwrap();
 }
+
+/// The pages' sign-ins that `hub dev` prints work, and no password, token or cookie ever
+/// reaches a log line (every level, trace included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_commands_sign_ins_work_and_no_secret_reaches_a_log_line() {
+    let database_url = fresh_database().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("dev")
+        .env("DATABASE_URL", &database_url)
+        .env("REDIS_URL", env_url("REDIS_URL"))
+        .env("HUB_LISTEN", "127.0.0.1:0")
+        .env(
+            "HUB_REDIS_PREFIX",
+            format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        )
+        .env(
+            "RUST_LOG",
+            "trace,h2=info,hyper=info,tokio_postgres=info,tungstenite=info",
+        )
+        .env_remove("HUB_JWT_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(line)) = log_lines.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.starts_with("Boards:");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("hub dev printed no sign-ins within 60 s: {printed:?}"));
+    let find = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in {printed:?}"))
+            .to_owned()
+    };
+    let password = find("ops@coalition.example")
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+    let link = find("wallet").trim().to_owned();
+    let (base, member_token) = link.split_once("/app#token=").unwrap();
+    let client = reqwest::Client::new();
+
+    // The operator's demo user signs in (once wrongly) and reads as the operator.
+    let wrong = client
+        .post(format!("{base}/login"))
+        .json(&json!({"email": "ops@coalition.example", "password": format!("{password}x")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let signed = client
+        .post(format!("{base}/login"))
+        .json(&json!({"email": "ops@coalition.example", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = signed.json::<Value>().await.unwrap()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let viewer: Value = client
+        .post(format!("{base}/graphql"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"query": "{ viewer { role } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(viewer["data"]["viewer"]["role"], "OPERATOR", "{viewer}");
+    // The wallet link opens a member's session.
+    let wallet = client
+        .post(format!("{base}/app/session"))
+        .json(&json!({"token": member_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wallet.status(), 200);
+    let logout = client
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+
+    child.kill().await.unwrap();
+    let log = log.await.unwrap();
+    assert!(
+        log.contains("portal user signed in"),
+        "the log was not read"
+    );
+    let session_token = cookie.split_once('=').unwrap().1;
+    for (what, secret) in [
+        ("password", password.as_str()),
+        ("member token", member_token),
+        ("session cookie", session_token),
+        ("CSRF token", csrf.as_str()),
+    ] {
+        assert!(!log.contains(secret), "the {what} is in the log");
+    }
+}
