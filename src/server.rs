@@ -9,7 +9,7 @@ use crate::{
     services::{
         campaigns, expiry,
         leaderboards::relay,
-        live,
+        live, reports,
         webhooks::worker::{self, Worker},
     },
 };
@@ -40,6 +40,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
         .flatten()
         .collect(),
     );
+    jobs.0.push(reports::spawn_snapshots(state.db.clone()));
     jobs.0.push(live::spawn_listener(
         state.config.redis_url.clone(),
         state.redis.clone(),

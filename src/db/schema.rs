@@ -296,6 +296,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    outstanding_snapshots (partner_id, day) {
+        day -> Date,
+        partner_id -> Uuid,
+        points -> Int8,
+        taken_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     partner_accounts (partner_id) {
         partner_id -> Uuid,
         issuance_account -> Int8,
@@ -622,6 +631,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_tier_marks,
     members,
     offer_activations,
+    outstanding_snapshots,
     partner_accounts,
     partner_credentials,
     partner_rates,

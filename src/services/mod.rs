@@ -18,7 +18,7 @@ pub(crate) mod outcome;
 pub(crate) mod partners;
 pub(crate) mod portal;
 pub mod rate_limits;
-pub(crate) mod reports;
+pub mod reports;
 pub mod settlement;
 pub(crate) mod tiers;
 pub mod verify;

@@ -22,6 +22,7 @@ mod presence;
 mod rate_limits;
 mod readme_commands;
 mod refusals;
+mod reports;
 mod round_trips;
 mod schema_drift;
 mod sessions;

@@ -474,6 +474,8 @@ async fn a_partners_admin_and_staff_use_the_portal() {
         .eval("return document.getElementById('outstanding').textContent")
         .await;
     assert_eq!(outstanding, json!("400"));
+    // The liability day by day: the days the hub recorded, then now.
+    assert!(browser.text().await.contains("then now"));
     browser.screenshot("portal").await;
 
     // Look the member up by customer id, by keyboard.

@@ -1,19 +1,20 @@
 // /console, for the coalition's operator: partners, rate cards, tiers, settlement (preview,
 // close, statements and their CSV), the ledger's checks, the audit trail, the people who
 // sign in, webhooks, and the coalition's activity. Staff accounts only read.
-import { requireSession, gql, h, show, when, day, table, form, header, fail, activityChart } from "/pages/hub.js";
+import { requireSession, gql, h, show, when, day, table, form, header, fail, activityChart, liabilityChart } from "/pages/hub.js";
 import { statementsSection, staffSection, webhooksSection } from "/pages/sections.js";
 
 const CATEGORIES = ["GROCERY", "FUEL", "RETAIL", "TRAVEL", "DINING", "PHARMACY", "ENTERTAINMENT", "ONLINE", "SERVICES", "CHARITY", "OTHER"];
 let partners = [];
 
 async function loadActivity() {
-  const data = await gql("{ pointsActivity(days: 30) { outstanding days { date issued redeemed } } }");
+  const data = await gql("{ pointsActivity(days: 30) { outstanding outstandingByDay { date points } days { date issued redeemed } } }");
   const a = data.pointsActivity;
   show("activity",
     h("div", { class: "cards" }, h("div", { class: "card" },
       h("div", { class: "figure" }, Number(a.outstanding).toLocaleString("en")), h("div", { class: "label" }, "points outstanding"))),
-    activityChart("Points issued and redeemed per day, last 30 days", a.days));
+    activityChart("Points issued and redeemed per day, last 30 days", a.days),
+    liabilityChart("Points outstanding, day by day", a.outstandingByDay, a.outstanding));
 }
 
 async function loadPartners() {

@@ -205,6 +205,32 @@ export function activityChart(caption, activeDays, count = 30) {
       h("span", { class: "muted" }, caption)));
 }
 
+/** Bars of the points outstanding on each recorded day, and now. */
+export function liabilityChart(caption, recorded, now) {
+  const days = [...recorded.map((d) => ({ label: d.date, points: Number(d.points) })), { label: "now", points: Number(now) }];
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 600, height = 160;
+  const max = Math.max(1, ...days.map((d) => d.points));
+  const step = width / days.length;
+  const chart = document.createElementNS(ns, "svg");
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  chart.setAttribute("role", "img");
+  chart.setAttribute("aria-label", caption);
+  days.forEach((d, i) => {
+    const bar = document.createElementNS(ns, "rect");
+    const tall = (d.points / max) * (height - 4);
+    for (const [k, v] of Object.entries({ class: "issued", x: i * step + step * 0.15, y: height - tall, width: step * 0.7, height: tall })) {
+      bar.setAttribute(k, String(v));
+    }
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${d.label}: ${d.points.toLocaleString("en")} outstanding`;
+    bar.append(title);
+    chart.append(bar);
+  });
+  return h("figure", { class: "chart" }, chart,
+    h("figcaption", { class: "muted" }, `${caption}: ${days.length - 1} recorded days, then now`));
+}
+
 /** Shows a failure where the page's content would be. */
 export function fail(target, error) {
   show(target, h("p", { class: "error", role: "alert" }, error.message));

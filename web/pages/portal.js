@@ -1,16 +1,17 @@
 // /portal, for a partner's staff: members, entries, statements (CSV), charts; an admin also
 // manages the partner's API credentials, staff and webhooks. Staff sessions only read.
-import { requireSession, gql, h, show, points, when, day, table, form, header, fail, activityChart } from "/pages/hub.js";
+import { requireSession, gql, h, show, points, when, day, table, form, header, fail, activityChart, liabilityChart } from "/pages/hub.js";
 import { entriesSection, statementsSection, secretNotice, staffSection, webhooksSection } from "/pages/sections.js";
 
 async function loadActivity() {
-  const data = await gql("{ pointsActivity(days: 30) { outstanding days { date issued redeemed } } }");
+  const data = await gql("{ pointsActivity(days: 30) { outstanding outstandingByDay { date points } days { date issued redeemed } } }");
   const a = data.pointsActivity;
   show("activity",
     h("div", { class: "cards" },
       h("div", { class: "card" }, h("div", { class: "figure", id: "outstanding" }, Number(a.outstanding).toLocaleString("en")),
         h("div", { class: "label" }, "points you issued that members still hold (your liability)"))),
-    activityChart("Points issued and redeemed per day, last 30 days", a.days));
+    activityChart("Points issued and redeemed per day, last 30 days", a.days),
+    liabilityChart("Points you issued that members hold (your liability), day by day", a.outstandingByDay, a.outstanding));
 }
 
 function lookupSection() {

@@ -83,6 +83,71 @@ pub async fn outstanding(
     Ok(row.points)
 }
 
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+pub struct OutstandingDay {
+    #[diesel(sql_type = Date)]
+    pub day: NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+}
+
+/// Records every partner's points outstanding, and the coalition's (the nil id), as of the
+/// start of `day`, unless that day is recorded already. One hub records it: the others skip
+/// while the lock is held, and find the day recorded after. Answers whether it recorded.
+pub async fn snapshot_outstanding(
+    conn: &mut AsyncPgConnection,
+    day: NaiveDate,
+) -> diesel::QueryResult<bool> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let recorded: Sum = diesel::sql_query(
+            "SELECT (CASE WHEN pg_try_advisory_xact_lock(7274626) AND NOT EXISTS
+                 (SELECT 1 FROM outstanding_snapshots WHERE partner_id = $2 AND day = $1)
+                 THEN 0 ELSE 1 END)::bigint AS points",
+        )
+        .bind::<Date, _>(day)
+        .bind::<SqlUuid, _>(Uuid::nil())
+        .get_result(conn)
+        .await?;
+        if recorded.points == 1 {
+            return Ok(false);
+        }
+        diesel::sql_query(
+            "INSERT INTO outstanding_snapshots (day, partner_id, points, taken_at)
+             SELECT $1, issuer_partner_id, sum(remaining), now() FROM lots
+             WHERE remaining > 0 GROUP BY issuer_partner_id
+             UNION ALL
+             SELECT $1, $2, COALESCE(sum(remaining), 0), now() FROM lots WHERE remaining > 0",
+        )
+        .bind::<Date, _>(day)
+        .bind::<SqlUuid, _>(Uuid::nil())
+        .execute(conn)
+        .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// The recorded days since `from` of one partner (or the coalition's totals); a partner
+/// with nothing outstanding on a recorded day has no row of its own: 0.
+pub async fn outstanding_by_day(
+    conn: &mut AsyncPgConnection,
+    partner_id: Option<Uuid>,
+    from: NaiveDate,
+) -> diesel::QueryResult<Vec<OutstandingDay>> {
+    diesel::sql_query(
+        "SELECT d.day, COALESCE(p.points, 0) AS points
+         FROM outstanding_snapshots d
+         LEFT JOIN outstanding_snapshots p ON p.day = d.day AND p.partner_id = $2
+         WHERE d.partner_id = $3 AND d.day >= $1 ORDER BY d.day",
+    )
+    .bind::<Date, _>(from)
+    .bind::<SqlUuid, _>(partner_id.unwrap_or(Uuid::nil()))
+    .bind::<SqlUuid, _>(Uuid::nil())
+    .load(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

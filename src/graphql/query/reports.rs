@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::ContextExt;
 use crate::graphql::scalars::{BigInt, parse_id};
-use crate::graphql::types::{ActivityDay, LedgerCheck, PointsActivity};
+use crate::graphql::types::{ActivityDay, LedgerCheck, OutstandingDay, PointsActivity};
 use crate::services::reports;
 
 #[derive(Default)]
@@ -34,6 +34,14 @@ impl ReportQuery {
                 })
                 .collect(),
             outstanding: BigInt(report.outstanding),
+            outstanding_by_day: report
+                .outstanding_by_day
+                .into_iter()
+                .map(|d| OutstandingDay {
+                    date: d.day,
+                    points: BigInt(d.points),
+                })
+                .collect(),
         })
     }
 

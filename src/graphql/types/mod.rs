@@ -141,7 +141,7 @@ pub(crate) use partner_consent::PartnerConsent;
 pub(crate) use partner_credential::PartnerCredential;
 pub(crate) use partner_points::PartnerPoints;
 pub(crate) use partner_rates::PartnerRates;
-pub(crate) use points_activity::{ActivityDay, PointsActivity};
+pub(crate) use points_activity::{ActivityDay, OutstandingDay, PointsActivity};
 pub(crate) use portal_user::PortalUserNode;
 pub(crate) use presence_code::PresenceCode;
 pub(crate) use purchase_line_input::PurchaseLineInput;
