@@ -498,6 +498,16 @@ async fn a_partners_admin_and_staff_use_the_portal() {
     assert!(text.contains("sk_"), "{text}");
     assert_eq!(browser.url().await, app.url("/portal"));
     assert_session_cookie_is_guarded(&browser).await;
+    // A campaign, by keyboard: double points from today.
+    browser.tab_to("Name", 80).await;
+    browser.keys("Double week").await;
+    browser.tab_to("Start", 20).await;
+    browser.keys(Key::ENTER).await;
+    browser
+        .wait_for_text(10, "the campaign was not listed", |t| {
+            t.contains("Double week\t×2")
+        })
+        .await;
     check_phone_width(&browser, "portal").await;
     assert_no_console_errors(&browser, |_| false).await;
     sign_out_by_keyboard(&browser, "Sign in").await;

@@ -1,8 +1,8 @@
 // /console, for the coalition's operator: partners, rate cards, tiers, settlement (preview,
 // close, statements and their CSV), the ledger's checks, the audit trail, the people who
-// sign in, webhooks, and the coalition's activity. Staff accounts only read.
+// sign in, campaigns, webhooks, and the coalition's activity. Staff accounts only read.
 import { requireSession, gql, h, show, when, day, table, form, header, fail, activityChart, liabilityChart } from "/pages/hub.js";
-import { statementsSection, staffSection, webhooksSection } from "/pages/sections.js";
+import { campaignsSection, statementsSection, staffSection, webhooksSection } from "/pages/sections.js";
 
 const CATEGORIES = ["GROCERY", "FUEL", "RETAIL", "TRAVEL", "DINING", "PHARMACY", "ENTERTAINMENT", "ONLINE", "SERVICES", "CHARITY", "OTHER"];
 let partners = [];
@@ -170,7 +170,7 @@ try {
   showRates();
   showSettlement();
   await Promise.all([loadActivity(), loadTiers(), statementsSection("statements"), loadChecks(), loadAudit(),
-    staffSection("staff"), webhooksSection("webhooks")]);
+    staffSection("staff"), webhooksSection("webhooks"), campaignsSection("campaigns", session.readOnly)]);
 } catch (error) {
   fail("status", error);
 }

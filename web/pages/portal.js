@@ -1,7 +1,7 @@
 // /portal, for a partner's staff: members, entries, statements (CSV), charts; an admin also
 // manages the partner's API credentials, staff and webhooks. Staff sessions only read.
 import { requireSession, gql, h, show, points, when, day, table, form, header, fail, activityChart, liabilityChart } from "/pages/hub.js";
-import { entriesSection, statementsSection, secretNotice, staffSection, webhooksSection } from "/pages/sections.js";
+import { campaignsSection, entriesSection, statementsSection, secretNotice, staffSection, webhooksSection } from "/pages/sections.js";
 
 async function loadActivity() {
   const data = await gql("{ pointsActivity(days: 30) { outstanding outstandingByDay { date points } days { date issued redeemed } } }");
@@ -67,18 +67,6 @@ async function loadCredentials(partner) {
     notice);
 }
 
-async function loadCampaigns() {
-  const data = await gql("{ campaigns(first: 50) { nodes { name startsAt endsAt live awarded budget } } }");
-  show("campaigns", table("Campaigns", [
-    { label: "Name", value: (c) => c.name },
-    { label: "From", value: (c) => day(c.startsAt) },
-    { label: "To", value: (c) => day(c.endsAt) },
-    { label: "Live", value: (c) => (c.live ? "yes" : "no") },
-    { label: "Awarded", value: (c) => c.awarded, num: true },
-    { label: "Budget", value: (c) => c.budget ?? "–", num: true },
-  ], data.campaigns.nodes, "No campaigns."));
-}
-
 try {
   const session = await requireSession(["partner"]);
   header("Partner portal", session, [["/portal", "Portal"], ["/boards", "Ambassadors"]]);
@@ -87,7 +75,7 @@ try {
   document.getElementById("title").textContent = partner.name;
   document.title = `${partner.name} · Partner portal`;
   lookupSection();
-  await Promise.all([loadActivity(), entriesSection("entries"), statementsSection("statements"), loadCampaigns()]);
+  await Promise.all([loadActivity(), entriesSection("entries"), statementsSection("statements"), campaignsSection("campaigns", session.readOnly)]);
   if (!session.readOnly) {
     document.getElementById("admin").hidden = false;
     await Promise.all([loadCredentials(partner), staffSection("staff", partner.id), webhooksSection("webhooks", partner.id)]);

@@ -1,5 +1,5 @@
 // Sections the portal and the console share: entries, statements with their CSV, staff,
-// webhooks, and the notice that shows a secret once.
+// webhooks, campaigns, and the notice that shows a secret once.
 import { gql, h, show, when, day, table, form } from "/pages/hub.js";
 
 /** A secret shown this once, with a button that copies it. */
@@ -91,5 +91,46 @@ export async function webhooksSection(id, partnerId = null) {
     await webhooksSection(id, partnerId);
     document.getElementById(id).append(secretNotice("Signing secret", made.createWebhookSubscription.secret));
     return "Subscribed.";
+  }));
+}
+
+/** Campaigns: the list, ending one, and a new one with the common rewards (the API takes
+ * more: schedules, audiences by tier, SKUs, stacking groups). */
+export async function campaignsSection(id, readOnly = false) {
+  const data = await gql("{ campaigns(first: 40) { nodes { id name startsAt endsAt live endedAt awarded budget multiplier points } } }");
+  const end = (c) => async () => {
+    await gql("mutation($id: ID!) { endCampaign(id: $id) { endedAt } }", { id: c.id });
+    await campaignsSection(id, readOnly);
+  };
+  const rows = data.campaigns.nodes;
+  const list = table("Campaigns", [
+    { label: "Name", value: (c) => c.name },
+    { label: "Reward", value: (c) => (c.multiplier ? `×${c.multiplier}` : `+${c.points} pts`) },
+    { label: "From", value: (c) => day(c.startsAt) },
+    { label: "To", value: (c) => day(c.endedAt || c.endsAt) },
+    { label: "Awarded", value: (c) => c.awarded, num: true },
+    { label: "Budget", value: (c) => c.budget ?? "–", num: true },
+    { label: "", value: (c) => (c.live && !readOnly ? h("button", { type: "button", onclick: end(c) }, "End") : c.live ? "live" : "") },
+  ], rows, "No campaigns.");
+  if (readOnly) return show(id, list);
+  const today = new Date().toISOString().slice(0, 10);
+  const inAMonth = new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10);
+  show(id, list, h("h3", {}, "New campaign"), form([
+    { name: "name", label: "Name" },
+    { name: "startsAt", label: "From (UTC)", type: "date", value: today },
+    { name: "endsAt", label: "To (UTC, exclusive)", type: "date", value: inAMonth },
+    { name: "kind", label: "Reward", options: [["multiplier", "Multiply the points"], ["points", "Fixed bonus points"]] },
+    { name: "amount", label: "Multiplier or points", value: "2", inputmode: "decimal" },
+    { name: "minPurchase", label: "Minimum purchase (blank: none)", optional: true, inputmode: "decimal" },
+    { name: "budget", label: "Budget in points (blank: none)", optional: true, inputmode: "numeric" },
+  ], "Start", async (v) => {
+    const input = { name: v.name, startsAt: v.startsAt + "T00:00:00Z", endsAt: v.endsAt + "T00:00:00Z", audience: "EVERYONE" };
+    if (v.kind === "multiplier") input.multiplier = v.amount.trim();
+    else input.points = Number(v.amount);
+    if (v.minPurchase.trim()) input.minPurchase = v.minPurchase.trim();
+    if (v.budget.trim()) input.budget = Number(v.budget);
+    await gql("mutation($input: CampaignInput!) { createCampaign(input: $input) { id } }", { input });
+    await campaignsSection(id, readOnly);
+    return "Campaign created.";
   }));
 }
