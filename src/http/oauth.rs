@@ -19,8 +19,8 @@ use crate::{
     services::credentials::{ExchangeError, exchange},
 };
 
-/// What keeps `/oauth/token` slow for guessers and bounded in memory: attempts per client
-/// id and per source address, and Argon2id verifications at once.
+/// What keeps `/oauth/token` and `/login` slow for guessers and bounded in memory: attempts
+/// per client id (or email) and per source address, and Argon2id verifications at once.
 pub(crate) struct Guards {
     per_client: Attempts,
     per_address: Attempts,
@@ -39,9 +39,19 @@ impl Guards {
         }
     }
 
-    fn admit(&self, client_id: &str, address: SocketAddr) -> Result<(), Duration> {
+    /// An attempt of `key` (a client id, or a sign-in's email) from `address`, within both
+    /// budgets, holding one of the verification slots; or how long to wait.
+    pub(crate) async fn slot(
+        &self,
+        key: &str,
+        address: SocketAddr,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, Duration> {
         self.per_address.attempt(&address.ip().to_string())?;
-        self.per_client.attempt(client_id)
+        self.per_client.attempt(key)?;
+        match tokio::time::timeout(VERIFICATION_WAIT, self.verifications.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Duration::from_secs(1)),
+        }
     }
 }
 
@@ -109,14 +119,12 @@ pub(crate) async fn token(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    if let Err(wait) = http.oauth.admit(&client_id, address) {
-        tracing::info!(%client_id, %address, "token request refused: too many attempts");
-        return rate_limited(wait);
-    }
-    let Ok(Ok(_slot)) =
-        tokio::time::timeout(VERIFICATION_WAIT, http.oauth.verifications.acquire()).await
-    else {
-        return rate_limited(Duration::from_secs(1));
+    let _slot = match http.oauth.slot(&client_id, address).await {
+        Ok(slot) => slot,
+        Err(wait) => {
+            tracing::info!(%client_id, %address, "token request refused: too many attempts");
+            return rate_limited(wait);
+        }
     };
     let ttl = http.app.config.jwt.partner_token_ttl;
     let scope = scope.as_deref().filter(|s| !s.trim().is_empty());

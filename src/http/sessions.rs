@@ -4,9 +4,11 @@
 //! (`Secure` outside loopback); every state change sent with it must carry the session's
 //! CSRF token in `x-csrf-token` and, when the browser names one, this hub as its `Origin`.
 
+use std::net::SocketAddr;
+
 use axum::{
     Json,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -169,8 +171,20 @@ struct SignIn {
     password: String,
 }
 
+/// 429 `RATE_LIMITED` with `Retry-After`, in the GraphQL error shape.
+fn too_many(wait_secs: i64, message: String) -> Response {
+    let body =
+        json!({ "errors": [{ "message": message, "extensions": { "code": "RATE_LIMITED" } }] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
+    response
+}
+
 pub(crate) async fn login(
     State(http): State<HttpState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -178,17 +192,24 @@ pub(crate) async fn login(
         Ok(input) => input,
         Err(e) => return refuse_for(e),
     };
-    if input.password.len() > 1024 {
+    if input.password.len() > 1024 || input.email.len() > 254 {
         return refuse_for(AppError::Unauthenticated("wrong email or password"));
     }
-    match portal::sign_in(
-        &http.app.db,
-        &http.app.config.sessions,
-        &input.email,
-        &input.password,
-    )
-    .await
-    {
+    // The budgets of /oauth/token: attempts per email and per address, and a bounded number
+    // of Argon2id verifications at once.
+    let key = format!("login:{}", input.email.trim().to_lowercase());
+    let _slot = match http.oauth.slot(&key, address).await {
+        Ok(slot) => slot,
+        Err(wait) => {
+            let secs = wait.as_secs() as i64;
+            return too_many(
+                secs,
+                format!("too many sign-in attempts: try again in {secs} s"),
+            );
+        }
+    };
+    let sessions = &http.app.config.sessions;
+    match portal::sign_in(&http.app.db, sessions, &input.email, &input.password).await {
         Ok((session, user)) => {
             tracing::info!(user = %user.id, "portal user signed in");
             let home = if user.partner_id.is_some() {
@@ -203,16 +224,13 @@ pub(crate) async fn login(
         }
         Err(SignInRefused::Locked { until }) => {
             let wait = (until - chrono::Utc::now()).num_seconds().max(1);
-            let message = format!(
-                "too many wrong passwords: this account is locked for {} more minutes",
-                (wait + 59) / 60
-            );
-            let body = json!({ "errors": [{ "message": message, "extensions": { "code": "RATE_LIMITED" } }] });
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            response
+            let minutes = (wait + 59) / 60;
+            too_many(
+                wait,
+                format!(
+                    "too many wrong passwords: this account is locked for {minutes} more minutes"
+                ),
+            )
         }
         Err(SignInRefused::PartnerSuspended) => refuse_for(AppError::PartnerSuspended),
         Err(SignInRefused::Failed(e)) => refuse_for(e),

@@ -450,3 +450,40 @@ async fn a_wallet_link_opens_the_members_own_session() {
         assert_eq!(refused.status(), 401, "{wrong}");
     }
 }
+
+#[tokio::test]
+async fn sign_in_attempts_are_bounded_per_email_like_token_requests() {
+    let app = TestApp::builder()
+        .await
+        .config(|c| c.oauth.per_client_per_minute = 3)
+        .spawn()
+        .await;
+    let (_, password) = create_user(
+        &app,
+        &app.operator_token(),
+        "ops@budget.example",
+        "ADMIN",
+        None,
+    )
+    .await;
+    for _ in 0..3 {
+        let wrong = sign_in_raw(&app, "ops@budget.example", "not it at all").await;
+        assert_eq!(wrong.status(), 401);
+    }
+    // The fourth attempt this minute is turned away before any password is checked, the
+    // right one too; another email still signs in.
+    let refused = sign_in_raw(&app, "OPS@budget.example", &password).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(code(&body), "RATE_LIMITED");
+    let (_, other) = create_user(
+        &app,
+        &app.operator_token(),
+        "ops2@budget.example",
+        "ADMIN",
+        None,
+    )
+    .await;
+    sign_in(&app, "ops2@budget.example", &other).await;
+}
