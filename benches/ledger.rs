@@ -9,6 +9,9 @@
 //!    then, once, issuePoints with purchase lines while 50 campaigns are live, 10 of which
 //!    match every earn (each of those books a bonus entry and lot of its own).
 //!
+//! With `--hubs N` (1 by default) N hub processes serve the same database and Redis, the
+//! clients spread over them in turn; the CPU and counters reported are their sums.
+//!
 //! With `--webhooks N` (100 by default) the first 20 partners hold N webhook subscriptions
 //! to every event type between them, all delivered to a receiver in this process that
 //! checks each signature; each phase reports the events received and their lag from
@@ -50,6 +53,8 @@ struct Args {
     pool: usize,
     rounds: usize,
     webhooks: usize,
+    /// Hub processes on the same services, the clients spread over them.
+    hubs: usize,
     csv: String,
 }
 
@@ -64,6 +69,7 @@ fn args() -> Args {
         pool: 10,
         rounds: 1,
         webhooks: 100,
+        hubs: 1,
         csv: "target/bench/ledger.csv".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -79,6 +85,7 @@ fn args() -> Args {
             "--pool" => args.pool = value().parse().unwrap(),
             "--rounds" => args.rounds = value().parse().unwrap(),
             "--webhooks" => args.webhooks = value().parse().unwrap(),
+            "--hubs" => args.hubs = value().parse().unwrap(),
             "--csv" => args.csv = value(),
             "--bench" => {}
             other => panic!("unknown flag {other}"),
@@ -86,6 +93,7 @@ fn args() -> Args {
     }
     assert!(args.partners >= 20, "--partners must be at least 20");
     assert!(args.rounds >= 1, "--rounds must be at least 1");
+    assert!(args.hubs >= 1, "--hubs must be at least 1");
     assert!(
         args.slices >= 1 && args.seconds.is_multiple_of(args.slices),
         "--seconds must be a multiple of --slices (pgbench runs whole seconds)"
@@ -346,7 +354,7 @@ const ISSUE: &str =
 const REDEEM: &str = "mutation($i: RedeemPointsInput!) { redeemPoints(input: $i) { entryId balance { available } } }";
 
 async fn drive(
-    hub: &Hub,
+    hubs: &[Hub],
     seeded: &Seeded,
     tokens: &Arc<Vec<String>>,
     scenario: Scenario,
@@ -356,7 +364,8 @@ async fn drive(
     let members = seeded.members.clone();
     let tokens = tokens.clone();
     let run = uuid::Uuid::new_v4().simple().to_string();
-    common::drive(&hub.base_url, name, &load, move |client_no, n, next| {
+    let urls: Vec<String> = hubs.iter().map(|h| h.base_url.clone()).collect();
+    common::drive_spread(&urls, name, &load, move |client_no, n, next| {
         let m = (next() % members.len() as u64) as usize;
         let key = format!("{run}-{client_no}-{n}");
         let (token, body) = match scenario {
@@ -389,7 +398,12 @@ async fn main() {
     let raw_db = prepare_raw_limit(&base, &args).await;
 
     let seeded = seed(&base, &args).await;
-    let hub = start_hub(&seeded.url, args.pool, "bench:").await;
+    // One deployment: every process on the same database and Redis prefix.
+    let mut hubs = Vec::new();
+    for _ in 0..args.hubs {
+        hubs.push(start_hub(&seeded.url, args.pool, "bench:").await);
+    }
+    let hub = &hubs[0];
     let config = Config::development(seeded.url.clone(), String::new());
     let keys = KeySet::from_config(&config.jwt).unwrap();
     let tokens: Arc<Vec<String>> = Arc::new(
@@ -410,7 +424,7 @@ async fn main() {
             .collect(),
     );
     let receiver = Receiver::start().await;
-    subscribe(&hub, &tokens, &receiver, args.webhooks).await;
+    subscribe(hub, &tokens, &receiver, args.webhooks).await;
     let many = format!("issuePoints ({} partners)", args.partners);
     let scenarios = [
         (
@@ -426,7 +440,7 @@ async fn main() {
         ("redeemPoints", Scenario::Redeem),
     ];
     let phase = Phase {
-        hub: &hub,
+        hubs: &hubs,
         seeded: &seeded,
         tokens: &tokens,
         raw: &raw_db,
@@ -477,7 +491,7 @@ async fn main() {
     );
     // The clean-up after the last phase (each phase's own vacuum is the one before it).
     let last_vacuum = settle(&seeded.url, "hub").await;
-    drop(hub);
+    drop(hubs);
 
     let raws = figures.iter().flat_map(|f| &f.raws);
     let (min, max) = raws.fold((f64::INFINITY, 0.0f64), |(min, max), r| {
@@ -517,6 +531,7 @@ async fn main() {
     let lag = |p: f64| move |m: &Measured| format!("{:.0}", percentile(&of(m).0.lags_ms, p));
     let (lag_p50, lag_p99, lag_max) = (lag(0.5), lag(0.99), lag(1.0));
     let drain = |m: &Measured| format!("{:.1}", of(m).0.drain_s);
+    let hub_count = |_: &Measured| args.hubs.to_string();
     let vacuum_after = |m: &Measured| {
         let after = of(m).1.map_or(last_vacuum, |next| next.vacuum_before_s);
         format!("{after:.1}")
@@ -543,6 +558,7 @@ async fn main() {
             ("lag_p99_ms", &lag_p99),
             ("lag_max_ms", &lag_max),
             ("webhook_drain_s", &drain),
+            ("hubs", &hub_count),
         ],
         &args.csv,
     );
@@ -554,7 +570,7 @@ const LATER_WARMUP: Duration = Duration::from_secs(1);
 
 /// What one phase needs: the running hub, its seeded database and tokens, and pgbench's.
 struct Phase<'a> {
-    hub: &'a Hub,
+    hubs: &'a [Hub],
     seeded: &'a Seeded,
     tokens: &'a Arc<Vec<String>>,
     raw: &'a RawLimit,
@@ -639,7 +655,7 @@ impl Phase<'_> {
         let vacuum_before_s = settle(&self.seeded.url, "hub").await;
         settle(&self.raw.url, "pgbench").await;
         let mut raws = vec![raw_limit(self.raw, args.clients, slice).await];
-        let before = batch_counts(self.hub).await;
+        let before = batch_counts(self.hubs).await;
         self.receiver.take_lags();
         let mut drain_s = 0.0f64;
         let (mut parts, mut hub_cpu, mut pg_cpu) = (Vec::new(), 0.0, 0.0);
@@ -656,12 +672,12 @@ impl Phase<'_> {
                 measure: Duration::from_secs(slice),
             };
             let cpu_before = (
-                process_cpu_seconds(self.hub.pid()),
+                hubs_cpu_seconds(self.hubs),
                 PostgresCpu::now(),
                 MachineCpu::now(),
             );
-            let part = drive(self.hub, self.seeded, self.tokens, scenario, name, load).await;
-            hub_cpu += process_cpu_seconds(self.hub.pid()) - cpu_before.0;
+            let part = drive(self.hubs, self.seeded, self.tokens, scenario, name, load).await;
+            hub_cpu += hubs_cpu_seconds(self.hubs) - cpu_before.0;
             pg_cpu += PostgresCpu::now().since(&cpu_before.1);
             let cpu = MachineCpu::now().since(cpu_before.2);
             machine = machine.add(cpu);
@@ -681,7 +697,7 @@ impl Phase<'_> {
             );
             parts.push(part);
         }
-        let after = batch_counts(self.hub).await;
+        let after = batch_counts(self.hubs).await;
         let mut lags_ms = self.receiver.take_lags();
         lags_ms.sort_unstable();
         let batches = (after.0 - before.0).max(1) as f64;
@@ -802,7 +818,28 @@ async fn settle(url: &str, whose: &str) -> f64 {
 
 /// From the hub's `/metrics`: group commits (batches, operations, seconds busy) and GraphQL
 /// operations answered (seconds, count).
-async fn batch_counts(hub: &Hub) -> (u64, u64, f64, f64, f64) {
+/// The group commit's and the GraphQL handler's counters, summed over the hub processes.
+async fn batch_counts(hubs: &[Hub]) -> (u64, u64, f64, f64, f64) {
+    let mut sum = (0, 0, 0.0, 0.0, 0.0);
+    for hub in hubs {
+        let one = hub_counts(hub).await;
+        sum = (
+            sum.0 + one.0,
+            sum.1 + one.1,
+            sum.2 + one.2,
+            sum.3 + one.3,
+            sum.4 + one.4,
+        );
+    }
+    sum
+}
+
+/// CPU seconds of all the hub processes.
+fn hubs_cpu_seconds(hubs: &[Hub]) -> f64 {
+    hubs.iter().map(|hub| process_cpu_seconds(hub.pid())).sum()
+}
+
+async fn hub_counts(hub: &Hub) -> (u64, u64, f64, f64, f64) {
     let text = reqwest::Client::new()
         .get(format!("{}/metrics", hub.base_url))
         .bearer_auth(&hub.operator_token)

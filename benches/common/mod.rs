@@ -373,16 +373,29 @@ pub async fn drive<F>(base_url: &str, name: &str, load: &Load, request: F) -> Me
 where
     F: Fn(usize, u64, &mut dyn FnMut() -> u64) -> (String, Vec<u8>) + Send + Sync + 'static,
 {
-    let host = base_url
-        .strip_prefix("http://")
-        .expect("an http:// hub")
-        .to_string();
+    drive_spread(&[base_url.to_owned()], name, load, request).await
+}
+
+/// As [`drive`], with the clients spread over several hub processes in turn (client `i` on
+/// hub `i % n`), as a load balancer would.
+pub async fn drive_spread<F>(base_urls: &[String], name: &str, load: &Load, request: F) -> Measured
+where
+    F: Fn(usize, u64, &mut dyn FnMut() -> u64) -> (String, Vec<u8>) + Send + Sync + 'static,
+{
+    let hosts: Vec<String> = base_urls
+        .iter()
+        .map(|url| {
+            url.strip_prefix("http://")
+                .expect("an http:// hub")
+                .to_owned()
+        })
+        .collect();
     let warmup_end = std::time::Instant::now() + load.warmup;
     let end = warmup_end + load.measure;
     let request = std::sync::Arc::new(request);
     let tasks: Vec<_> = (0..load.clients)
         .map(|client_no| {
-            let (host, request) = (host.clone(), request.clone());
+            let (host, request) = (hosts[client_no % hosts.len()].clone(), request.clone());
             tokio::spawn(async move {
                 let mut client = Poster::new(host);
                 let mut latencies = Vec::new();

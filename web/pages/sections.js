@@ -108,8 +108,7 @@ export async function campaignsSection(id, readOnly = false) {
     { label: "Reward", value: (c) => (c.multiplier ? `×${c.multiplier}` : `+${c.points} pts`) },
     { label: "From", value: (c) => day(c.startsAt) },
     { label: "To", value: (c) => day(c.endedAt || c.endsAt) },
-    { label: "Awarded", value: (c) => c.awarded, num: true },
-    { label: "Budget", value: (c) => c.budget ?? "–", num: true },
+    { label: "Awarded of budget", value: (c) => (c.budget ? `${c.awarded ?? 0} of ${c.budget}` : "no budget"), num: true },
     { label: "", value: (c) => (c.live && !readOnly ? h("button", { type: "button", onclick: end(c) }, "End") : c.live ? "live" : "") },
   ], rows, "No campaigns.");
   if (readOnly) return show(id, list);
