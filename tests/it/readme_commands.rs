@@ -10,10 +10,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{env_url, fresh_database};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dev_command_prints_working_tokens_and_a_url() {
+/// `hub dev` on a fresh database and Redis prefix, as the README runs it; with `log` its
+/// log (stderr) is kept at that filter, else dropped.
+async fn hub_dev(log: Option<&str>) -> tokio::process::Child {
     let database_url = fresh_database().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"));
+    command
         .arg("dev")
         .env("DATABASE_URL", &database_url)
         .env("REDIS_URL", env_url("REDIS_URL"))
@@ -24,10 +26,17 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
         )
         .env_remove("HUB_JWT_KEYS")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    match log {
+        Some(filter) => command.env("RUST_LOG", filter).stderr(Stdio::piped()),
+        None => command.stderr(Stdio::null()),
+    };
+    command.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_command_prints_working_tokens_and_a_url() {
+    let mut child = hub_dev(None).await;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(60), async {
@@ -155,26 +164,10 @@ async fn the_dev_command_prints_working_tokens_and_a_url() {
 /// reaches a log line (every level, trace included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_commands_sign_ins_work_and_no_secret_reaches_a_log_line() {
-    let database_url = fresh_database().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
-        .arg("dev")
-        .env("DATABASE_URL", &database_url)
-        .env("REDIS_URL", env_url("REDIS_URL"))
-        .env("HUB_LISTEN", "127.0.0.1:0")
-        .env(
-            "HUB_REDIS_PREFIX",
-            format!("test:{}:", uuid::Uuid::new_v4().simple()),
-        )
-        .env(
-            "RUST_LOG",
-            "trace,h2=info,hyper=info,tokio_postgres=info,tungstenite=info",
-        )
-        .env_remove("HUB_JWT_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = hub_dev(Some(
+        "trace,h2=info,hyper=info,tokio_postgres=info,tungstenite=info",
+    ))
+    .await;
     let mut log_lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let log = tokio::spawn(async move {
         let mut all = String::new();
