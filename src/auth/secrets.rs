@@ -31,6 +31,20 @@ pub(crate) fn verify_secret(secret: &str, stored_hash: &str) -> bool {
     }
 }
 
+/// [`hash_secret`] on a blocking thread: Argon2id takes tens of milliseconds of CPU, which
+/// must not stall the async workers.
+pub(crate) async fn hash_secret_blocking(secret: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || hash_secret(&secret)).await?
+}
+
+/// [`verify_secret`] on a blocking thread.
+pub(crate) async fn verify_secret_blocking(
+    secret: String,
+    stored_hash: String,
+) -> anyhow::Result<bool> {
+    Ok(tokio::task::spawn_blocking(move || verify_secret(&secret, &stored_hash)).await?)
+}
+
 /// A valid hash of nothing in particular, verified against when the client id is unknown so
 /// that "unknown client" and "wrong secret" take the same time.
 pub(crate) fn decoy_hash() -> &'static str {

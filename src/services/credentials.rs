@@ -8,7 +8,7 @@ use crate::{
     auth::{
         KeySet, Principal, Scope, Scopes, TokenRequest,
         keys::MintedToken,
-        secrets::{decoy_hash, hash_secret, random_token, verify_secret},
+        secrets::{decoy_hash, hash_secret_blocking, random_token, verify_secret_blocking},
     },
     db::{DbPool, models::Credential, models::Partner},
     error::{AppError, AppResult},
@@ -47,13 +47,9 @@ pub(crate) async fn create(
         ));
     }
     let client_secret = random_token("sk_", 32);
-    let secret_hash = tokio::task::spawn_blocking({
-        let secret = client_secret.clone();
-        move || hash_secret(&secret)
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(AppError::internal)?;
+    let secret_hash = hash_secret_blocking(client_secret.clone())
+        .await
+        .map_err(AppError::internal)?;
     let credential = Credential {
         client_id: random_token("cl_", 12),
         partner_id,
@@ -135,8 +131,7 @@ pub(crate) async fn exchange(
         .as_ref()
         .map(|(c, _)| c.secret_hash.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
-    let secret = client_secret.to_owned();
-    let secret_ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &stored_hash))
+    let secret_ok = verify_secret_blocking(client_secret.to_owned(), stored_hash)
         .await
         .map_err(|e| internal(&e))?;
     let (credential, status) = match found {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     auth::{
         KeySet, Principal, Scope, Scopes,
-        secrets::{decoy_hash, hash_secret, random_token, verify_secret},
+        secrets::{decoy_hash, hash_secret_blocking, random_token, verify_secret_blocking},
     },
     config::SessionConfig,
     db::{
@@ -55,8 +55,7 @@ pub(crate) async fn create_user(
         Some(_) => return Err(AppError::forbidden("a partner manages only its own staff")),
     };
     let email = normalize_email(&input.email)?;
-    let password = random_token("", 18);
-    let password_hash = hash_off_thread(password.clone()).await?;
+    let (password, password_hash) = new_password().await?;
     let user = PortalUser {
         id: Uuid::now_v7(),
         email,
@@ -124,8 +123,7 @@ pub(crate) async fn reset_password(
     id: Uuid,
 ) -> AppResult<CreatedPortalUser> {
     let own = managed_partner(principal)?;
-    let password = random_token("", 18);
-    let password_hash = hash_off_thread(password.clone()).await?;
+    let (password, password_hash) = new_password().await?;
     let mut conn = db.get().await?;
     let user = conn
         .transaction(async |conn| {
@@ -163,17 +161,13 @@ pub(crate) async fn list_users(
     Ok(PortalUser::list(&mut conn, filter).await?)
 }
 
-async fn hash_off_thread(secret: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || hash_secret(&secret))
+/// A new password, made by the hub (shown once), and its Argon2id hash.
+async fn new_password() -> AppResult<(String, String)> {
+    let password = random_token("", 18);
+    let hash = hash_secret_blocking(password.clone())
         .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)
-}
-
-async fn verify_off_thread(secret: String, hash: String) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
-        .await
-        .map_err(AppError::internal)
+        .map_err(AppError::internal)?;
+    Ok((password, hash))
 }
 
 /// A new browser session: the cookie's token and the page's CSRF token. Neither is stored.
@@ -249,7 +243,9 @@ async fn check_password(
         .filter(|user| user.disabled_at.is_none());
     let Some(user) = found else {
         // The same time as a wrong password.
-        verify_off_thread(password.to_owned(), decoy_hash().to_owned()).await?;
+        verify_secret_blocking(password.to_owned(), decoy_hash().to_owned())
+            .await
+            .map_err(AppError::internal)?;
         return Ok(Err(SignInRefused::WrongCredentials));
     };
     let counter = SignInCounter {
@@ -261,7 +257,9 @@ async fn check_password(
             until: user.locked_until.unwrap_or(now),
         }));
     }
-    let good = verify_off_thread(password.to_owned(), user.password_hash.clone()).await?;
+    let good = verify_secret_blocking(password.to_owned(), user.password_hash.clone())
+        .await
+        .map_err(AppError::internal)?;
     let next = if good {
         SignInCounter::after_success()
     } else {
